@@ -1,0 +1,264 @@
+# shellcheck shell=bash
+# Ferry CI helpers: private dockerd / containerd / podman store, all state
+# under ONE directory (argument DIR, or $FERRY_CI_DIR when DIR is omitted).
+#
+#   source .ci/lib.sh
+#   dir=$(mktemp -d /tmp/ferry-ci.XXXXXX)      # keep it short: unix socket paths max 107 bytes
+#   trap 'ci_stop_all "$dir"' EXIT
+#   ci_start_dockerd "$dir"      # exports DOCKER_HOST=unix://$dir/docker.sock
+#   ci_start_containerd "$dir"   # exports CONTAINERD_ADDRESS=$dir/containerd.sock
+#   ci_setup_podman "$dir"       # exports CONTAINERS_STORAGE_CONF, CONTAINERS_CONF, FERRY_PODMAN_ARGS
+#   ...
+#   ci_stop_all "$dir"
+#
+# Notes (checked on Debian 12: docker.io 20.10.24, containerd 1.6.20, podman 4.3.1):
+# * dockerd needs no external containerd: without --containerd it starts its own
+#   child containerd under DIR/docker-exec/containerd and stops it on SIGTERM.
+# * Always call /usr/bin/docker (20.10 client); /usr/local/bin/docker may be a newer
+#   CLI (it also works: it negotiates API 1.41 down from the daemon).
+# * containerd's overlayfs snapshotter works here; `ctr images import` unpacks fine.
+#   `--no-unpack` also works and is faster (content store only).
+# * Rootful podman with an isolated vfs store, no daemon:
+#     podman --root DIR/podman-root --runroot DIR/podman-run --storage-driver vfs \
+#            --tmpdir DIR/podman-tmp --events-backend none --cgroup-manager cgroupfs ...
+#   (= $FERRY_PODMAN_ARGS). Without --tmpdir/--events-backend podman writes
+#   /run/libpod. Left outside DIR whatever the flags (harmless, small):
+#   /var/lib/containers/cache/blob-info-cache-v1.boltdb and /run/containers/networks
+#   (podman), /run/docker/plugins (dockerd; empty).
+#   ci_setup_podman also writes storage.conf/containers.conf into DIR and exports
+#   CONTAINERS_STORAGE_CONF/CONTAINERS_CONF so a plain `podman` uses the same store.
+
+_ci_dir() {
+  local d="${1:-${FERRY_CI_DIR:-}}"
+  if [ -z "$d" ]; then
+    echo "ci: need DIR argument or FERRY_CI_DIR" >&2
+    return 2
+  fi
+  mkdir -p "$d" && (cd "$d" && pwd -P)
+}
+
+# _ci_alive PID: true if PID exists and is not a zombie.
+_ci_alive() {
+  local pid="$1" state
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  state=$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$state" ] && [ "$state" != "Z" ] && [ "$state" != "X" ]
+}
+
+# _ci_ours PID DIR: true if PID is alive and its command line mentions DIR
+# (guards against killing a recycled PID).
+_ci_ours() {
+  local pid="$1" dir="$2"
+  _ci_alive "$pid" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"
+}
+
+# _ci_stop_pid PID DIR NAME: SIGTERM, wait up to 30 s, then SIGKILL; reap if our child.
+_ci_stop_pid() {
+  local pid="$1" dir="$2" name="$3" i
+  if ! _ci_ours "$pid" "$dir"; then
+    wait "$pid" 2>/dev/null || true
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 150); do
+    _ci_alive "$pid" || break
+    sleep 0.2
+  done
+  if _ci_alive "$pid"; then
+    echo "ci: $name (pid $pid) did not stop in 30 s; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do
+      _ci_alive "$pid" || break
+      sleep 0.2
+    done
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+ci_start_dockerd() {
+  local dir pid i
+  dir=$(_ci_dir "${1:-}") || return
+  export FERRY_CI_DIR="$dir"
+  if [ -s "$dir/dockerd.ci.pid" ] && _ci_ours "$(cat "$dir/dockerd.ci.pid")" "$dir"; then
+    export DOCKER_HOST="unix://$dir/docker.sock"
+    return 0
+  fi
+  if [ "${#dir}" -gt 70 ]; then
+    echo "ci: warning: '$dir' is long; unix socket paths are limited to 107 bytes" >&2
+  fi
+  mkdir -p "$dir/docker-data" "$dir/docker-exec"
+  # Own config file: ignores any /etc/docker/daemon.json, and its
+  # "deprecated-key-path" keeps the libtrust key out of /etc/docker/key.json.
+  # --ip-forward=false/--ip-masq=false: do not touch the host's sysctls.
+  printf '{ "deprecated-key-path": "%s" }\n' "$dir/docker-key.json" >"$dir/daemon.json"
+  dockerd --config-file "$dir/daemon.json" \
+    --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none \
+    --ip-forward=false --ip-masq=false \
+    --data-root "$dir/docker-data" --exec-root "$dir/docker-exec" \
+    --pidfile "$dir/dockerd.pid" \
+    -H "unix://$dir/docker.sock" \
+    </dev/null >>"$dir/dockerd.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$dir/dockerd.ci.pid"
+  for i in $(seq 1 120); do
+    if /usr/bin/docker -H "unix://$dir/docker.sock" version >/dev/null 2>&1; then
+      export DOCKER_HOST="unix://$dir/docker.sock"
+      return 0
+    fi
+    if ! _ci_alive "$pid"; then
+      echo "ci: dockerd exited during startup; last log lines:" >&2
+      tail -n 30 "$dir/dockerd.log" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "ci: dockerd did not answer within 60 s; last log lines:" >&2
+  tail -n 30 "$dir/dockerd.log" >&2
+  _ci_stop_pid "$pid" "$dir" dockerd
+  return 1
+}
+
+ci_start_containerd() {
+  local dir pid i
+  dir=$(_ci_dir "${1:-}") || return
+  export FERRY_CI_DIR="$dir"
+  if [ -s "$dir/containerd.ci.pid" ] && _ci_ours "$(cat "$dir/containerd.ci.pid")" "$dir"; then
+    export CONTAINERD_ADDRESS="$dir/containerd.sock"
+    return 0
+  fi
+  mkdir -p "$dir/containerd-root" "$dir/containerd-state" "$dir/containerd-opt"
+  cat >"$dir/containerd.toml" <<EOF
+version = 2
+root = "$dir/containerd-root"
+state = "$dir/containerd-state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "$dir/containerd.sock"
+
+[ttrpc]
+  address = ""
+
+[debug]
+  address = ""
+  level = "info"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/containerd-opt"
+EOF
+  containerd --config "$dir/containerd.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$dir/containerd.ci.pid"
+  for i in $(seq 1 120); do
+    if ctr -a "$dir/containerd.sock" version >/dev/null 2>&1; then
+      export CONTAINERD_ADDRESS="$dir/containerd.sock"
+      return 0
+    fi
+    if ! _ci_alive "$pid"; then
+      echo "ci: containerd exited during startup; last log lines:" >&2
+      tail -n 30 "$dir/containerd.log" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "ci: containerd did not answer within 60 s; last log lines:" >&2
+  tail -n 30 "$dir/containerd.log" >&2
+  _ci_stop_pid "$pid" "$dir" containerd
+  return 1
+}
+
+# Podman needs no daemon: just an isolated store. Exports:
+#   FERRY_PODMAN_ARGS        flags to put after `podman` (word-split it)
+#   CONTAINERS_STORAGE_CONF  + CONTAINERS_CONF  so plain `podman`/`skopeo` use DIR too
+ci_setup_podman() {
+  local dir
+  dir=$(_ci_dir "${1:-}") || return
+  export FERRY_CI_DIR="$dir"
+  mkdir -p "$dir/podman-root" "$dir/podman-run" "$dir/podman-tmp"
+  cat >"$dir/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$dir/podman-root"
+runroot = "$dir/podman-run"
+EOF
+  cat >"$dir/containers.conf" <<EOF
+[engine]
+events_logger = "none"
+cgroup_manager = "cgroupfs"
+tmp_dir = "$dir/podman-tmp"
+EOF
+  export CONTAINERS_STORAGE_CONF="$dir/storage.conf"
+  export CONTAINERS_CONF="$dir/containers.conf"
+  export FERRY_PODMAN_ARGS="--root $dir/podman-root --runroot $dir/podman-run --storage-driver vfs --tmpdir $dir/podman-tmp --events-backend none --cgroup-manager cgroupfs"
+}
+
+# ci_podman ARGS...: podman on the isolated store of $FERRY_CI_DIR.
+ci_podman() {
+  local dir
+  dir=$(_ci_dir "") || return
+  podman --root "$dir/podman-root" --runroot "$dir/podman-run" --storage-driver vfs \
+    --tmpdir "$dir/podman-tmp" --events-backend none --cgroup-manager cgroupfs "$@"
+}
+
+ci_stop_all() {
+  local dir pid
+  dir=$(_ci_dir "${1:-}") || return
+  if [ -s "$dir/dockerd.ci.pid" ]; then
+    pid=$(cat "$dir/dockerd.ci.pid")
+    _ci_stop_pid "$pid" "$dir" dockerd
+    rm -f "$dir/dockerd.ci.pid"
+  fi
+  # dockerd normally stops its own containerd; make sure it is gone.
+  if [ -s "$dir/docker-exec/containerd/containerd.pid" ]; then
+    pid=$(cat "$dir/docker-exec/containerd/containerd.pid")
+    _ci_stop_pid "$pid" "$dir" "dockerd's containerd"
+  fi
+  if [ -s "$dir/containerd.ci.pid" ]; then
+    pid=$(cat "$dir/containerd.ci.pid")
+    _ci_stop_pid "$pid" "$dir" containerd
+    rm -f "$dir/containerd.ci.pid"
+  fi
+  [ "${DOCKER_HOST:-}" = "unix://$dir/docker.sock" ] && unset DOCKER_HOST
+  [ "${CONTAINERD_ADDRESS:-}" = "$dir/containerd.sock" ] && unset CONTAINERD_ADDRESS
+  return 0
+}
+
+# ci_tally_dotnet_test LOG: print "N passed, N failed, N skipped" summed over the
+# per-assembly summary lines of `dotnet test` (VSTest):
+#   Passed!  - Failed:     0, Passed:     5, Skipped:     0, Total:     5, Duration: ...
+#   Failed!  - Failed:     1, Passed:     4, Skipped:     0, Total:     5, Duration: ...
+# If there are none, falls back to Microsoft.Testing.Platform's "Test run summary"
+# block (total:/failed:/succeeded:/skipped: lines). Returns 1 when no test ran
+# (passed + failed == 0).
+ci_tally_dotnet_test() {
+  local log="$1" out
+  out=$(sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r$//' "$log" | awk '
+    function num(s, key,   r) {
+      r = s
+      if (!match(r, key ":[ \t]*[0-9]+")) return 0
+      r = substr(r, RSTART, RLENGTH); sub(/^[^0-9]*/, "", r); return r + 0
+    }
+    /(Passed|Failed)![ \t]+-[ \t]+Failed:[ \t]*[0-9]+,[ \t]*Passed:[ \t]*[0-9]+/ {
+      vf += num($0, "Failed"); vp += num($0, "Passed"); vs += num($0, "Skipped")
+      vt += num($0, "Total"); vn++; next
+    }
+    /^[ \t]*Test run summary:/ { insum = 1; mn++; next }
+    insum && /^[ \t]*total:[ \t]*[0-9]+/     { mt += num($0, "total"); next }
+    insum && /^[ \t]*failed:[ \t]*[0-9]+/    { mf += num($0, "failed"); next }
+    insum && /^[ \t]*succeeded:[ \t]*[0-9]+/ { mp += num($0, "succeeded"); next }
+    insum && /^[ \t]*skipped:[ \t]*[0-9]+/   { ms += num($0, "skipped"); next }
+    insum && /^[ \t]*duration:/ { insum = 0; next }
+    END {
+      if (vn > 0)      printf "%d %d %d %d\n", vp, vf, vs, vt
+      else if (mn > 0) printf "%d %d %d %d\n", mp, mf, ms, mt
+      else             printf "0 0 0 0\n"
+    }')
+  local p f s t
+  read -r p f s t <<<"$out"
+  echo "$p passed, $f failed, $s skipped"
+  [ "$((p + f))" -gt 0 ]
+}

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Ferry.Copy;
+using Ferry.Model;
+using Ferry.Transports;
+
+namespace Ferry.Cli.Commands;
+
+internal static class CopyCommand
+{
+    public static Command Create(CliIO io, Option<bool> debug)
+    {
+        var source = new Argument<string>("SOURCE") { Description = "Archive or layout to read: a path (format sniffed), '-' for stdin, or docker-archive:PATH[:NAME], oci-archive:PATH[:NAME], oci:DIR[:NAME]" };
+        var dest = new Argument<string>("DEST") { Description = "Where to write: a path, '-' for stdout, or docker-archive:PATH[:NAME], oci-archive:PATH[:NAME], oci:DIR[:NAME] (NAME renames the image)" };
+        var format = new Option<string>("--format", "-f") { Description = "Output format when DEST is a plain path (default: portable)" };
+        format.AcceptOnlyFromAmong("portable", "docker-archive", "oci-archive", "oci");
+        var image = new Option<string[]>("--image", "-i") { Description = "Copy only this image (name, @N, or image ID prefix); repeatable; default: all" };
+        var tag = new Option<string[]>("--tag", "-t") { Description = "Give the (single) copied image this name as well; repeatable" };
+        var compress = new Option<string>("--compress") { Description = "Layer compression: keep (default; zstd becomes gzip for docker-loadable outputs), gzip, zstd, none", DefaultValueFactory = _ => "keep" };
+        compress.AcceptOnlyFromAmong("keep", "gzip", "zstd", "none");
+        var platform = new Option<string>("--platform") { Description = "OS/ARCH[/VARIANT] picked from multi-platform images for docker's manifest.json (default: this machine's)" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors" };
+        var cmd = new Command("copy", "Convert an archive to another format (portable by default), keeping image IDs and names")
+        {
+            source, dest, format, image, tag, compress, platform, quiet,
+        };
+        cmd.Aliases.Add("convert");
+        cmd.SetAction((parse, cancel) => Task.FromResult(Guard.Run(io, parse.GetValue(debug), () =>
+        {
+            var src = ImageReference.Parse(parse.GetValue(source)!);
+            var dst = ImageReference.Parse(parse.GetValue(dest)!);
+            bool q = parse.GetValue(quiet);
+            var options = new CopyOptions
+            {
+                Format = parse.GetValue(format) is string f ? CopyOptions.ParseFormat(f) : null,
+                Compress = CopyOptions.ParseCompress(parse.GetValue(compress) ?? "keep"),
+                Images = parse.GetValue(image) ?? [],
+                Tags = parse.GetValue(tag) ?? [],
+                Platform = parse.GetValue(platform) is string p ? Platform.Parse(p) : null,
+                Log = q ? null : m => io.Err.WriteLine("ferry: " + m),
+            };
+            var (info, images, fmt) = CopyOperation.Run(src, dst, options, io.Stdin, io.RawStdout, cancel);
+            if (!q)
+            {
+                var w = dst.IsStdio ? io.Err : io.Out;
+                w.WriteLine($"Copied {images.Count} image{(images.Count == 1 ? "" : "s")} from {info.Name} ({info.Format}) to {(dst.IsStdio ? "stdout" : dst.Path)} ({CopyOptions.FormatName(fmt)})");
+                foreach (var i in images)
+                    w.WriteLine($"  {i.ImageId}  {(i.Names.Count == 0 ? "<untagged>" : string.Join(", ", i.Names))}");
+            }
+            return ExitCodes.Ok;
+        })));
+        return cmd;
+    }
+}

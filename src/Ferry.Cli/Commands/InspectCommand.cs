@@ -1,0 +1,90 @@
+using System.CommandLine;
+using Ferry.Compression;
+using Ferry.Inspect;
+using Ferry.Transports;
+
+namespace Ferry.Cli.Commands;
+
+internal static class InspectCommand
+{
+    public static Command Create(CliIO io, Option<bool> debug)
+    {
+        var source = new Argument<string>("SOURCE") { Description = "Archive or layout to describe (path, '-', or transport:PATH[:NAME])" };
+        var json = new Option<bool>("--json") { Description = "Print stable JSON instead of text" };
+        var cmd = new Command("inspect", "Show the images of an archive: names, digests, platform, config, history and layers") { source, json };
+        cmd.SetAction(parse => Guard.Run(io, parse.GetValue(debug), () =>
+        {
+            using var src = ArchiveSource.Open(ImageReference.Parse(parse.GetValue(source)!), io.Stdin);
+            if (parse.GetValue(json))
+            {
+                io.Out.WriteLine(System.Text.Encoding.UTF8.GetString(ImageInspector.ToJson(src)));
+                return ExitCodes.Ok;
+            }
+            Render(io.Out, src);
+            foreach (var w in src.Warnings)
+                io.Err.WriteLine("ferry: warning: " + w);
+            return ExitCodes.Ok;
+        }));
+        return cmd;
+    }
+
+    private static void Render(TextWriter o, ArchiveSource src)
+    {
+        o.WriteLine($"{src.DisplayName}: {src.Format}{(src.ArchiveCompression == CompressionKind.None ? "" : $" ({Compressions.Name(src.ArchiveCompression)}-compressed)")}, {src.Images.Count} image{(src.Images.Count == 1 ? "" : "s")}");
+        int n = 0;
+        foreach (var image in src.Images)
+        {
+            o.WriteLine();
+            o.WriteLine($"[{n++}] {(image.Names.Count + image.RefNames.Count == 0 ? "<untagged>" : string.Join(", ", image.Names.Select(x => x.Familiar).Concat(image.RefNames)))}");
+            if (image.Root is IndexNode idx)
+                o.WriteLine($"    index         {idx.Index.Digest} ({idx.Index.MediaType}, {idx.Children.Count} entries)");
+            foreach (var node in ImageInspector.Images(image.Root))
+            {
+                var img = node.Image;
+                var c = img.Config;
+                o.WriteLine($"    image ID      {img.ImageId}");
+                o.WriteLine($"    manifest      {(img.Manifest is { } m ? $"{m.Digest} ({m.MediaType})" : "(none: docker-archive)")}");
+                o.WriteLine($"    platform      {(node.Descriptor?.Platform ?? img.Platform)?.ToString() ?? "-"}");
+                o.WriteLine($"    created       {c.Created ?? "-"}");
+                o.WriteLine($"    size          {Size(img.Layers.Sum(l => l.Descriptor.Size))} in {img.Layers.Count} layer{(img.Layers.Count == 1 ? "" : "s")}");
+                if (c.Entrypoint is { Count: > 0 })
+                    o.WriteLine($"    entrypoint    {System.Text.Json.JsonSerializer.Serialize(c.Entrypoint, CliJson.Default.IReadOnlyListString)}");
+                if (c.Cmd is { Count: > 0 })
+                    o.WriteLine($"    cmd           {System.Text.Json.JsonSerializer.Serialize(c.Cmd, CliJson.Default.IReadOnlyListString)}");
+                if (c.WorkingDir is { Length: > 0 })
+                    o.WriteLine($"    workdir       {c.WorkingDir}");
+                if (c.User is { Length: > 0 })
+                    o.WriteLine($"    user          {c.User}");
+                foreach (var e in c.Env ?? [])
+                    o.WriteLine($"    env           {e}");
+                foreach (var kv in (c.Labels ?? new Dictionary<string, string>()).OrderBy(k => k.Key, StringComparer.Ordinal))
+                    o.WriteLine($"    label         {kv.Key}={kv.Value}");
+                foreach (var p in c.ExposedPorts)
+                    o.WriteLine($"    port          {p}");
+                if (c.History.Count > 0)
+                {
+                    o.WriteLine("    history");
+                    foreach (var h in c.History)
+                        o.WriteLine($"      {h.Created ?? "-",-30} {(h.EmptyLayer ? "(empty) " : "")}{Cut(h.CreatedBy ?? h.Comment ?? "", 90)}");
+                }
+                o.WriteLine("    layers");
+                o.WriteLine($"      {"DIGEST",-71} {"COMPRESSION",-11} {"SIZE",10}  DIFF_ID");
+                foreach (var l in img.Layers)
+                    o.WriteLine($"      {l.Descriptor.Digest,-71} {Compressions.Name(l.ActualCompression),-11} {Size(l.Descriptor.Size),10}  {l.DiffId?.ToString() ?? "-"}");
+            }
+        }
+    }
+
+    private static string Cut(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
+
+    internal static string Size(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} B",
+        < 1024 * 1024 => $"{bytes / 1024.0:0.0} KiB",
+        < 1024L * 1024 * 1024 => $"{bytes / 1048576.0:0.0} MiB",
+        _ => $"{bytes / 1073741824.0:0.00} GiB",
+    };
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<string>))]
+internal sealed partial class CliJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Text;
+
+namespace Ferry.Archive;
+
+/// <summary>
+/// Writes a tar whose bytes depend only on what is added: ustar headers (a GNU base-256 size field for entries of
+/// 8 GiB and more), a fixed mtime, uid/gid 0, empty user and group names, mode 0644 for files and 0755 for directories.
+/// Never PAX (its headers carry the writer's process ID).
+/// </summary>
+public sealed class DeterministicTarWriter : IDisposable
+{
+    private const int Block = 512;
+    private const long MaxOctalSize = (1L << 33) - 1; // 11 octal digits
+    private readonly Stream _output;
+    private readonly bool _leaveOpen;
+    private readonly long _mtime;
+    private bool _finished;
+
+    /// <param name="output">Where the tar goes; it need not be seekable.</param>
+    /// <param name="mtime">The modification time written in every header (seconds since the epoch).</param>
+    /// <param name="leaveOpen">Whether disposing this writer leaves <paramref name="output"/> open.</param>
+    public DeterministicTarWriter(Stream output, long mtime = 0, bool leaveOpen = false)
+    {
+        _output = output;
+        _mtime = mtime;
+        _leaveOpen = leaveOpen;
+    }
+
+    /// <summary>Bytes written so far.</summary>
+    public long Position { get; private set; }
+
+    public void AddDirectory(string name) => WriteHeader(name.EndsWith('/') ? name : name + "/", 0, (byte)'5', 0x1ed);
+
+    public void AddFile(string name, ReadOnlySpan<byte> data)
+    {
+        WriteHeader(name, data.Length, (byte)'0', 0x1a4);
+        _output.Write(data);
+        Position += data.Length;
+        Pad(data.Length);
+    }
+
+    /// <summary>
+    /// Adds a file of exactly <paramref name="size"/> bytes copied from <paramref name="data"/>, which is read to its end
+    /// (so a verifying stream gets to check its digest). A source shorter or longer than the size is an error.
+    /// </summary>
+    public void AddFile(string name, Stream data, long size, Action<long>? progress = null)
+    {
+        WriteHeader(name, size, (byte)'0', 0x1a4);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            long copied = 0;
+            int n;
+            while ((n = data.Read(buf, 0, buf.Length)) > 0)
+            {
+                if (copied + n > size)
+                    throw new DigestMismatchException($"{name}: content is longer than its declared size {size}");
+                _output.Write(buf, 0, n);
+                copied += n;
+                Position += n;
+                progress?.Invoke(n);
+            }
+            if (copied != size)
+                throw new DigestMismatchException($"{name}: content is {copied} bytes, declared size is {size}");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+        }
+        Pad(size);
+    }
+
+    /// <summary>Writes the two zero blocks that end a tar.</summary>
+    public void Finish()
+    {
+        if (_finished)
+            return;
+        _output.Write(new byte[Block * 2]);
+        Position += Block * 2;
+        _output.Flush();
+        _finished = true;
+    }
+
+    private void Pad(long size)
+    {
+        int pad = (int)((Block - (size % Block)) % Block);
+        if (pad > 0)
+        {
+            _output.Write(new byte[pad]);
+            Position += pad;
+        }
+    }
+
+    private void WriteHeader(string name, long size, byte type, int mode)
+    {
+        if (_finished)
+            throw new InvalidOperationException("the archive is finished");
+        var h = new byte[Block];
+        SplitName(name, out string prefix, out string shortName);
+        Put(h, 0, 100, shortName);
+        Octal(h, 100, 8, mode);
+        Octal(h, 108, 8, 0);
+        Octal(h, 116, 8, 0);
+        bool gnu = size > MaxOctalSize;
+        if (gnu)
+        {
+            // GNU base-256: high bit set in the first byte, big-endian value in the rest.
+            h[124] = 0x80;
+            long v = size;
+            for (int i = 135; i > 124; i--)
+            {
+                h[i] = (byte)(v & 0xff);
+                v >>= 8;
+            }
+        }
+        else
+        {
+            Octal(h, 124, 12, size);
+        }
+        Octal(h, 136, 12, _mtime);
+        h[156] = type;
+        if (gnu)
+            Put(h, 257, 8, "ustar  \0");
+        else
+        {
+            Put(h, 257, 6, "ustar\0");
+            Put(h, 263, 2, "00");
+        }
+        Octal(h, 329, 8, 0);
+        Octal(h, 337, 8, 0);
+        if (!gnu)
+            Put(h, 345, 155, prefix);
+        else if (prefix.Length > 0)
+            throw new ArgumentException($"tar name too long for a GNU header: {name}", nameof(name));
+        for (int i = 148; i < 156; i++)
+            h[i] = (byte)' ';
+        int sum = 0;
+        foreach (byte b in h)
+            sum += b;
+        var chk = Encoding.ASCII.GetBytes(Convert.ToString(sum, 8).PadLeft(6, '0'));
+        chk.CopyTo(h, 148);
+        h[154] = 0;
+        h[155] = (byte)' ';
+        _output.Write(h);
+        Position += Block;
+    }
+
+    private static void SplitName(string name, out string prefix, out string shortName)
+    {
+        if (Encoding.UTF8.GetByteCount(name) <= 100)
+        {
+            prefix = "";
+            shortName = name;
+            return;
+        }
+        for (int i = name.Length - 1; i > 0; i--)
+        {
+            if (name[i] == '/' && Encoding.UTF8.GetByteCount(name.AsSpan(0, i)) <= 155 && Encoding.UTF8.GetByteCount(name.AsSpan(i + 1)) <= 100)
+            {
+                prefix = name[..i];
+                shortName = name[(i + 1)..];
+                return;
+            }
+        }
+        throw new ArgumentException($"tar name too long for a ustar header: {name}", nameof(name));
+    }
+
+    private static void Put(byte[] h, int offset, int length, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        if (bytes.Length > length)
+            throw new ArgumentException($"tar header field too long: {value}", nameof(value));
+        bytes.CopyTo(h, offset);
+    }
+
+    private static void Octal(byte[] h, int offset, int length, long value)
+    {
+        string s = Convert.ToString(value, 8).PadLeft(length - 1, '0');
+        Put(h, offset, length - 1, s);
+        h[offset + length - 1] = 0;
+    }
+
+    public void Dispose()
+    {
+        if (!_leaveOpen)
+            _output.Dispose();
+    }
+}

@@ -1,0 +1,90 @@
+using System.IO.Compression;
+
+namespace Ferry.Compression;
+
+/// <summary>A compression format, recognised by its magic bytes.</summary>
+public enum CompressionKind
+{
+    None,
+    Gzip,
+    Zstd,
+    Xz,
+    Bzip2,
+}
+
+/// <summary>Sniffing by magic bytes, and decompressing / compressing streams.</summary>
+public static class Compressions
+{
+    /// <summary>How many leading bytes <see cref="Sniff(ReadOnlySpan{byte})"/> looks at.</summary>
+    public const int SniffLength = 6;
+
+    /// <summary>The compression whose magic bytes start <paramref name="head"/>; <see cref="CompressionKind.None"/> otherwise.</summary>
+    public static CompressionKind Sniff(ReadOnlySpan<byte> head)
+    {
+        if (head.Length >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+            return CompressionKind.Gzip;
+        if (head.Length >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)
+            return CompressionKind.Zstd;
+        if (head.Length >= 6 && head[0] == 0xfd && head[1] == (byte)'7' && head[2] == (byte)'z' && head[3] == (byte)'X' && head[4] == (byte)'Z' && head[5] == 0)
+            return CompressionKind.Xz;
+        if (head.Length >= 4 && head[0] == (byte)'B' && head[1] == (byte)'Z' && head[2] == (byte)'h' && head[3] is >= (byte)'1' and <= (byte)'9')
+            return CompressionKind.Bzip2;
+        return CompressionKind.None;
+    }
+
+    /// <summary>Reads the first bytes of a stream that can seek, then rewinds it.</summary>
+    public static CompressionKind Sniff(Stream seekable)
+    {
+        Span<byte> head = stackalloc byte[SniffLength];
+        long pos = seekable.Position;
+        int n = seekable.ReadAtLeast(head, SniffLength, throwOnEndOfStream: false);
+        seekable.Position = pos;
+        return Sniff(head[..n]);
+    }
+
+    public static string Name(CompressionKind kind) => kind switch
+    {
+        CompressionKind.None => "none",
+        CompressionKind.Gzip => "gzip",
+        CompressionKind.Zstd => "zstd",
+        CompressionKind.Xz => "xz",
+        CompressionKind.Bzip2 => "bzip2",
+        _ => kind.ToString(),
+    };
+
+    /// <summary>A stream of the decompressed content of <paramref name="compressed"/>. Disposing it disposes the input.</summary>
+    public static Stream Decompress(Stream compressed, CompressionKind kind) => kind switch
+    {
+        CompressionKind.None => compressed,
+        CompressionKind.Gzip => new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: false),
+        CompressionKind.Zstd => new ZstdSharp.DecompressionStream(compressed, leaveOpen: false),
+        CompressionKind.Xz => new SharpCompress.Compressors.Xz.XZStream(compressed),
+        CompressionKind.Bzip2 => SharpCompress.Compressors.BZip2.BZip2Stream.Create(compressed, SharpCompress.Compressors.CompressionMode.Decompress, decompressConcatenated: true),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>A writable stream that compresses into <paramref name="output"/> (left open). Deterministic for the same input.</summary>
+    public static Stream Compress(Stream output, CompressionKind kind, int? level = null) => kind switch
+    {
+        CompressionKind.None => new NonClosingStream(output),
+        // zlib-ng level 6 (as gzip -6), mtime 0 and OS=3 in the header: byte-identical across runs.
+        CompressionKind.Gzip => new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = level ?? 6 }, leaveOpen: true),
+        CompressionKind.Zstd => new ZstdSharp.CompressionStream(output, level ?? 3, leaveOpen: true),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Ferry writes only gzip, zstd or uncompressed layers"),
+    };
+
+    private sealed class NonClosingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using Ferry.Compression;
+using Ferry.Model;
+using Ferry.Transports;
+
+namespace Ferry.Inspect;
+
+/// <summary>Describes what a source holds: per image its names, digests, platform, config highlights, history and layers.</summary>
+public static class ImageInspector
+{
+    /// <summary>Writes the stable JSON form of <c>ferry inspect --json</c>.</summary>
+    public static byte[] ToJson(ArchiveSource source) => Json.Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("source", source.DisplayName);
+        w.WriteString("format", source.Format);
+        w.WriteString("archiveCompression", Compressions.Name(source.ArchiveCompression));
+        w.WriteStartArray("images");
+        foreach (var image in source.Images)
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("names");
+            foreach (var n in image.Names)
+                w.WriteStringValue(n.ToString());
+            w.WriteEndArray();
+            w.WriteStartArray("refNames");
+            foreach (var r in image.RefNames)
+                w.WriteStringValue(r);
+            w.WriteEndArray();
+            w.WriteString("kind", image.Root is IndexNode ? "index" : "image");
+            if (image.Root is IndexNode idx)
+            {
+                w.WriteString("digest", idx.Index.Digest.ToString());
+                w.WriteString("mediaType", idx.Index.MediaType);
+            }
+            else if (image.Root is ImageNode { Image.Manifest: { } m })
+            {
+                w.WriteString("digest", m.Digest.ToString());
+                w.WriteString("mediaType", m.MediaType);
+            }
+            else
+            {
+                w.WriteNull("digest");
+                w.WriteNull("mediaType");
+            }
+            w.WriteStartArray("manifests");
+            foreach (var node in Images(image.Root))
+                WriteImage(w, node);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("warnings");
+        foreach (var warning in source.Warnings)
+            w.WriteStringValue(warning);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }, indented: true);
+
+    /// <summary>The images of a tree (the root itself when it is an image).</summary>
+    public static IEnumerable<ImageNode> Images(ManifestNode root) => root switch
+    {
+        ImageNode i => [i],
+        IndexNode x => x.Images(),
+        _ => [],
+    };
+
+    private static void WriteImage(Utf8JsonWriter w, ImageNode node)
+    {
+        var img = node.Image;
+        var c = img.Config;
+        w.WriteStartObject();
+        w.WriteString("imageId", img.ImageId.ToString());
+        if (img.Manifest is { } m)
+        {
+            w.WriteString("manifestDigest", m.Digest.ToString());
+            w.WriteString("manifestMediaType", m.MediaType);
+        }
+        else
+        {
+            w.WriteNull("manifestDigest");
+            w.WriteNull("manifestMediaType");
+        }
+        w.WriteString("configMediaType", img.ConfigDescriptor.MediaType);
+        w.WriteString("platform", (node.Descriptor?.Platform ?? img.Platform)?.ToString());
+        w.WriteString("created", c.Created);
+        w.WriteString("author", c.Author);
+        w.WriteNumber("size", img.Layers.Sum(l => l.Descriptor.Size));
+        StringArray(w, "entrypoint", c.Entrypoint);
+        StringArray(w, "cmd", c.Cmd);
+        StringArray(w, "env", c.Env);
+        w.WriteString("workingDir", c.WorkingDir);
+        w.WriteString("user", c.User);
+        w.WriteStartObject("labels");
+        foreach (var kv in (c.Labels ?? new Dictionary<string, string>()).OrderBy(k => k.Key, StringComparer.Ordinal))
+            w.WriteString(kv.Key, kv.Value);
+        w.WriteEndObject();
+        StringArray(w, "exposedPorts", c.ExposedPorts);
+        w.WriteStartArray("history");
+        foreach (var h in c.History)
+        {
+            w.WriteStartObject();
+            w.WriteString("created", h.Created);
+            w.WriteString("createdBy", h.CreatedBy);
+            if (h.Comment is not null)
+                w.WriteString("comment", h.Comment);
+            w.WriteBoolean("emptyLayer", h.EmptyLayer);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("layers");
+        foreach (var l in img.Layers)
+        {
+            w.WriteStartObject();
+            w.WriteString("digest", l.Descriptor.Digest.ToString());
+            w.WriteString("mediaType", l.Descriptor.MediaType);
+            w.WriteString("compression", Compressions.Name(l.ActualCompression));
+            w.WriteNumber("size", l.Descriptor.Size);
+            w.WriteString("diffId", l.DiffId?.ToString());
+            w.WriteString("entry", l.Location?.EntryName);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void StringArray(Utf8JsonWriter w, string name, IReadOnlyList<string>? values)
+    {
+        if (values is null)
+        {
+            w.WriteNull(name);
+            return;
+        }
+        w.WriteStartArray(name);
+        foreach (var v in values)
+            w.WriteStringValue(v);
+        w.WriteEndArray();
+    }
+}
