@@ -27,7 +27,7 @@ public static class ImageInspector
             foreach (var r in image.RefNames)
                 w.WriteStringValue(r);
             w.WriteEndArray();
-            w.WriteString("kind", image.Root is IndexNode ? "index" : "image");
+            w.WriteString("kind", image.Root switch { IndexNode => "index", ImageNode => "image", _ => "absent" });
             if (image.Root is IndexNode idx)
             {
                 w.WriteString("digest", idx.Index.Digest.ToString());
@@ -37,6 +37,11 @@ public static class ImageInspector
             {
                 w.WriteString("digest", m.Digest.ToString());
                 w.WriteString("mediaType", m.MediaType);
+            }
+            else if (image.Root is OpaqueNode { Descriptor: { } d })
+            {
+                w.WriteString("digest", d.Digest.ToString());
+                w.WriteString("mediaType", d.MediaType);
             }
             else
             {

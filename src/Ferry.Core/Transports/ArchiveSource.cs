@@ -275,11 +275,14 @@ public sealed class ArchiveSource : IDisposable
     private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
     {
         private ReadOnlyMemory<byte> _prefix = prefix;
+        private long _position;
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
         public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        /// <summary>Bytes read so far (the xz decoder asks, to align block padding).</summary>
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
         public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -290,9 +293,12 @@ public sealed class ArchiveSource : IDisposable
                 int n = Math.Min(buffer.Length, _prefix.Length);
                 _prefix.Span[..n].CopyTo(buffer);
                 _prefix = _prefix[n..];
+                _position += n;
                 return n;
             }
-            return rest.Read(buffer);
+            int m = rest.Read(buffer);
+            _position += m;
+            return m;
         }
 
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();

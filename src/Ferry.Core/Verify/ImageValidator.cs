@@ -14,7 +14,8 @@ public enum Severity
 /// <summary>One problem found by <see cref="ImageValidator"/>: what it is about (entry and digest) and what is wrong.</summary>
 public sealed record Finding(Severity Severity, string Subject, string Message)
 {
-    public override string ToString() => $"{(Severity == Severity.Error ? "error" : "warning")}: {Subject}: {Message}";
+    public override string ToString() =>
+        $"{(Severity == Severity.Error ? "error" : "warning")}: {(Subject.Length == 0 || Message.StartsWith(Subject, StringComparison.Ordinal) ? "" : Subject + ": ")}{Message}";
 }
 
 /// <summary>The result of verifying a source: every finding, not just the first.</summary>
@@ -68,7 +69,7 @@ public static class ImageValidator
 
     public static ValidationReport Verify(ArchiveSource source)
     {
-        var findings = source.Warnings.Select(w => new Finding(Severity.Warning, source.DisplayName, w)).ToList();
+        var findings = source.Warnings.Select(w => new Finding(Severity.Warning, "", w)).ToList();
         var checkedBlobs = new HashSet<Digest>();
         int images = 0;
         foreach (var image in source.Images)
