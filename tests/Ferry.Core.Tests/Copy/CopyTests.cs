@@ -1,0 +1,229 @@
+using Ferry.Copy;
+using Ferry.Tests.TestSupport;
+
+namespace Ferry.Tests.Copy;
+
+public class CopyTests
+{
+    private static readonly TestImage App = ImageBuilder.Image(1, 2, "none", "docker.io/library/app:1.0", "docker.io/library/app:latest");
+    private static readonly TestImage Other = ImageBuilder.Image([App.Layers[0], ImageBuilder.Layer(77)], 2, "quay.io/x/other:2");
+
+    private static string DockerArchive(TempDir dir, params TestImage[] images)
+    {
+        string p = dir.Path("src.tar");
+        ImageBuilder.WriteDockerArchive(p, images.Length == 0 ? [App, Other] : images, new ImageBuilder.DockerStyle { SymlinkLayers = true });
+        return p;
+    }
+
+    [Fact]
+    public void PortableHasBothIndexSetsAndBlobsOnce()
+    {
+        using var dir = new TempDir();
+        F.Copy(DockerArchive(dir), dir.Path("out.tar"));
+        var files = ImageBuilder.ReadTar(dir.Path("out.tar"));
+        Assert.Contains("oci-layout", files.Keys);
+        Assert.Contains("index.json", files.Keys);
+        Assert.Contains("manifest.json", files.Keys);
+        Assert.Contains("repositories", files.Keys);
+        // 3 distinct layers (one shared), 2 configs, 2 manifests.
+        Assert.Equal(7, files.Keys.Count(k => k.StartsWith("blobs/sha256/", StringComparison.Ordinal)));
+        Assert.Equal(App.Config, files["blobs/sha256/" + App.ImageId[7..]]);
+        string manifest = System.Text.Encoding.UTF8.GetString(files["manifest.json"]);
+        Assert.Contains("\"RepoTags\":[\"docker.io/library/app:1.0\",\"docker.io/library/app:latest\"]", manifest);
+        Assert.Contains("\"Config\":\"blobs/sha256/" + App.ImageId[7..] + "\"", manifest);
+        string index = System.Text.Encoding.UTF8.GetString(files["index.json"]);
+        Assert.Contains("\"io.containerd.image.name\":\"quay.io/x/other:2\",\"org.opencontainers.image.ref.name\":\"2\"", index);
+    }
+
+    [Theory]
+    [InlineData(OutputFormat.Portable)]
+    [InlineData(OutputFormat.DockerArchive)]
+    [InlineData(OutputFormat.OciArchive)]
+    [InlineData(OutputFormat.Oci)]
+    public void EveryFormatKeepsImageIdsDiffIdsAndNames(OutputFormat format)
+    {
+        using var dir = new TempDir();
+        string src = DockerArchive(dir);
+        string dst = dir.Path(format == OutputFormat.Oci ? "out" : "out.tar");
+        F.Copy(src, dst, format);
+        Assert.Equal(F.Summary(src), F.Summary(dst));
+        Assert.True(Ferry.Verify.ImageValidator.Verify(Ferry.Transports.ImageReference.Parse(dst)).Ok);
+    }
+
+    [Theory]
+    [InlineData(OutputFormat.Portable)]
+    [InlineData(OutputFormat.DockerArchive)]
+    [InlineData(OutputFormat.OciArchive)]
+    public void TwoRunsAreByteIdentical(OutputFormat format)
+    {
+        using var dir = new TempDir();
+        string src = DockerArchive(dir);
+        F.Copy(src, dir.Path("a.tar"), format, CompressMode.Gzip);
+        F.Copy(src, dir.Path("b.tar"), format, CompressMode.Gzip);
+        Assert.Equal(File.ReadAllBytes(dir.Path("a.tar")), File.ReadAllBytes(dir.Path("b.tar")));
+    }
+
+    [Fact]
+    public void OciToPortableToOciKeepsManifestDigests()
+    {
+        using var dir = new TempDir();
+        var gz = ImageBuilder.Image(5, 3, "gzip", "docker.io/library/gz:1");
+        ImageBuilder.WriteOciLayout(dir.Path("oci.tar"), [gz], containerdNames: false);
+        F.Copy(dir.Path("oci.tar"), dir.Path("p.tar"));
+        F.Copy(dir.Path("p.tar"), "oci-archive:" + dir.Path("back.tar"));
+        using var s = F.Open(dir.Path("back.tar"));
+        Assert.Equal(gz.ManifestDigest, s.Images.Single().Key.ToString());
+        var files = ImageBuilder.ReadTar(dir.Path("back.tar"));
+        Assert.Equal(gz.OciManifest(), files["blobs/sha256/" + gz.ManifestDigest[7..]]);
+    }
+
+    [Fact]
+    public void ZstdLayersBecomeGzipForDockerLoadableOutputs()
+    {
+        using var dir = new TempDir();
+        var z = ImageBuilder.Image(6, 2, "zstd", "docker.io/library/z:1");
+        ImageBuilder.WriteOciLayout(dir.Path("z.tar"), [z]);
+        var log = new List<string>();
+        F.Copy(dir.Path("z.tar"), dir.Path("p.tar"), log: log);
+        Assert.Contains(log, l => l.Contains("recompressed as gzip", StringComparison.Ordinal));
+        using var s = F.Open(dir.Path("p.tar"));
+        var img = s.Images.Single().SelectImage(null)!.Image;
+        Assert.All(img.Layers, l => Assert.Equal(Ferry.Compression.CompressionKind.Gzip, l.ActualCompression));
+        Assert.Equal(z.ImageId, img.ImageId.ToString());
+        Assert.Equal(z.Layers.Select(l => l.DiffId), img.Layers.Select(l => l.DiffId!.Value.ToString()));
+        Assert.True(Ferry.Verify.ImageValidator.Verify(s).Ok);
+    }
+
+    [Fact]
+    public void ZstdIsKeptInOciArchiveOutput()
+    {
+        using var dir = new TempDir();
+        var z = ImageBuilder.Image(6, 2, "zstd", "docker.io/library/z:1");
+        ImageBuilder.WriteOciLayout(dir.Path("z.tar"), [z]);
+        F.Copy(dir.Path("z.tar"), "oci-archive:" + dir.Path("o.tar"));
+        Assert.Equal(z.OciManifest(), ImageBuilder.ReadTar(dir.Path("o.tar"))["blobs/sha256/" + z.ManifestDigest[7..]]);
+    }
+
+    [Theory]
+    [InlineData(CompressMode.Gzip, Ferry.Compression.CompressionKind.Gzip)]
+    [InlineData(CompressMode.Zstd, Ferry.Compression.CompressionKind.Zstd)]
+    [InlineData(CompressMode.None, Ferry.Compression.CompressionKind.None)]
+    public void CompressOptionRewritesLayersAndKeepsConfig(CompressMode mode, Ferry.Compression.CompressionKind expected)
+    {
+        using var dir = new TempDir();
+        var g = ImageBuilder.Image(8, 2, "gzip", "docker.io/library/g:1");
+        ImageBuilder.WriteOciLayout(dir.Path("g.tar"), [g]);
+        F.Copy(dir.Path("g.tar"), dir.Path("o.tar"), OutputFormat.OciArchive, mode);
+        using var s = F.Open(dir.Path("o.tar"));
+        var img = s.Images.Single().SelectImage(null)!.Image;
+        Assert.All(img.Layers, l => Assert.Equal(expected, l.ActualCompression));
+        Assert.All(img.Layers, l => Assert.Equal(expected, Ferry.Model.MediaTypes.LayerCompression(l.Descriptor.MediaType)));
+        Assert.Equal(g.ImageId, img.ImageId.ToString());
+        Assert.True(Ferry.Verify.ImageValidator.Verify(s).Ok);
+    }
+
+    [Fact]
+    public void ImageSelectionAndTags()
+    {
+        using var dir = new TempDir();
+        string src = DockerArchive(dir);
+        F.Copy(src, dir.Path("o.tar"), OutputFormat.DockerArchive, images: ["quay.io/x/other:2"], tags: ["mine:3"]);
+        var summary = F.Summary(dir.Path("o.tar"));
+        Assert.Equal(["docker.io/library/mine:3", "quay.io/x/other:2"], summary.Keys);
+    }
+
+    [Fact]
+    public void DestinationNameRenames()
+    {
+        using var dir = new TempDir();
+        string src = DockerArchive(dir, App);
+        F.Copy(src, "docker-archive:" + dir.Path("o.tar") + ":renamed:9");
+        Assert.Equal(["docker.io/library/renamed:9"], F.Summary(dir.Path("o.tar")).Keys);
+    }
+
+    [Fact]
+    public void TagWithSeveralImagesIsAUsageError()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<UsageException>(() => F.Copy(DockerArchive(dir), dir.Path("o.tar"), tags: ["x:1"]));
+        Assert.Contains("exactly one image", e.Message);
+        Assert.Equal(["src.tar"], dir.Listing());
+    }
+
+    [Fact]
+    public void UnknownImageIsNotFound()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<ImageNotFoundException>(() => F.Copy(DockerArchive(dir), dir.Path("o.tar"), images: ["nope:1"]));
+        Assert.Contains("nope:1", e.Message);
+    }
+
+    [Fact]
+    public void UntaggedImagesGetNullRepoTags()
+    {
+        using var dir = new TempDir();
+        var u = ImageBuilder.Image(9, 1);
+        ImageBuilder.WriteOciLayout(dir.Path("u.tar"), [u]);
+        F.Copy(dir.Path("u.tar"), dir.Path("o.tar"), OutputFormat.DockerArchive);
+        Assert.Contains("\"RepoTags\":null", System.Text.Encoding.UTF8.GetString(ImageBuilder.ReadTar(dir.Path("o.tar"))["manifest.json"]));
+    }
+
+    [Fact]
+    public void CorruptLayerFailsAndLeavesNothing()
+    {
+        using var dir = new TempDir();
+        string src = DockerArchive(dir, App);
+        FlipByteOf(src, App.Layers[1].Digest[7..] + ".tar");
+        File.WriteAllText(dir.Path("o.tar"), "previous");
+        var e = Assert.Throws<DigestMismatchException>(() => F.Copy(src, dir.Path("o.tar")));
+        Assert.Contains(App.Layers[1].Digest, e.Message);
+        Assert.Equal(["o.tar", "src.tar"], dir.Listing());
+        Assert.Equal("previous", File.ReadAllText(dir.Path("o.tar")));
+    }
+
+    [Fact]
+    public void RefusesToOverwriteTheInput()
+    {
+        using var dir = new TempDir();
+        string src = DockerArchive(dir, App);
+        byte[] before = File.ReadAllBytes(src);
+        Assert.Throws<OutputException>(() => F.Copy(src, src));
+        Assert.Equal(before, File.ReadAllBytes(src));
+    }
+
+    [Fact]
+    public void OciDirectoryOutputRefusesNonEmptyDirectory()
+    {
+        using var dir = new TempDir();
+        string src = DockerArchive(dir, App);
+        Directory.CreateDirectory(dir.Path("d"));
+        File.WriteAllText(dir.Path("d/x"), "x");
+        Assert.Throws<OutputException>(() => F.Copy(src, "oci:" + dir.Path("d")));
+    }
+
+    [Fact]
+    public void HybridInputWithDockerManifestReadsAsPortable()
+    {
+        using var dir = new TempDir();
+        ImageBuilder.WriteOciLayout(dir.Path("h.tar"), [App], withDockerManifest: true);
+        using var s = F.Open(dir.Path("h.tar"));
+        Assert.Equal("portable", s.Format);
+        Assert.Equal(["docker.io/library/app:1.0", "docker.io/library/app:latest"], s.Images.Single().Names.Select(n => n.ToString()));
+    }
+
+    /// <summary>Flips one bit in the middle of an entry's data.</summary>
+    internal static void FlipByteOf(string archive, string entry)
+    {
+        long at;
+        using (var index = Ferry.Archive.TarIndex.Open(archive, archive))
+        {
+            var e = index.Find(entry) ?? throw new Xunit.Sdk.XunitException(entry + " not found");
+            at = e.DataOffset + e.Length / 2;
+        }
+        using var fs = new FileStream(archive, FileMode.Open, FileAccess.ReadWrite);
+        fs.Position = at;
+        int b = fs.ReadByte();
+        fs.Position = at;
+        fs.WriteByte((byte)(b ^ 0x40));
+    }
+}
