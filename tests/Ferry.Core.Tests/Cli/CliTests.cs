@@ -1,0 +1,150 @@
+using Ferry.Tests.TestSupport;
+
+namespace Ferry.Tests.Cli;
+
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args) => RunWith(null, null, args);
+
+    private static (int Code, string Out, string Err) RunWith(Func<Stream>? stdin, Func<Stream>? stdout, params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Ferry.Cli.Program.Run(args, o, e, stdin, stdout).GetAwaiter().GetResult();
+        return (code, o.ToString(), e.ToString());
+    }
+
+    private static string Sample => Corpus.Path("samples/ferry-sample.tar");
+
+    [Fact]
+    public void CopyContractWithFormat()
+    {
+        using var dir = new TempDir();
+        var (code, output, err) = Run("copy", Sample, dir.Path("out.tar"), "--format", "oci-archive");
+        Assert.True(code == 0, err);
+        Assert.Contains("sha256:22345e9880a282682f584f0617c4fcf05603e73d5c36fe4f57c7743342691632", output);
+        Assert.Equal("oci-archive", F.Open(dir.Path("out.tar")).Format);
+    }
+
+    [Fact]
+    public void ConvertIsAnAlias()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, Run("convert", Sample, dir.Path("out.tar"), "-q").Code);
+        Assert.Equal("portable", F.Open(dir.Path("out.tar")).Format);
+    }
+
+    [Fact]
+    public void StdinToStdoutCarriesOnlyTheArchive()
+    {
+        using var dir = new TempDir();
+        using var outFile = File.Create(dir.Path("out.tar"));
+        var (code, output, err) = RunWith(() => File.OpenRead(Sample), () => outFile, "copy", "-", "-");
+        outFile.Dispose();
+        Assert.True(code == 0, err);
+        Assert.Equal("", output);
+        Assert.Contains("Copied 1 image", err);
+        Assert.Equal(F.Summary(Sample), F.Summary(dir.Path("out.tar")));
+    }
+
+    [Fact]
+    public void GzippedArchiveOnStdinIsRead()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.Path("s.tar.gz"), ImageBuilder.Compress(File.ReadAllBytes(Sample), "gzip"));
+        var (code, output, _) = RunWith(() => File.OpenRead(dir.Path("s.tar.gz")), null, "inspect", "-");
+        Assert.Equal(0, code);
+        Assert.Contains("gzip-compressed", output);
+        Assert.Contains("ferry-sample:1.0", output);
+    }
+
+    [Fact]
+    public void InspectJsonIsStable()
+    {
+        var (code, output, _) = Run("inspect", "--json", Sample);
+        Assert.Equal(0, code);
+        using var doc = System.Text.Json.JsonDocument.Parse(output);
+        var img = doc.RootElement.GetProperty("images")[0];
+        Assert.Equal("docker.io/library/ferry-sample:1.0", img.GetProperty("names")[0].GetString());
+        var m = img.GetProperty("manifests")[0];
+        Assert.Equal("sha256:22345e9880a282682f584f0617c4fcf05603e73d5c36fe4f57c7743342691632", m.GetProperty("imageId").GetString());
+        Assert.Equal(2, m.GetProperty("layers").GetArrayLength());
+        Assert.Equal("none", m.GetProperty("layers")[0].GetProperty("compression").GetString());
+        Assert.Equal(["/bin/cat", "/hello.txt"], m.GetProperty("cmd").EnumerateArray().Select(x => x.GetString()));
+    }
+
+    [Fact]
+    public void InspectHumanShowsLayersTable()
+    {
+        var (code, output, _) = Run("inspect", Sample);
+        Assert.Equal(0, code);
+        Assert.Contains("DIFF_ID", output);
+        Assert.Contains("FERRY_SAMPLE=1", output);
+    }
+
+    [Fact]
+    public void VerifyOkAndFailedExitCodes()
+    {
+        Assert.Equal(0, Run("verify", Sample).Code);
+        using var dir = new TempDir();
+        File.Copy(Sample, dir.Path("bad.tar"));
+        Ferry.Tests.Copy.CopyTests.FlipByteOf(dir.Path("bad.tar"), "22345e9880a282682f584f0617c4fcf05603e73d5c36fe4f57c7743342691632.json");
+        var (code, _, err) = Run("verify", dir.Path("bad.tar"));
+        Assert.Equal(1, code);
+        Assert.Contains("22345e9880a282682f584f0617c4fcf05603e73d5c36fe4f57c7743342691632.json", err);
+    }
+
+    [Theory]
+    [InlineData(2, "copy", "only-one-arg")]
+    [InlineData(2, "copy", "a", "b", "--format", "zip")]
+    [InlineData(2, "frobnicate")]
+    [InlineData(5, "inspect", "/nonexistent/archive.tar")]
+    [InlineData(2, "copy", "docker://example.com/x", "y.tar")]
+    public void ExitCodes(int expected, params string[] args)
+    {
+        var (code, _, err) = Run(args);
+        Assert.Equal(expected, code);
+        Assert.StartsWith("ferry: ", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void InvalidArchiveIsExitCode3WithOneLine()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.Path("junk.tar"), new byte[] { 1, 2, 3, 4, 5 });
+        var (code, _, err) = Run("copy", dir.Path("junk.tar"), dir.Path("o.tar"));
+        Assert.Equal(3, code);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("junk.tar", err);
+        Assert.Equal(["junk.tar"], dir.Listing());
+    }
+
+    [Fact]
+    public void ZipIsRecognised()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.Path("x.zip"), [(byte)'P', (byte)'K', 3, 4, .. new byte[600]]);
+        var (code, _, err) = Run("inspect", dir.Path("x.zip"));
+        Assert.Equal(3, code);
+        Assert.Contains("zip file", err);
+    }
+
+    [Fact]
+    public void EmptyFileIsRecognised()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.Path("e.tar"), []);
+        var (code, _, err) = Run("inspect", dir.Path("e.tar"));
+        Assert.Equal(3, code);
+        Assert.Contains("empty file", err);
+    }
+
+    [Fact]
+    public void NoStackTraceWithoutDebug()
+    {
+        var (_, _, err) = Run("inspect", Corpus.Path("gcr-null-manifest/null_manifest.tar"));
+        Assert.DoesNotContain("   at ", err);
+        var (_, _, errDebug) = Run("inspect", Corpus.Path("gcr-null-manifest/null_manifest.tar"), "--debug");
+        Assert.Contains("   at ", errDebug);
+    }
+}
