@@ -5,15 +5,15 @@ namespace Ferry.Cli;
 
 public static class Program
 {
-    public static Task<int> Main(string[] args) => Run(args, Console.Out, Console.Error);
+    public static Task<int> Main(string[] args) => Run(args, Console.Out, Console.Error, stderrIsTerminal: !Console.IsErrorRedirected);
 
     /// <summary>Runs the command line with the given writers (tests call this directly).</summary>
-    public static async Task<int> Run(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream>? stdin = null, Func<Stream>? rawStdout = null)
+    public static async Task<int> Run(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream>? stdin = null, Func<Stream>? rawStdout = null, bool stderrIsTerminal = false)
     {
         var debug = new Option<bool>("--debug") { Description = "Print stack traces of errors", Recursive = true };
         var root = new RootCommand("ferry: read, convert, inspect and verify container image archives (docker-archive, oci-archive, OCI layouts)");
         root.Options.Add(debug);
-        var io = new CliIO(stdout, stderr, stdin, rawStdout);
+        var io = new CliIO(stdout, stderr, stdin, rawStdout) { StderrIsTerminal = stderrIsTerminal };
         root.Subcommands.Add(CopyCommand.Create(io, debug));
         root.Subcommands.Add(InspectCommand.Create(io, debug));
         root.Subcommands.Add(VerifyCommand.Create(io, debug));
@@ -30,7 +30,11 @@ public static class Program
 }
 
 /// <summary>The process's streams, replaceable for tests.</summary>
-public sealed record CliIO(TextWriter Out, TextWriter Err, Func<Stream>? Stdin, Func<Stream>? RawStdout);
+public sealed record CliIO(TextWriter Out, TextWriter Err, Func<Stream>? Stdin, Func<Stream>? RawStdout)
+{
+    /// <summary>Whether live progress bars may be drawn on stderr.</summary>
+    public bool StderrIsTerminal { get; init; }
+}
 
 /// <summary>Runs a command body, turning exceptions into one-line messages and exit codes.</summary>
 internal static class Guard

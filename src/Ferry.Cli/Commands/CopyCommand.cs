@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Ferry.Cli.Rendering;
 using Ferry.Copy;
 using Ferry.Model;
 using Ferry.Transports;
@@ -19,9 +20,11 @@ internal static class CopyCommand
         compress.AcceptOnlyFromAmong("keep", "gzip", "zstd", "none");
         var platform = new Option<string>("--platform") { Description = "OS/ARCH[/VARIANT] picked from multi-platform images for docker's manifest.json (default: this machine's)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors" };
+        var progress = new Option<string>("--progress") { Description = "Progress display: auto (bars on a terminal, nothing otherwise), plain (periodic lines on stderr), none", DefaultValueFactory = _ => "auto" };
+        progress.AcceptOnlyFromAmong("auto", "plain", "none");
         var cmd = new Command("copy", "Convert an archive to another format (portable by default), keeping image IDs and names")
         {
-            source, dest, format, image, tag, compress, platform, quiet,
+            source, dest, format, image, tag, compress, platform, quiet, progress,
         };
         cmd.Aliases.Add("convert");
         cmd.SetAction((parse, cancel) => Task.FromResult(Guard.Run(io, parse.GetValue(debug), () =>
@@ -38,7 +41,9 @@ internal static class CopyCommand
                 Platform = parse.GetValue(platform) is string p ? Platform.Parse(p) : null,
                 Log = q ? null : m => io.Err.WriteLine("ferry: " + m),
             };
-            var (info, images, fmt) = CopyOperation.Run(src, dst, options, io.Stdin, io.RawStdout, cancel);
+            var mode = q ? ProgressMode.None : parse.GetValue(progress) switch { "plain" => ProgressMode.Plain, "none" => ProgressMode.None, _ => ProgressMode.Auto };
+            var (info, images, fmt) = ProgressRunner.Run(mode, io.Err, io.StderrIsTerminal,
+                sink => CopyOperation.Run(src, dst, options with { Progress = sink }, io.Stdin, io.RawStdout, cancel));
             if (!q)
             {
                 var w = dst.IsStdio ? io.Err : io.Out;

@@ -46,8 +46,11 @@ public sealed record CopyOptions
     /// <summary>Receives warnings and notes meant for stderr.</summary>
     public Action<string>? Log { get; init; }
 
-    /// <summary>Receives the number of bytes copied as blobs are written.</summary>
-    public Action<long>? Progress { get; init; }
+    /// <summary>Receives per-blob progress.</summary>
+    public ICopyProgress? Progress { get; init; }
+
+    /// <summary>How many layers are recompressed at once (default: the processor count).</summary>
+    public int Parallelism { get; init; } = Environment.ProcessorCount;
 
     public static long DefaultMtime() =>
         long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v) ? v : 0;

@@ -25,7 +25,8 @@ public sealed class ImageCopier : IDisposable
     private readonly OutputFormat _format;
     private readonly SortedDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<(Digest, CompressionKind), Descriptor> _layerCache = [];
-    private readonly List<string> _tempFiles = [];
+    private readonly Dictionary<(Digest, CompressionKind), (Descriptor Descriptor, string Path)> _recompressed = [];
+    private readonly System.Collections.Concurrent.ConcurrentBag<string> _tempFiles = [];
     private readonly string _tempDir;
     private bool _warnedZstd;
 
@@ -83,6 +84,7 @@ public sealed class ImageCopier : IDisposable
     public IReadOnlyList<CopiedImage> Copy(OutputTarget target, string? destName, CancellationToken cancel = default)
     {
         var planned = Plan(destName);
+        RecompressAll(planned, cancel);
         var results = new List<CopiedImage>();
         var indexDescriptors = new List<Descriptor>();
         var dockerEntries = new List<(string Config, List<ImageName> Names, List<string> Layers)>();
@@ -298,8 +300,10 @@ public sealed class ImageCopier : IDisposable
         }
         else
         {
-            result = Recompress(layer, target, dockerFamily && target != CompressionKind.Zstd);
-            var entry = new TempFileEntry(_tempFiles[^1], result.Size);
+            if (!_recompressed.TryGetValue((src.Digest, target), out var done))
+                _recompressed[(src.Digest, target)] = done = Recompress(layer, target);
+            result = done.Descriptor with { MediaType = MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd) };
+            var entry = new TempFileEntry(done.Path, result.Size);
             AddBlob(result.Digest, entry);
             if (_format == OutputFormat.DockerArchive)
                 Add(DockerLayerName(result.Digest), entry);
@@ -333,18 +337,55 @@ public sealed class ImageCopier : IDisposable
         }
     }
 
+    /// <summary>Recompresses, in parallel, every layer of the selected images whose compression changes.</summary>
+    private void RecompressAll(List<Planned> planned, CancellationToken cancel)
+    {
+        var work = new Dictionary<(Digest, CompressionKind), SourceLayer>();
+        foreach (var p in planned)
+        {
+            var images = new List<ImageNode>();
+            if (OciOutput)
+                images.AddRange(Inspect.ImageInspector.Images(p.Image.Root));
+            if (DockerOutput && p.Image.SelectImage(_options.Platform) is { } chosen)
+                images.Add(chosen);
+            foreach (var layer in images.SelectMany(i => i.Image.Layers).Where(l => l.Location is not null))
+            {
+                var target = TargetCompression(layer.ActualCompression, layer.Descriptor.Digest);
+                if (target != layer.ActualCompression)
+                    work.TryAdd((layer.Descriptor.Digest, target), layer);
+            }
+        }
+        if (work.Count == 0)
+            return;
+        var results = new System.Collections.Concurrent.ConcurrentDictionary<(Digest, CompressionKind), (Descriptor, string)>();
+        try
+        {
+            Parallel.ForEach(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Parallelism), CancellationToken = cancel },
+                kv => results[kv.Key] = Recompress(kv.Value, kv.Key.Item2));
+        }
+        catch (AggregateException e)
+        {
+            var first = e.InnerExceptions.FirstOrDefault(x => x is FerryException) ?? e.InnerExceptions[0];
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        }
+        foreach (var kv in results)
+            _recompressed[kv.Key] = kv.Value;
+    }
+
     /// <summary>Decompresses a layer (checking its digest, and its diff_id on the uncompressed bytes) and compresses it into a temp file.</summary>
-    private Descriptor Recompress(SourceLayer layer, CompressionKind target, bool dockerMediaType)
+    private (Descriptor Descriptor, string Path) Recompress(SourceLayer layer, CompressionKind target)
     {
         var src = layer.Descriptor;
         string temp = Path.Combine(_tempDir, $".ferry-layer-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
         _tempFiles.Add(temp);
+        string item = $"recompress {src.Digest.Hex[..12]} {Compressions.Name(layer.ActualCompression)}→{Compressions.Name(target)}";
+        _options.Progress?.Started(item, src.Size);
         Digest digest;
         long size;
         try
         {
             using var raw = layer.Location!.OpenVerified(src.Digest, src.Size, $"layer {src.Digest}");
-            using var plain = Compressions.Decompress(raw, layer.ActualCompression);
+            using var plain = Compressions.Decompress(new ProgressReadStream(raw, item, _options.Progress), layer.ActualCompression);
             using var checkedPlain = new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
             using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
             using var hashing = new HashingWriteStream(file);
@@ -365,7 +406,8 @@ public sealed class ImageCopier : IDisposable
         {
             throw new OutputException($"{_tempDir}: cannot stage layer {src.Digest}: {e.Message}", e);
         }
-        return new Descriptor(MediaTypes.LayerFor(target, dockerMediaType), digest, size) { Annotations = src.Annotations, Urls = src.Urls };
+        _options.Progress?.Finished(item);
+        return (new Descriptor(MediaTypes.LayerFor(target, docker: false), digest, size) { Annotations = src.Annotations, Urls = src.Urls }, temp);
     }
 
     private static byte[] RewriteManifest(byte[] raw, List<Descriptor> layers, bool toOci)
@@ -507,7 +549,9 @@ public sealed class ImageCopier : IDisposable
                     Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                     using var src = entry.Open();
                     using var dst = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+                    _options.Progress?.Started(name, entry.Size);
                     CopyExactly(src, dst, entry.Size, name);
+                    _options.Progress?.Finished(name);
                     if (src is VerifyingStream v)
                         v.Drain();
                 }
@@ -523,9 +567,11 @@ public sealed class ImageCopier : IDisposable
                     continue;
                 }
                 using var src = entry.Open();
-                tar.AddFile(name, src, entry.Size, _options.Progress);
+                _options.Progress?.Started(name, entry.Size);
+                tar.AddFile(name, src, entry.Size, _options.Progress is { } p ? n => p.Advanced(name, n) : null);
                 if (src is VerifyingStream v)
                     v.Drain();
+                _options.Progress?.Finished(name);
             }
             tar.Finish();
         }
@@ -546,7 +592,7 @@ public sealed class ImageCopier : IDisposable
             {
                 dst.Write(buf, 0, n);
                 total += n;
-                _options.Progress?.Invoke(n);
+                _options.Progress?.Advanced(name, n);
             }
             if (total != size)
                 throw new DigestMismatchException($"{name}: content is {total} bytes, declared size is {size}");

@@ -1,0 +1,187 @@
+using System.Buffers;
+using System.IO.Compression;
+
+namespace Ferry.Compression;
+
+/// <summary>
+/// A write-only stream that gzips with several cores: the input is cut into fixed-size chunks, each compressed on the
+/// thread pool into a complete gzip member, and the members are written in order (a multi-member gzip file, which
+/// every gunzip, Go's compress/gzip and GZipStream read). Output is deterministic: it depends only on the bytes, the
+/// chunk size and the level. Memory is bounded: at most <c>window</c> chunks are in flight.
+/// </summary>
+public sealed class ParallelGzipStream : Stream
+{
+    /// <summary>The default chunk size: 1 MiB (about 0.3 % larger output than one stream; see bench/RESULTS.md).</summary>
+    public const int DefaultChunkSize = 1 << 20;
+
+    /// <summary>The gzip member of empty input, as <c>gzip -n</c> writes it (mtime 0, OS 3).</summary>
+    private static readonly byte[] EmptyMember = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    private readonly Stream _output;
+    private readonly int _level;
+    private readonly int _chunkSize;
+    private readonly int _window;
+    private readonly Queue<Task<(byte[] Buffer, int Length)>> _pending = new();
+    private byte[] _current;
+    private int _filled;
+    private bool _disposed;
+
+    /// <param name="output">Where the gzip members go (left open).</param>
+    /// <param name="level">zlib level 1–9.</param>
+    /// <param name="chunkSize">Bytes of input per gzip member.</param>
+    /// <param name="threads">How many chunks are compressed at once (default: the processor count).</param>
+    public ParallelGzipStream(Stream output, int level = 6, int chunkSize = DefaultChunkSize, int? threads = null)
+    {
+        _output = output;
+        _level = level;
+        _chunkSize = chunkSize;
+        _window = Math.Max(1, threads ?? Environment.ProcessorCount) + 1;
+        _current = ArrayPool<byte>.Shared.Rent(chunkSize);
+    }
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (buffer.Length > 0)
+        {
+            int n = Math.Min(buffer.Length, _chunkSize - _filled);
+            buffer[..n].CopyTo(_current.AsSpan(_filled));
+            _filled += n;
+            buffer = buffer[n..];
+            if (_filled == _chunkSize)
+                Submit();
+        }
+    }
+
+    private void Submit()
+    {
+        byte[] chunk = _current;
+        int length = _filled;
+        int level = _level;
+        _pending.Enqueue(Task.Run(() => CompressChunk(chunk, length, level)));
+        _current = ArrayPool<byte>.Shared.Rent(_chunkSize);
+        _filled = 0;
+        while (_pending.Count >= _window)
+            WriteOldest();
+    }
+
+    private static (byte[] Buffer, int Length) CompressChunk(byte[] chunk, int length, int level)
+    {
+        try
+        {
+            if (length == 0)
+            {
+                // GZipStream writes nothing at all for empty input; an empty member keeps the file valid gzip.
+                byte[] empty = ArrayPool<byte>.Shared.Rent(EmptyMember.Length);
+                EmptyMember.CopyTo(empty, 0);
+                return (empty, EmptyMember.Length);
+            }
+            // Deflate output is almost never larger than the input plus a small overhead.
+            var ms = new PooledWriter(ArrayPool<byte>.Shared.Rent(length + (length >> 6) + 1024));
+            using (var gz = new GZipStream(ms, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true))
+                gz.Write(chunk, 0, length);
+            return (ms.Buffer, ms.Count);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    private void WriteOldest()
+    {
+        var (buffer, length) = _pending.Dequeue().GetAwaiter().GetResult();
+        try
+        {
+            _output.Write(buffer, 0, length);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public override void Flush()
+    {
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_disposed)
+        {
+            _disposed = true;
+            try
+            {
+                if (_filled > 0 || _pending.Count == 0)
+                {
+                    // A final (possibly empty) member, so that even empty input gives a valid gzip file.
+                    byte[] last = _current;
+                    _pending.Enqueue(Task.FromResult(CompressChunk(last, _filled, _level)));
+                }
+                else
+                {
+                    ArrayPool<byte>.Shared.Return(_current);
+                }
+                while (_pending.Count > 0)
+                    WriteOldest();
+                _output.Flush();
+            }
+            finally
+            {
+                while (_pending.Count > 0)
+                {
+                    try
+                    {
+                        ArrayPool<byte>.Shared.Return(_pending.Dequeue().GetAwaiter().GetResult().Buffer);
+                    }
+                    catch (Exception)
+                    {
+                        // already failing
+                    }
+                }
+            }
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <summary>A growable write-only buffer over pooled arrays.</summary>
+    private sealed class PooledWriter(byte[] initial) : Stream
+    {
+        public byte[] Buffer { get; private set; } = initial;
+        public int Count { get; private set; }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => Count;
+        public override long Position { get => Count; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> data)
+        {
+            if (Count + data.Length > Buffer.Length)
+            {
+                byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Buffer.Length * 2, Count + data.Length));
+                Buffer.AsSpan(0, Count).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(Buffer);
+                Buffer = bigger;
+            }
+            data.CopyTo(Buffer.AsSpan(Count));
+            Count += data.Length;
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+}
