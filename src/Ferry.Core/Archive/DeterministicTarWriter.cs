@@ -44,7 +44,7 @@ public sealed class DeterministicTarWriter : IDisposable
     /// Adds a file of exactly <paramref name="size"/> bytes copied from <paramref name="data"/>, which is read to its end
     /// (so a verifying stream gets to check its digest). A source shorter or longer than the size is an error.
     /// </summary>
-    public void AddFile(string name, Stream data, long size, Action<long>? progress = null)
+    public void AddFile(string name, Stream data, long size, Action<long>? progress = null, CancellationToken cancel = default)
     {
         WriteHeader(name, size, (byte)'0', 0x1a4);
         byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 20);
@@ -54,6 +54,7 @@ public sealed class DeterministicTarWriter : IDisposable
             int n;
             while ((n = data.Read(buf, 0, buf.Length)) > 0)
             {
+                cancel.ThrowIfCancellationRequested();
                 if (copied + n > size)
                     throw new DigestMismatchException($"{name}: content is longer than its declared size {size}");
                 _output.Write(buf, 0, n);

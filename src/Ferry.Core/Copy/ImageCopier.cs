@@ -301,7 +301,7 @@ public sealed class ImageCopier : IDisposable
         else
         {
             if (!_recompressed.TryGetValue((src.Digest, target), out var done))
-                _recompressed[(src.Digest, target)] = done = Recompress(layer, target);
+                _recompressed[(src.Digest, target)] = done = Recompress(layer, target, default);
             result = done.Descriptor with { MediaType = MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd) };
             var entry = new TempFileEntry(done.Path, result.Size);
             AddBlob(result.Digest, entry);
@@ -361,7 +361,7 @@ public sealed class ImageCopier : IDisposable
         try
         {
             Parallel.ForEach(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Parallelism), CancellationToken = cancel },
-                kv => results[kv.Key] = Recompress(kv.Value, kv.Key.Item2));
+                kv => results[kv.Key] = Recompress(kv.Value, kv.Key.Item2, cancel));
         }
         catch (AggregateException e)
         {
@@ -373,7 +373,7 @@ public sealed class ImageCopier : IDisposable
     }
 
     /// <summary>Decompresses a layer (checking its digest, and its diff_id on the uncompressed bytes) and compresses it into a temp file.</summary>
-    private (Descriptor Descriptor, string Path) Recompress(SourceLayer layer, CompressionKind target)
+    private (Descriptor Descriptor, string Path) Recompress(SourceLayer layer, CompressionKind target, CancellationToken cancel)
     {
         var src = layer.Descriptor;
         string temp = Path.Combine(_tempDir, $".ferry-layer-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
@@ -385,13 +385,26 @@ public sealed class ImageCopier : IDisposable
         try
         {
             using var raw = layer.Location!.OpenVerified(src.Digest, src.Size, $"layer {src.Digest}");
-            using var plain = Compressions.Decompress(new ProgressReadStream(raw, item, _options.Progress), layer.ActualCompression);
+            using var plain = BoundedDecompression.Open(new ProgressReadStream(raw, item, _options.Progress), layer.ActualCompression, $"{_source.DisplayName}: layer {src.Digest}");
             using var checkedPlain = new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
             using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
             using var hashing = new HashingWriteStream(file);
             using (var compressor = Compressions.Compress(hashing, target))
             {
-                checkedPlain.CopyTo(compressor, 1 << 20);
+                byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+                try
+                {
+                    int n;
+                    while ((n = checkedPlain.Read(buf, 0, buf.Length)) > 0)
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        compressor.Write(buf, 0, n);
+                    }
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buf);
+                }
             }
             checkedPlain.Drain();
             raw.Drain();
@@ -550,7 +563,7 @@ public sealed class ImageCopier : IDisposable
                     using var src = entry.Open();
                     using var dst = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
                     _options.Progress?.Started(name, entry.Size);
-                    CopyExactly(src, dst, entry.Size, name);
+                    CopyExactly(src, dst, entry.Size, name, cancel);
                     _options.Progress?.Finished(name);
                     if (src is VerifyingStream v)
                         v.Drain();
@@ -568,7 +581,7 @@ public sealed class ImageCopier : IDisposable
                 }
                 using var src = entry.Open();
                 _options.Progress?.Started(name, entry.Size);
-                tar.AddFile(name, src, entry.Size, _options.Progress is { } p ? n => p.Advanced(name, n) : null);
+                tar.AddFile(name, src, entry.Size, _options.Progress is { } p ? n => p.Advanced(name, n) : null, cancel);
                 if (src is VerifyingStream v)
                     v.Drain();
                 _options.Progress?.Finished(name);
@@ -581,7 +594,7 @@ public sealed class ImageCopier : IDisposable
         }
     }
 
-    private void CopyExactly(Stream src, Stream dst, long size, string name)
+    private void CopyExactly(Stream src, Stream dst, long size, string name, CancellationToken cancel)
     {
         byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
         try
@@ -590,6 +603,7 @@ public sealed class ImageCopier : IDisposable
             int n;
             while ((n = src.Read(buf, 0, buf.Length)) > 0)
             {
+                cancel.ThrowIfCancellationRequested();
                 dst.Write(buf, 0, n);
                 total += n;
                 _options.Progress?.Advanced(name, n);

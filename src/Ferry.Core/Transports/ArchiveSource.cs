@@ -80,8 +80,13 @@ public sealed class ArchiveSource : IDisposable
         }
     }
 
+    /// <summary>The files that say what an archive holds; they must be regular files.</summary>
+    internal static readonly string[] IndexFiles = ["manifest.json", "index.json", "oci-layout", "repositories"];
+
     private static (string Format, List<ArchiveImage> Images) ReadImages(IEntryStore store, TransportKind transport, List<string> warnings)
     {
+        foreach (var name in IndexFiles.Where(store.IsLink))
+            throw new ArchiveFormatException($"{store.DisplayName}: {name} is a link; index files must be regular files");
         bool hasManifestJson = store.Contains("manifest.json");
         bool isDir = store is DirectoryEntryStore;
         bool preferDocker = transport == TransportKind.DockerArchive;
@@ -232,16 +237,16 @@ public sealed class ArchiveSource : IDisposable
         string temp = Path.Combine(Path.GetTempPath(), $"ferry-spool-{Environment.ProcessId}-{Guid.NewGuid():N}.tar");
         try
         {
-            using (var src = Compressions.Decompress(joined, compression))
+            using (var src = BoundedDecompression.Open(joined, compression, displayName))
             using (var dst = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 try
                 {
                     src.CopyTo(dst, 1 << 20);
                 }
-                catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException && e is not FerryException)
+                catch (IOException e)
                 {
-                    throw new ArchiveFormatException($"{displayName}: corrupt {Compressions.Name(compression)} stream: {e.Message}", e);
+                    throw new OutputException($"{displayName}: cannot spool the archive to {Path.GetTempPath()}: {e.Message}", e);
                 }
             }
             using (var check = File.OpenRead(temp))

@@ -64,6 +64,9 @@ public interface IEntryStore : IDisposable
     /// <summary>Whether a non-directory entry has exactly this name.</summary>
     bool Contains(string name);
 
+    /// <summary>Whether an entry of this exact name is a symbolic or hard link.</summary>
+    bool IsLink(string name);
+
     /// <summary>The blob file for a digest in the OCI layout's <c>blobs/ALG/HEX</c>, or null.</summary>
     BlobLocation? FindBlob(Digest digest) => Find($"blobs/{digest.Algorithm}/{digest.Hex}");
 }
@@ -73,6 +76,7 @@ internal sealed class TarEntryStore(TarIndex index) : IEntryStore
     public TarIndex Index => index;
     public string DisplayName => index.DisplayName;
     public bool Contains(string name) => index.Contains(name);
+    public bool IsLink(string name) => index.Entries.Any(e => e.Name == name && e.Kind is TarEntryKind.Symlink or TarEntryKind.HardLink);
     public BlobLocation? Find(string name) => index.Find(name) is { } e ? new TarBlobLocation(index, e, TarIndex.Normalize(name, out _)) : null;
     public void Dispose() => index.Dispose();
 }
@@ -81,6 +85,7 @@ internal sealed class DirectoryEntryStore(string root) : IEntryStore
 {
     public string DisplayName => root;
     public bool Contains(string name) => Find(name) is not null;
+    public bool IsLink(string name) => new FileInfo(Path.Combine(root, name)).LinkTarget is not null;
 
     /// <summary>Only fixed names and names built from validated digests reach this method.</summary>
     public BlobLocation? Find(string name)

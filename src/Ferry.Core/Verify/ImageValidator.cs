@@ -129,14 +129,16 @@ public static class ImageValidator
             try
             {
                 using var raw = layer.Location.OpenVerified(d.Digest, d.Size, "layer");
-                using var plain = Compressions.Decompress(raw, layer.ActualCompression);
+                using var plain = BoundedDecompression.Open(raw, layer.ActualCompression, $"layer {d.Digest}");
                 using var diff = new VerifyingStream(plain, "layer (uncompressed)", null, null, leaveOpen: true);
+                if (ScanLayerEntries(diff) is { } odd)
+                    findings.Add(new Finding(Severity.Warning, subject, odd));
                 var actualDiff = diff.Drain();
                 raw.Drain();
                 if (layer.DiffId is Digest want && actualDiff != want)
                     findings.Add(new Finding(Severity.Error, subject, $"uncompressed content hashes to {actualDiff}, but the config's diff_id is {want}"));
             }
-            catch (DigestMismatchException e)
+            catch (Exception e) when (e is DigestMismatchException or ArchiveFormatException)
             {
                 findings.Add(new Finding(Severity.Error, subject, e.Message));
             }
@@ -145,6 +147,35 @@ public static class ImageValidator
                 findings.Add(new Finding(Severity.Error, subject, $"cannot decompress ({Compressions.Name(layer.ActualCompression)}): {e.Message}"));
             }
         }
+    }
+
+    /// <summary>
+    /// Reads a layer's tar headers (the stream keeps hashing underneath) and describes entries that would escape the
+    /// root when extracted: absolute names, <c>..</c> components, links pointing out. Layers are opaque to Ferry and are
+    /// copied untouched; the loaders sanitise such entries, so these are warnings.
+    /// </summary>
+    private static string? ScanLayerEntries(Stream uncompressed)
+    {
+        var odd = new List<string>();
+        int count = 0;
+        try
+        {
+            using var reader = new System.Formats.Tar.TarReader(uncompressed, leaveOpen: true);
+            while (reader.GetNextEntry(copyData: false) is { } e)
+            {
+                count++;
+                if (Escapes(e.Name) || (e.EntryType is System.Formats.Tar.TarEntryType.HardLink && Escapes(e.LinkName)))
+                    odd.Add(Digest.Describe(e.Name));
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or OverflowException or NotSupportedException or ArgumentException)
+        {
+            return count == 0 ? null : $"layer is not a well-formed tar after {count} entries: {e.Message}";
+        }
+        return odd.Count == 0 ? null
+            : $"layer holds {odd.Count} entr{(odd.Count == 1 ? "y" : "ies")} whose names escape the root when extracted ({string.Join(", ", odd.Take(5))}); copied untouched";
+
+        static bool Escapes(string name) => name.StartsWith('/') || name.Split('/').Contains("..");
     }
 
     private static void CheckBlob(BlobLocation location, Digest digest, long size, string kind, List<Finding> findings, HashSet<Digest> seen)

@@ -108,7 +108,7 @@ internal static class LegacyArchiveReader
     {
         var kind = Compressions.Sniff(loc.Head(Compressions.SniffLength));
         using var raw = loc.OpenRead();
-        using var plain = Compressions.Decompress(raw, kind);
+        using var plain = BoundedDecompression.Open(raw, kind, what);
         using var v = new VerifyingStream(plain, what, null, null);
         return v.Drain();
     }

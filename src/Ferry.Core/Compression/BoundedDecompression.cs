@@ -1,0 +1,100 @@
+namespace Ferry.Compression;
+
+public static class CompressionLimits
+{
+    /// <summary>The largest ratio of decompressed to compressed bytes accepted (beyond <see cref="Slack"/>): 256:1.</summary>
+    public const long MaxRatio = 256;
+
+    /// <summary>Decompressed bytes always allowed, whatever the ratio: 256 MiB.</summary>
+    public const long Slack = 256L * 1024 * 1024;
+}
+
+/// <summary>
+/// Decompression that refuses to expand without bound (a "gzip bomb"): past
+/// <see cref="CompressionLimits.MaxRatio"/> × the compressed bytes read + <see cref="CompressionLimits.Slack"/>, reading
+/// throws <see cref="ArchiveFormatException"/> naming the blob.
+/// </summary>
+public static class BoundedDecompression
+{
+    public static Stream Open(Stream compressed, CompressionKind kind, string what)
+    {
+        if (kind == CompressionKind.None)
+            return compressed;
+        var counted = new CountingStream(compressed);
+        return new GuardStream(Compressions.Decompress(counted, kind), counted, what, kind);
+    }
+
+    private sealed class CountingStream(Stream inner) : Stream
+    {
+        public long Count;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+
+        /// <summary>Bytes read so far (the xz decoder asks, to align block padding).</summary>
+        public override long Position { get => Count; set => throw new NotSupportedException(); }
+
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            Count += n;
+            return n;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    private sealed class GuardStream(Stream decompressed, CountingStream input, string what, CompressionKind kind) : Stream
+    {
+        private long _out;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _out; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n;
+            try
+            {
+                n = decompressed.Read(buffer);
+            }
+            catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException or NotSupportedException
+                                          or SharpCompress.Common.ArchiveException or IndexOutOfRangeException or EndOfStreamException)
+            {
+                throw new ArchiveFormatException($"{what}: corrupt {Compressions.Name(kind)} data: {e.Message}", e);
+            }
+            _out += n;
+            if (_out > CompressionLimits.MaxRatio * input.Count + CompressionLimits.Slack)
+                throw new ArchiveFormatException($"{what}: {Compressions.Name(kind)} data expands more than {CompressionLimits.MaxRatio}:1 past {CompressionLimits.Slack >> 20} MiB (a decompression bomb?)");
+            return n;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                decompressed.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}
