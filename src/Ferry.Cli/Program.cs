@@ -5,7 +5,22 @@ namespace Ferry.Cli;
 
 public static class Program
 {
-    public static Task<int> Main(string[] args) => Run(args, Console.Out, Console.Error, stderrIsTerminal: !Console.IsErrorRedirected);
+    /// <summary>Cancelled by SIGINT (Ctrl-C) or SIGTERM: the running command stops, removes its temp files and exits 130.</summary>
+    internal static CancellationTokenSource Interrupt { get; } = new();
+
+    public static async Task<int> Main(string[] args)
+    {
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnSignal);
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
+        return await Run(args, Console.Out, Console.Error, stderrIsTerminal: !Console.IsErrorRedirected);
+    }
+
+    private static void OnSignal(System.Runtime.InteropServices.PosixSignalContext context)
+    {
+        // Keep the process alive: the command sees the cancellation, cleans up and returns.
+        context.Cancel = true;
+        Interrupt.Cancel();
+    }
 
     /// <summary>Runs the command line with the given writers (tests call this directly).</summary>
     public static async Task<int> Run(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream>? stdin = null, Func<Stream>? rawStdout = null, bool stderrIsTerminal = false)
@@ -25,7 +40,7 @@ public static class Program
             await stderr.WriteLineAsync("Run 'ferry --help' for usage.");
             return ExitCodes.Usage;
         }
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null });
     }
 }
 

@@ -27,8 +27,10 @@ internal static class CopyCommand
             source, dest, format, image, tag, compress, platform, quiet, progress,
         };
         cmd.Aliases.Add("convert");
-        cmd.SetAction((parse, cancel) => Task.FromResult(Guard.Run(io, parse.GetValue(debug), () =>
+        cmd.SetAction((parse, ct) => Task.FromResult(Guard.Run(io, parse.GetValue(debug), () =>
         {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, Program.Interrupt.Token);
+            var cancel = linked.Token;
             var src = ImageReference.Parse(parse.GetValue(source)!);
             var dst = ImageReference.Parse(parse.GetValue(dest)!);
             bool q = parse.GetValue(quiet);
