@@ -178,7 +178,7 @@ public sealed class ImageCopier : IDisposable
             p.Names.Add(name);
     }
 
-    /// <summary>index.json entries: one per name, with containerd's full name and the tag as ref.name.</summary>
+    /// <summary>index.json entries: one per name, with the full name as containerd's name and as ref.name.</summary>
     private static IEnumerable<Descriptor> NamedDescriptors(Descriptor root, Planned p)
     {
         var baseAnnotations = root.Annotations?
@@ -194,7 +194,9 @@ public sealed class ImageCopier : IDisposable
             var a = new Dictionary<string, string>(baseAnnotations, StringComparer.Ordinal)
             {
                 [OciLayoutReader.ContainerdNameAnnotation] = n.ToString(),
-                [OciLayoutReader.RefNameAnnotation] = n.Tag ?? "latest",
+                // The full name, as podman and skopeo write it: a bare tag would collide between images of different
+                // repositories, and skopeo, podman and umoci select images by ref.name.
+                [OciLayoutReader.RefNameAnnotation] = n.ToString(),
             };
             yield return root with { Annotations = a };
         }

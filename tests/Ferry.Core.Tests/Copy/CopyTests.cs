@@ -32,7 +32,7 @@ public class CopyTests
         Assert.Contains("\"RepoTags\":[\"docker.io/library/app:1.0\",\"docker.io/library/app:latest\"]", manifest);
         Assert.Contains("\"Config\":\"blobs/sha256/" + App.ImageId[7..] + "\"", manifest);
         string index = System.Text.Encoding.UTF8.GetString(files["index.json"]);
-        Assert.Contains("\"io.containerd.image.name\":\"quay.io/x/other:2\",\"org.opencontainers.image.ref.name\":\"2\"", index);
+        Assert.Contains("\"io.containerd.image.name\":\"quay.io/x/other:2\",\"org.opencontainers.image.ref.name\":\"quay.io/x/other:2\"", index);
     }
 
     [Theory]

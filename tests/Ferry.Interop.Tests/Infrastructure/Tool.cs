@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+
+namespace Ferry.Interop.Tests.Infrastructure;
+
+/// <summary>The external tools the interop tests drive, and how each is probed (once per process).</summary>
+public static class Tool
+{
+    public const string Docker = "docker";
+    public const string Podman = "podman";
+    public const string Skopeo = "skopeo";
+    public const string Containerd = "containerd";
+    public const string Umoci = "umoci";
+
+    /// <summary>The docker 20.10 client. /usr/local/bin/docker may be a newer CLI that shadows it on PATH.</summary>
+    public const string DockerPath = "/usr/bin/docker";
+
+    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci];
+
+    private static readonly ConcurrentDictionary<string, Lazy<string?>> Probes = new(StringComparer.Ordinal);
+
+    /// <summary>Whether FERRY_INTEROP=required: missing tools then fail the tests instead of skipping them.</summary>
+    public static bool Required =>
+        string.Equals(Environment.GetEnvironmentVariable("FERRY_INTEROP")?.Trim(), "required", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Why <paramref name="tool"/> cannot be used, or null when it answered its probe.</summary>
+    public static string? WhyUnavailable(string tool) =>
+        Probes.GetOrAdd(tool, t => new Lazy<string?>(() => Probe(t), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+
+    /// <summary>The attribute's skip text: "TOOL not available: WHY" for the first missing tool; null when none is missing or FERRY_INTEROP=required.</summary>
+    public static string? SkipReason(IEnumerable<string> tools)
+    {
+        if (Required)
+            return null;
+        foreach (var t in tools)
+        {
+            if (WhyUnavailable(t) is { } why)
+                return $"{t} not available: {why}";
+        }
+        return null;
+    }
+
+    /// <summary>Throws <see cref="ToolUnavailableException"/> with a clear message when <paramref name="tool"/> is missing.</summary>
+    public static void Require(string tool)
+    {
+        if (WhyUnavailable(tool) is { } why)
+        {
+            throw new ToolUnavailableException(
+                $"{tool} not available: {why}" + (Required ? " (FERRY_INTEROP=required, so the test fails instead of being skipped)" : ""));
+        }
+    }
+
+    public static string? DockerHost => Env("DOCKER_HOST");
+
+    public static string? ContainerdAddress => Env("CONTAINERD_ADDRESS");
+
+    /// <summary>Extra podman flags for the isolated store (exported by .ci/lib.sh ci_setup_podman).</summary>
+    public static IReadOnlyList<string> PodmanArgs =>
+        (Env("FERRY_PODMAN_ARGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>The executable and leading arguments that run <paramref name="tool"/>.</summary>
+    public static (string File, IReadOnlyList<string> Prefix) Command(string tool) => tool switch
+    {
+        Docker => (DockerPath, []),
+        Podman => ("podman", PodmanArgs),
+        Skopeo => ("skopeo", []),
+        Containerd => ("ctr", ContainerdAddress is { } a ? ["-a", a] : []),
+        Umoci => ("umoci", []),
+        _ => throw new ArgumentException($"unknown tool '{tool}' (want one of {string.Join(", ", All)})", nameof(tool)),
+    };
+
+    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+
+    private static string? Probe(string tool)
+    {
+        if (!All.Contains(tool, StringComparer.Ordinal))
+            return $"unknown tool name '{tool}' (want one of {string.Join(", ", All)})";
+        switch (tool)
+        {
+            case Docker:
+            {
+                if (!File.Exists(DockerPath))
+                    return $"{DockerPath} does not exist (install the docker.io package)";
+                // The tests delete images and replace tags such as ubuntu:20.04: only a private daemon will do.
+                if (DockerHost is null)
+                    return "DOCKER_HOST is not set; these tests delete images and retag ubuntu:20.04, so they only run against a private dockerd (.ci/lib.sh: ci_start_dockerd DIR)";
+                var r = Proc.Run(DockerPath, ["version", "--format", "{{.Server.Version}}"], TimeSpan.FromSeconds(30));
+                return r.Ok ? null : $"'{r.Command}' failed against DOCKER_HOST={DockerHost}: {FirstLine(r)}";
+            }
+            case Containerd:
+            {
+                var (file, prefix) = Command(Containerd);
+                if (ContainerdAddress is null)
+                    return "CONTAINERD_ADDRESS is not set; start a private containerd (.ci/lib.sh: ci_start_containerd DIR)";
+                var r = Proc.Run(file, [.. prefix, "version"], TimeSpan.FromSeconds(30));
+                return r.Ok ? null : $"'{r.Command}' failed: {FirstLine(r)}";
+            }
+            case Podman:
+            {
+                if (Env("CONTAINERS_STORAGE_CONF") is null && Env("FERRY_PODMAN_ARGS") is null)
+                    return "neither CONTAINERS_STORAGE_CONF nor FERRY_PODMAN_ARGS is set; these tests delete images, so they only run on an isolated podman store (.ci/lib.sh: ci_setup_podman DIR)";
+                var r = Proc.Run("podman", ["--version"], TimeSpan.FromSeconds(30));
+                return r.Ok ? null : $"'podman --version' failed: {FirstLine(r)}";
+            }
+            default:
+            {
+                var r = Proc.Run(tool, ["--version"], TimeSpan.FromSeconds(30));
+                return r.Ok ? null : $"'{tool} --version' failed: {FirstLine(r)}";
+            }
+        }
+    }
+
+    private static string FirstLine(ProcResult r)
+    {
+        string text = (r.Stderr.Trim().Length > 0 ? r.Stderr : r.Stdout).Trim();
+        if (r.TimedOut)
+            return "timed out";
+        return text.Length == 0 ? $"exit code {r.ExitCode}" : text.Split('\n')[0].Trim();
+    }
+}
