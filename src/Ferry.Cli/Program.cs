@@ -32,6 +32,8 @@ public static class Program
         root.Subcommands.Add(CopyCommand.Create(io, debug));
         root.Subcommands.Add(InspectCommand.Create(io, debug));
         root.Subcommands.Add(VerifyCommand.Create(io, debug));
+        root.Subcommands.Add(DaemonCommands.Load(io, debug));
+        root.Subcommands.Add(DaemonCommands.Save(io, debug));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -20,11 +20,12 @@ internal static class CopyCommand
         compress.AcceptOnlyFromAmong("keep", "gzip", "zstd", "none");
         var platform = new Option<string>("--platform") { Description = "OS/ARCH[/VARIANT] picked from multi-platform images for docker's manifest.json (default: this machine's)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors" };
+        var host = DaemonOptions.Host();
         var progress = new Option<string>("--progress") { Description = "Progress display: auto (bars on a terminal, nothing otherwise), plain (periodic lines on stderr), none", DefaultValueFactory = _ => "auto" };
         progress.AcceptOnlyFromAmong("auto", "plain", "none");
         var cmd = new Command("copy", "Convert an archive to another format (portable by default), keeping image IDs and names")
         {
-            source, dest, format, image, tag, compress, platform, quiet, progress,
+            source, dest, format, image, tag, compress, platform, quiet, progress, host,
         };
         cmd.Aliases.Add("convert");
         cmd.SetAction((parse, ct) => Task.FromResult(Guard.Run(io, parse.GetValue(debug), () =>
@@ -42,19 +43,38 @@ internal static class CopyCommand
                 Tags = parse.GetValue(tag) ?? [],
                 Platform = parse.GetValue(platform) is string p ? Platform.Parse(p) : null,
                 Log = q ? null : m => io.Err.WriteLine("ferry: " + m),
+                DockerHost = parse.GetValue(host),
             };
             var mode = q ? ProgressMode.None : parse.GetValue(progress) switch { "plain" => ProgressMode.Plain, "none" => ProgressMode.None, _ => ProgressMode.Auto };
-            var (info, images, fmt) = ProgressRunner.Run(mode, io.Err, io.StderrIsTerminal,
+            var result = ProgressRunner.Run(mode, io.Err, io.StderrIsTerminal,
                 sink => CopyOperation.Run(src, dst, options with { Progress = sink }, io.Stdin, io.RawStdout, cancel));
             if (!q)
-            {
-                var w = dst.IsStdio ? io.Err : io.Out;
-                w.WriteLine($"Copied {images.Count} image{(images.Count == 1 ? "" : "s")} from {info.Name} ({info.Format}) to {(dst.IsStdio ? "stdout" : dst.Path)} ({CopyOptions.FormatName(fmt)})");
-                foreach (var i in images)
-                    w.WriteLine($"  {i.ImageId}  {(i.Names.Count == 0 ? "<untagged>" : string.Join(", ", i.Names))}");
-            }
+                Report(dst.IsStdio ? io.Err : io.Out, dst, result);
             return ExitCodes.Ok;
         })));
         return cmd;
     }
+
+    internal static void Report(TextWriter w, ImageReference dst, CopyResult result)
+    {
+        if (dst.IsDaemon)
+        {
+            foreach (var l in result.Loaded)
+                w.WriteLine(l.StartsWith("sha256:", StringComparison.Ordinal) ? "Loaded image ID: " + l : "Loaded image: " + l);
+            return;
+        }
+        var images = result.Images;
+        w.WriteLine($"Copied {images.Count} image{(images.Count == 1 ? "" : "s")} from {result.Source.Name} ({result.Source.Format}) to {(dst.IsStdio ? "stdout" : dst.Path)} ({CopyOptions.FormatName(result.Format)})");
+        foreach (var i in images)
+            w.WriteLine($"  {i.ImageId}  {(i.Names.Count == 0 ? "<untagged>" : string.Join(", ", i.Names))}");
+    }
+}
+
+/// <summary>Options shared by the commands that talk to a Docker Engine.</summary>
+internal static class DaemonOptions
+{
+    public static Option<string> Host() => new("--host", "-H")
+    {
+        Description = "Docker Engine address for docker-daemon: (unix:///path or tcp://host:port; default: $DOCKER_HOST, else unix:///var/run/docker.sock)",
+    };
 }

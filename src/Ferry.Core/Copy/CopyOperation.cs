@@ -1,4 +1,5 @@
 using Ferry.Transports;
+using Ferry.Transports.Daemon;
 
 namespace Ferry.Copy;
 
@@ -13,9 +14,10 @@ public static class CopyOperation
             TransportKind.DockerArchive => OutputFormat.DockerArchive,
             TransportKind.OciArchive => OutputFormat.OciArchive,
             TransportKind.OciDirectory => OutputFormat.Oci,
+            TransportKind.DockerDaemon => OutputFormat.DockerArchive,
             _ => null,
         };
-        if (implied is not null && requested is not null && implied != requested)
+        if (implied is not null && requested is not null && implied != requested && !dest.IsDaemon)
             throw new UsageException($"--format {CopyOptions.FormatName(requested.Value)} contradicts the destination '{dest}'");
         var format = implied ?? requested ?? OutputFormat.Portable;
         if (format == OutputFormat.Oci && dest.IsStdio)
@@ -24,29 +26,83 @@ public static class CopyOperation
     }
 
     /// <summary>Copies the images of <paramref name="source"/> to <paramref name="dest"/>.</summary>
-    /// <param name="source">Where to read.</param>
-    /// <param name="dest">Where to write (<c>-</c> is <paramref name="stdout"/>).</param>
+    /// <param name="source">Where to read (a docker-daemon: source is saved from the daemon first).</param>
+    /// <param name="dest">Where to write (<c>-</c> is <paramref name="stdout"/>; docker-daemon: streams into the daemon's load).</param>
     /// <param name="options">Format, selection, names, compression.</param>
     /// <param name="stdin">Standard input, when the source is <c>-</c>.</param>
     /// <param name="stdout">Standard output, when the destination is <c>-</c>.</param>
     /// <param name="cancel">Stops the copy; the destination is then left untouched.</param>
     /// <exception cref="FerryException">Anything that stops the copy; nothing is written then.</exception>
-    public static (ArchiveSourceInfo Source, IReadOnlyList<CopiedImage> Images, OutputFormat Format) Run(
-        ImageReference source, ImageReference dest, CopyOptions options, Func<Stream>? stdin = null, Func<Stream>? stdout = null, CancellationToken cancel = default)
+    public static CopyResult Run(ImageReference source, ImageReference dest, CopyOptions options, Func<Stream>? stdin = null, Func<Stream>? stdout = null, CancellationToken cancel = default)
     {
         var format = ResolveFormat(dest, options.Format);
-        if (!source.IsStdio && !dest.IsStdio && SamePath(source.Path, dest.Path))
+        if (!source.IsStdio && !dest.IsStdio && !source.IsDaemon && !dest.IsDaemon && SamePath(source.Path, dest.Path))
             throw new OutputException($"{dest.Path}: refusing to overwrite the input");
-        using var src = ArchiveSource.Open(source, stdin);
+        using var src = OpenSource(source, options, stdin, cancel);
         foreach (var w in src.Warnings)
             options.Log?.Invoke("warning: " + w);
+        if (dest.IsDaemon)
+            return LoadIntoDaemon(src, dest, options, cancel);
         using var target = dest.IsStdio ? OutputTarget.ForStream((stdout ?? Console.OpenStandardOutput)())
             : format == OutputFormat.Oci ? OutputTarget.CreateDirectory(dest.Path)
             : OutputTarget.CreateFile(dest.Path);
         string tempDir = dest.IsStdio ? Path.GetTempPath() : Path.GetDirectoryName(Path.GetFullPath(dest.Path.TrimEnd('/')))!;
         using var copier = new ImageCopier(src, format, options, tempDir);
         var images = copier.Copy(target, dest.Name, cancel);
-        return (new ArchiveSourceInfo(src.DisplayName, src.Format), images, format);
+        return new CopyResult(new ArchiveSourceInfo(src.DisplayName, src.Format), images, format, []);
+    }
+
+    /// <summary>Opens a source; a docker-daemon: reference is saved (<c>GET /images/get</c>) into one temp file first.</summary>
+    public static ArchiveSource OpenSource(ImageReference source, CopyOptions options, Func<Stream>? stdin = null, CancellationToken cancel = default)
+    {
+        if (!source.IsDaemon)
+            return ArchiveSource.Open(source, stdin);
+        var names = (source.Name ?? throw new UsageException("docker-daemon: needs an image name or ID (docker-daemon:NAME[:TAG])"))
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return SaveFromDaemon(names, options.DockerHost, cancel);
+    }
+
+    /// <summary>Saves images from a daemon into a temp file and opens it (the file is deleted when the source is disposed).</summary>
+    public static ArchiveSource SaveFromDaemon(IReadOnlyList<string> names, string? host, CancellationToken cancel = default)
+    {
+        using var client = new DockerEngineClient(host);
+        client.NegotiateAsync(cancel).GetAwaiter().GetResult();
+        string temp = Path.Combine(Path.GetTempPath(), $"ferry-save-{Environment.ProcessId}-{Guid.NewGuid():N}.tar");
+        try
+        {
+            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                client.SaveAsync(names, fs, cancel).GetAwaiter().GetResult();
+            return ArchiveSource.OpenTemporary(temp, $"docker-daemon:{string.Join(",", names)} ({client.Host})", deleteOnDispose: true);
+        }
+        catch
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (IOException)
+            {
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Streams a docker-archive of the selected images into the daemon's <c>POST /images/load</c>; no temp file.</summary>
+    private static CopyResult LoadIntoDaemon(ArchiveSource src, ImageReference dest, CopyOptions options, CancellationToken cancel)
+    {
+        using var client = new DockerEngineClient(options.DockerHost);
+        client.NegotiateAsync(cancel).GetAwaiter().GetResult();
+        var effective = options with { DockerLoadsZstd = options.DockerLoadsZstd || client.SupportsZstd };
+        using var copier = new ImageCopier(src, OutputFormat.DockerArchive, effective, Path.GetTempPath());
+        IReadOnlyList<CopiedImage> images = [];
+        var loaded = client.LoadAsync(async (stream, ct) =>
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, cancel);
+            await Task.Run(() => images = copier.Copy(OutputTarget.ForStream(stream), dest.Name, linked.Token), linked.Token).ConfigureAwait(false);
+        }, cancel).GetAwaiter().GetResult();
+        if (images.Count > 0 && loaded.Count == 0)
+            throw new FerryException($"docker daemon at {client.Host} reported no loaded image");
+        return new CopyResult(new ArchiveSourceInfo(src.DisplayName, src.Format), images, OutputFormat.DockerArchive, loaded);
     }
 
     private static bool SamePath(string a, string b)
@@ -70,3 +126,6 @@ public static class CopyOperation
 
 /// <summary>What was read: the source's name and detected format.</summary>
 public sealed record ArchiveSourceInfo(string Name, string Format);
+
+/// <summary>The outcome of a copy: the source, the images written, the format, and for a daemon what it reported loading.</summary>
+public sealed record CopyResult(ArchiveSourceInfo Source, IReadOnlyList<CopiedImage> Images, OutputFormat Format, IReadOnlyList<string> Loaded);

@@ -49,6 +49,12 @@ public sealed record CopyOptions
     /// <summary>Receives per-blob progress.</summary>
     public ICopyProgress? Progress { get; init; }
 
+    /// <summary>The Docker Engine address for docker-daemon: references (default: DOCKER_HOST, else the local socket).</summary>
+    public string? DockerHost { get; init; }
+
+    /// <summary>Whether docker-loadable outputs may keep zstd layers (the destination daemon is docker 23 or later).</summary>
+    public bool DockerLoadsZstd { get; init; }
+
     /// <summary>How many layers are recompressed at once (default: the processor count).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 

@@ -328,7 +328,7 @@ public sealed class ImageCopier : IDisposable
                 }
                 return CompressionKind.Zstd;
             default:
-                if (actual == CompressionKind.Zstd && DockerOutput)
+                if (actual == CompressionKind.Zstd && DockerOutput && !_options.DockerLoadsZstd)
                 {
                     if (!_warnedZstd)
                         _options.Log?.Invoke($"note: zstd layers (first: {digest}) are recompressed as gzip, because docker before 23.0 cannot load zstd layers; use --compress zstd to keep them");

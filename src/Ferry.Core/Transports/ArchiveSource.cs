@@ -39,12 +39,31 @@ public sealed class ArchiveSource : IDisposable
     /// <summary>The archive's entries (null for a directory source).</summary>
     public TarIndex? TarIndex => (_store as TarEntryStore)?.Index;
 
+    /// <summary>Opens an archive file under another name (e.g. a tar saved from a daemon), deleting it on dispose when asked.</summary>
+    internal static ArchiveSource OpenTemporary(string path, string displayName, bool deleteOnDispose)
+    {
+        var store = new TarEntryStore(TarIndex.Open(path, displayName, deleteOnDispose ? () => TryDelete(path) : null));
+        try
+        {
+            var warnings = new List<string>();
+            var (format, images) = ReadImages(store, TransportKind.Path, warnings);
+            return new ArchiveSource(store, format, images, warnings);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Opens a source named by a reference; <c>-</c> reads the archive from stdin.</summary>
     /// <exception cref="FerryException">The source is missing, unreadable or malformed.</exception>
     public static ArchiveSource Open(ImageReference reference, Func<Stream>? stdin = null)
     {
         IEntryStore store;
         CompressionKind compression = CompressionKind.None;
+        if (reference.IsDaemon)
+            throw new UsageException("a docker-daemon: source is opened by CopyOperation (it needs a daemon client)");
         if (reference.IsStdio)
         {
             using var input = (stdin ?? Console.OpenStandardInput)();

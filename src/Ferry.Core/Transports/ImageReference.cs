@@ -8,6 +8,9 @@ public enum TransportKind
     DockerArchive,
     OciArchive,
     OciDirectory,
+
+    /// <summary>A Docker Engine (or podman service): <c>docker-daemon:NAME[:TAG]</c> or <c>docker-daemon:sha256:ID</c>.</summary>
+    DockerDaemon,
 }
 
 /// <summary>
@@ -17,6 +20,8 @@ public enum TransportKind
 public sealed record ImageReference(TransportKind Transport, string Path, string? Name)
 {
     public bool IsStdio => Path == "-";
+
+    public bool IsDaemon => Transport == TransportKind.DockerDaemon;
 
     public static ImageReference Parse(string text)
     {
@@ -34,7 +39,12 @@ public sealed record ImageReference(TransportKind Transport, string Path, string
                 name = null;
             return new ImageReference(kind, path, name);
         }
-        if (text.StartsWith("docker://", StringComparison.Ordinal) || text.StartsWith("docker-daemon:", StringComparison.Ordinal))
+        if (text.StartsWith("docker-daemon:", StringComparison.Ordinal))
+        {
+            string name = text["docker-daemon:".Length..];
+            return new ImageReference(TransportKind.DockerDaemon, "", name.Length == 0 ? null : name);
+        }
+        if (text.StartsWith("docker://", StringComparison.Ordinal))
             throw new UsageException($"'{text}': the {text[..text.IndexOf(':', StringComparison.Ordinal)]} transport is not supported yet");
         if (text.Length == 0)
             throw new UsageException("empty path");
@@ -46,6 +56,7 @@ public sealed record ImageReference(TransportKind Transport, string Path, string
         TransportKind.DockerArchive => "docker-archive:" + Path + (Name is null ? "" : ":" + Name),
         TransportKind.OciArchive => "oci-archive:" + Path + (Name is null ? "" : ":" + Name),
         TransportKind.OciDirectory => "oci:" + Path + (Name is null ? "" : ":" + Name),
+        TransportKind.DockerDaemon => "docker-daemon:" + Name,
         _ => Path,
     };
 }

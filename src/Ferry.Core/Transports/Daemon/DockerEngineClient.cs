@@ -149,8 +149,20 @@ public sealed class DockerEngineClient : IDisposable
         {
             return await _http.SendAsync(request, completion, cancel).ConfigureAwait(false);
         }
-        catch (HttpRequestException e) when (FindSocketError(e) is SocketException s)
+        catch (HttpRequestException e) when (Find<FerryException>(e) is { } inner)
         {
+            // The request body (our own archive writer) failed: that is the error to report.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inner).Throw();
+            throw;
+        }
+        catch (HttpRequestException e) when (Find<OperationCanceledException>(e) is { } canceled)
+        {
+            throw canceled;
+        }
+        catch (HttpRequestException e) when (Find<SocketException>(e) is SocketException s)
+        {
+            if (Host.StartsWith("unix://", StringComparison.Ordinal) && !File.Exists(Host["unix://".Length..]))
+                throw new FerryException($"cannot connect to the docker daemon at {Host}: no such socket (is it running? set DOCKER_HOST or --host)", e);
             throw s.SocketErrorCode switch
             {
                 SocketError.AccessDenied => new FerryException($"permission denied on the docker daemon socket {Host} (run as root or join the docker group)", e),
@@ -167,12 +179,12 @@ public sealed class DockerEngineClient : IDisposable
         }
     }
 
-    private static SocketException? FindSocketError(Exception e)
+    private static T? Find<T>(Exception e) where T : Exception
     {
         for (Exception? x = e; x is not null; x = x.InnerException)
         {
-            if (x is SocketException s)
-                return s;
+            if (x is T t)
+                return t;
         }
         return null;
     }
