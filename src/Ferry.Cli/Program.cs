@@ -34,6 +34,8 @@ public static class Program
         root.Subcommands.Add(VerifyCommand.Create(io, debug));
         root.Subcommands.Add(DaemonCommands.Load(io, debug));
         root.Subcommands.Add(DaemonCommands.Save(io, debug));
+        root.Subcommands.Add(RegistryCommands.Pull(io, debug));
+        root.Subcommands.Add(RegistryCommands.Push(io, debug));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -27,6 +27,8 @@ internal static class CopyCommand
         {
             source, dest, format, image, tag, compress, platform, quiet, progress, host,
         };
+        var registry = new RegistryFlags();
+        registry.AddTo(cmd);
         cmd.Aliases.Add("convert");
         cmd.SetAction((parse, ct) => Task.FromResult(Guard.Run(io, parse.GetValue(debug), () =>
         {
@@ -44,6 +46,7 @@ internal static class CopyCommand
                 Platform = parse.GetValue(platform) is string p ? Platform.Parse(p) : null,
                 Log = q ? null : m => io.Err.WriteLine("ferry: " + m),
                 DockerHost = parse.GetValue(host),
+                Registry = registry.Read(parse),
             };
             var mode = q ? ProgressMode.None : parse.GetValue(progress) switch { "plain" => ProgressMode.Plain, "none" => ProgressMode.None, _ => ProgressMode.Auto };
             var result = ProgressRunner.Run(mode, io.Err, io.StderrIsTerminal,
@@ -57,6 +60,12 @@ internal static class CopyCommand
 
     internal static void Report(TextWriter w, ImageReference dst, CopyResult result)
     {
+        if (dst.IsRegistry)
+        {
+            foreach (var p in result.Pushed)
+                w.WriteLine($"Pushed {p.Reference}@{p.Digest} ({p.Uploaded} blobs uploaded, {p.Mounted} mounted, {p.Existed} already there)");
+            return;
+        }
         if (dst.IsDaemon)
         {
             foreach (var l in result.Loaded)

@@ -15,9 +15,10 @@ public static class CopyOperation
             TransportKind.OciArchive => OutputFormat.OciArchive,
             TransportKind.OciDirectory => OutputFormat.Oci,
             TransportKind.DockerDaemon => OutputFormat.DockerArchive,
+            TransportKind.Registry => OutputFormat.Oci,
             _ => null,
         };
-        if (implied is not null && requested is not null && implied != requested && !dest.IsDaemon)
+        if (implied is not null && requested is not null && implied != requested && !dest.IsDaemon && !dest.IsRegistry)
             throw new UsageException($"--format {CopyOptions.FormatName(requested.Value)} contradicts the destination '{dest}'");
         var format = implied ?? requested ?? OutputFormat.Portable;
         if (format == OutputFormat.Oci && dest.IsStdio)
@@ -36,25 +37,39 @@ public static class CopyOperation
     public static CopyResult Run(ImageReference source, ImageReference dest, CopyOptions options, Func<Stream>? stdin = null, Func<Stream>? stdout = null, CancellationToken cancel = default)
     {
         var format = ResolveFormat(dest, options.Format);
-        if (!source.IsStdio && !dest.IsStdio && !source.IsDaemon && !dest.IsDaemon && SamePath(source.Path, dest.Path))
+        if (!source.IsStdio && !dest.IsStdio && source.Path.Length > 0 && dest.Path.Length > 0 && SamePath(source.Path, dest.Path))
             throw new OutputException($"{dest.Path}: refusing to overwrite the input");
         using var src = OpenSource(source, options, stdin, cancel);
+        return RunFrom(src, dest, options, stdout, cancel);
+    }
+
+    /// <summary>Copies the images of an opened source to <paramref name="dest"/>.</summary>
+    public static CopyResult RunFrom(ArchiveSource src, ImageReference dest, CopyOptions options, Func<Stream>? stdout = null, CancellationToken cancel = default)
+    {
+        var format = ResolveFormat(dest, options.Format);
         foreach (var w in src.Warnings)
             options.Log?.Invoke("warning: " + w);
         if (dest.IsDaemon)
             return LoadIntoDaemon(src, dest, options, cancel);
+        if (dest.IsRegistry)
+        {
+            var pushed = Transports.Registry.RegistryPusher.Push(src, null, dest.Name, options, options.Registry, cancel);
+            return new CopyResult(new ArchiveSourceInfo(src.DisplayName, src.Format), [], OutputFormat.Oci, [], pushed);
+        }
         using var target = dest.IsStdio ? OutputTarget.ForStream((stdout ?? Console.OpenStandardOutput)())
             : format == OutputFormat.Oci ? OutputTarget.CreateDirectory(dest.Path)
             : OutputTarget.CreateFile(dest.Path);
         string tempDir = dest.IsStdio ? Path.GetTempPath() : Path.GetDirectoryName(Path.GetFullPath(dest.Path.TrimEnd('/')))!;
         using var copier = new ImageCopier(src, format, options, tempDir);
         var images = copier.Copy(target, dest.Name, cancel);
-        return new CopyResult(new ArchiveSourceInfo(src.DisplayName, src.Format), images, format, []);
+        return new CopyResult(new ArchiveSourceInfo(src.DisplayName, src.Format), images, format, [], []);
     }
 
     /// <summary>Opens a source; a docker-daemon: reference is saved (<c>GET /images/get</c>) into one temp file first.</summary>
     public static ArchiveSource OpenSource(ImageReference source, CopyOptions options, Func<Stream>? stdin = null, CancellationToken cancel = default)
     {
+        if (source.IsRegistry)
+            return Transports.Registry.RegistrySource.Open([source.Name!], options.Registry, options.Platform, cancel);
         if (!source.IsDaemon)
             return ArchiveSource.Open(source, stdin);
         var names = (source.Name ?? throw new UsageException("docker-daemon: needs an image name or ID (docker-daemon:NAME[:TAG])"))
@@ -102,7 +117,7 @@ public static class CopyOperation
         }, cancel).GetAwaiter().GetResult();
         if (images.Count > 0 && loaded.Count == 0)
             throw new FerryException($"docker daemon at {client.Host} reported no loaded image");
-        return new CopyResult(new ArchiveSourceInfo(src.DisplayName, src.Format), images, OutputFormat.DockerArchive, loaded);
+        return new CopyResult(new ArchiveSourceInfo(src.DisplayName, src.Format), images, OutputFormat.DockerArchive, loaded, []);
     }
 
     private static bool SamePath(string a, string b)
@@ -127,5 +142,6 @@ public static class CopyOperation
 /// <summary>What was read: the source's name and detected format.</summary>
 public sealed record ArchiveSourceInfo(string Name, string Format);
 
-/// <summary>The outcome of a copy: the source, the images written, the format, and for a daemon what it reported loading.</summary>
-public sealed record CopyResult(ArchiveSourceInfo Source, IReadOnlyList<CopiedImage> Images, OutputFormat Format, IReadOnlyList<string> Loaded);
+/// <summary>The outcome of a copy: the source, the images written, the format, what a daemon reported loading, what was pushed.</summary>
+public sealed record CopyResult(ArchiveSourceInfo Source, IReadOnlyList<CopiedImage> Images, OutputFormat Format, IReadOnlyList<string> Loaded,
+    IReadOnlyList<Transports.Registry.PushedImage> Pushed);

@@ -52,6 +52,9 @@ public sealed record CopyOptions
     /// <summary>The Docker Engine address for docker-daemon: references (default: DOCKER_HOST, else the local socket).</summary>
     public string? DockerHost { get; init; }
 
+    /// <summary>Credentials and TLS for docker:// references.</summary>
+    public Transports.Registry.RegistryOptions Registry { get; init; } = new();
+
     /// <summary>Whether docker-loadable outputs may keep zstd layers (the destination daemon is docker 23 or later).</summary>
     public bool DockerLoadsZstd { get; init; }
 

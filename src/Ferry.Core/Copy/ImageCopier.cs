@@ -83,6 +83,36 @@ public sealed class ImageCopier : IDisposable
     /// <exception cref="FerryException">Selection, reading, verification or writing failed; nothing was committed.</exception>
     public IReadOnlyList<CopiedImage> Copy(OutputTarget target, string? destName, CancellationToken cancel = default)
     {
+        var (results, _) = Prepare(destName, cancel);
+        WriteEntries(target, cancel);
+        target.Commit();
+        return results;
+    }
+
+    /// <summary>The blobs of an OCI-format plan, by digest, and the root descriptors (one per name) of index.json.</summary>
+    public sealed record OciPlan(IReadOnlyList<CopiedImage> Images, IReadOnlyList<Descriptor> Roots, IReadOnlyDictionary<Digest, (long Size, Func<Stream> Open)> Blobs);
+
+    /// <summary>
+    /// Plans the copy without writing a file (for a registry destination): recompresses what must change and returns
+    /// every blob to send, verified as it is read, and the named roots. Only for <see cref="OutputFormat.Oci"/>.
+    /// </summary>
+    public OciPlan PrepareOci(string? destName, CancellationToken cancel = default)
+    {
+        if (_format != OutputFormat.Oci)
+            throw new InvalidOperationException("PrepareOci needs the oci format");
+        var (results, roots) = Prepare(destName, cancel);
+        var blobs = new Dictionary<Digest, (long, Func<Stream>)>();
+        foreach (var (name, entry) in _entries)
+        {
+            if (name.StartsWith("blobs/", StringComparison.Ordinal) && entry is not DirectoryEntry
+                && Digest.TryParse(name["blobs/".Length..].Replace('/', ':'), out var d))
+                blobs[d] = (entry.Size, entry.Open);
+        }
+        return new OciPlan(results, roots, blobs);
+    }
+
+    private (List<CopiedImage> Results, List<Descriptor> Roots) Prepare(string? destName, CancellationToken cancel)
+    {
         var planned = Plan(destName);
         RecompressAll(planned, cancel);
         var results = new List<CopiedImage>();
@@ -119,9 +149,7 @@ public sealed class ImageCopier : IDisposable
             if (RepositoriesJson(dockerEntries) is byte[] repos)
                 Add("repositories", new BytesEntry(repos));
         }
-        WriteEntries(target, cancel);
-        target.Commit();
-        return results;
+        return (results, indexDescriptors);
     }
 
     private List<Planned> Plan(string? destName)

@@ -39,6 +39,10 @@ public sealed class ArchiveSource : IDisposable
     /// <summary>The archive's entries (null for a directory source).</summary>
     public TarIndex? TarIndex => (_store as TarEntryStore)?.Index;
 
+    /// <summary>A source whose images were built elsewhere (a registry); <paramref name="store"/> owns their resources.</summary>
+    internal static ArchiveSource FromImages(IEntryStore store, string format, List<ArchiveImage> images, List<string> warnings) =>
+        new(store, format, images, warnings);
+
     /// <summary>Opens an archive file under another name (e.g. a tar saved from a daemon), deleting it on dispose when asked.</summary>
     internal static ArchiveSource OpenTemporary(string path, string displayName, bool deleteOnDispose)
     {

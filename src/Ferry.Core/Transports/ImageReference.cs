@@ -11,6 +11,9 @@ public enum TransportKind
 
     /// <summary>A Docker Engine (or podman service): <c>docker-daemon:NAME[:TAG]</c> or <c>docker-daemon:sha256:ID</c>.</summary>
     DockerDaemon,
+
+    /// <summary>A registry: <c>docker://HOST[:PORT]/REPO[:TAG|@DIGEST]</c>.</summary>
+    Registry,
 }
 
 /// <summary>
@@ -22,6 +25,8 @@ public sealed record ImageReference(TransportKind Transport, string Path, string
     public bool IsStdio => Path == "-";
 
     public bool IsDaemon => Transport == TransportKind.DockerDaemon;
+
+    public bool IsRegistry => Transport == TransportKind.Registry;
 
     public static ImageReference Parse(string text)
     {
@@ -45,7 +50,11 @@ public sealed record ImageReference(TransportKind Transport, string Path, string
             return new ImageReference(TransportKind.DockerDaemon, "", name.Length == 0 ? null : name);
         }
         if (text.StartsWith("docker://", StringComparison.Ordinal))
-            throw new UsageException($"'{text}': the {text[..text.IndexOf(':', StringComparison.Ordinal)]} transport is not supported yet");
+        {
+            if (text.Length == "docker://".Length)
+                throw new UsageException($"'{text}': no registry reference after docker://");
+            return new ImageReference(TransportKind.Registry, "", text);
+        }
         if (text.Length == 0)
             throw new UsageException("empty path");
         return new ImageReference(TransportKind.Path, text, null);
@@ -57,6 +66,7 @@ public sealed record ImageReference(TransportKind Transport, string Path, string
         TransportKind.OciArchive => "oci-archive:" + Path + (Name is null ? "" : ":" + Name),
         TransportKind.OciDirectory => "oci:" + Path + (Name is null ? "" : ":" + Name),
         TransportKind.DockerDaemon => "docker-daemon:" + Name,
+        TransportKind.Registry => Name!,
         _ => Path,
     };
 }

@@ -1,0 +1,511 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using Ferry.Digests;
+using Ferry.Model;
+
+namespace Ferry.Transports.Registry;
+
+/// <summary>
+/// A client of one registry's OCI distribution API: manifests and blobs (with Docker-Content-Digest checks, resumed
+/// downloads), uploads (HEAD first, cross-repository mount, monolithic PUT), anonymous, basic and bearer-token auth,
+/// retries with backoff on 429, 5xx and broken connections; registry errors become one-line messages.
+/// </summary>
+public sealed class RegistryClient : IDisposable
+{
+    public static readonly string[] ManifestAccept = [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
+
+    private readonly HttpClient _http;
+    private readonly RegistryOptions _options;
+    private readonly string? _basic;
+    private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _schemeLock = new(1, 1);
+    private readonly Lock _tokenLock = new();
+    private string? _scheme;
+
+    /// <param name="registry"><c>host[:port]</c>.</param>
+    /// <param name="options">Credentials, TLS and retry settings.</param>
+    public RegistryClient(string registry, RegistryOptions options)
+    {
+        Registry = registry;
+        _options = options;
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = true, MaxConnectionsPerServer = Math.Max(2, options.Concurrency * 2) };
+        bool local = IsLocal(registry);
+        if (options.Insecure)
+        {
+#pragma warning disable CA5359 // --insecure asks for exactly this: TLS without verification, as skopeo --tls-verify=false
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+#pragma warning restore CA5359
+        }
+        else if (options.CaCertificate is string ca)
+        {
+            var roots = new X509Certificate2Collection();
+            try
+            {
+                roots.ImportFromPemFile(ca);
+            }
+            catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--ca-cert {ca}: cannot read PEM certificates: {e.Message}");
+            }
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, errors) =>
+            {
+                if (errors == System.Net.Security.SslPolicyErrors.None)
+                    return true;
+                if (cert is null || (errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+                    return false;
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(new X509Certificate2(cert));
+            };
+        }
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("ferry/1.0");
+        AllowHttp = options.Insecure || local;
+        _basic = Credentials.Find(registry, options);
+    }
+
+    public string Registry { get; }
+
+    /// <summary>Whether plain HTTP may be used (insecure, or a loopback registry).</summary>
+    public bool AllowHttp { get; }
+
+    internal static bool IsLocal(string registry)
+    {
+        string host = registry.StartsWith('[') ? registry[..(registry.IndexOf(']', StringComparison.Ordinal) + 1)] : registry.Split(':')[0];
+        return host is "localhost" or "[::1]" || host.StartsWith("127.", StringComparison.Ordinal);
+    }
+
+    // ---- reading ---------------------------------------------------------------------------------------------------
+
+    /// <summary>GETs a manifest or index; checks its digest (the reference's, or the Docker-Content-Digest header).</summary>
+    public async Task<(byte[] Bytes, string MediaType, Digest Digest)> GetManifestAsync(string repo, string reference, CancellationToken cancel)
+    {
+        using var response = await SendAsync(() =>
+        {
+            var r = new HttpRequestMessage(HttpMethod.Get, $"v2/{repo}/manifests/{reference}");
+            foreach (var a in ManifestAccept)
+                r.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(a));
+            return r;
+        }, Scope(repo, push: false), $"manifest {repo}:{reference}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, $"{repo}:{reference}", cancel).ConfigureAwait(false);
+        if (response.Content.Headers.ContentLength > Json.MaxDocumentBytes)
+            throw new ArchiveFormatException($"registry {Registry}: manifest {repo}:{reference} is over the {Json.MaxDocumentBytes}-byte limit");
+        byte[] bytes = Json.ReadLimited(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), $"manifest {repo}:{reference}");
+        var digest = Digest.Sha256Of(bytes);
+        if (Digest.TryParse(reference, out var wanted) && wanted != digest)
+            throw new DigestMismatchException($"registry {Registry}: manifest {repo}@{reference} hashes to {digest}");
+        if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var header) && header != digest)
+            throw new DigestMismatchException($"registry {Registry}: manifest {repo}:{reference} hashes to {digest}, but Docker-Content-Digest says {header}");
+        string mediaType = response.Content.Headers.ContentType?.MediaType ?? "";
+        return (bytes, mediaType, digest);
+    }
+
+    /// <summary>Opens a blob for reading; a broken download resumes with a Range request.</summary>
+    public Stream OpenBlob(string repo, Digest digest, long size) => new ResumingBlobStream(this, repo, digest, size);
+
+    internal async Task<Stream> OpenBlobAtAsync(string repo, Digest digest, long offset, CancellationToken cancel)
+    {
+        var response = await SendAsync(() =>
+        {
+            var r = new HttpRequestMessage(HttpMethod.Get, $"v2/{repo}/blobs/{digest}");
+            if (offset > 0)
+                r.Headers.Range = new RangeHeaderValue(offset, null);
+            return r;
+        }, Scope(repo, push: false), $"blob {repo}@{digest}", cancel, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        try
+        {
+            await EnsureSuccess(response, $"{repo}@{digest}", cancel).ConfigureAwait(false);
+            if (offset > 0 && response.StatusCode != HttpStatusCode.PartialContent)
+                throw new FerryException($"registry {Registry}: blob {repo}@{digest}: cannot resume the download (no Range support)");
+            return new OwningStream(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), response);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the repository has the blob (HEAD).</summary>
+    public async Task<bool> HasBlobAsync(string repo, Digest digest, CancellationToken cancel)
+    {
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Head, $"v2/{repo}/blobs/{digest}"), Scope(repo, push: true), $"blob {repo}@{digest}", cancel).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            return false;
+        await EnsureSuccess(response, $"{repo}@{digest}", cancel).ConfigureAwait(false);
+        return true;
+    }
+
+    // ---- writing ---------------------------------------------------------------------------------------------------
+
+    /// <summary>How a blob reached the repository.</summary>
+    public enum UploadResult
+    {
+        Existed,
+        Mounted,
+        Uploaded,
+    }
+
+    /// <summary>
+    /// Makes the blob exist in <paramref name="repo"/>: skipped when it is already there, mounted from
+    /// <paramref name="mountFrom"/> (another repository of this registry) when possible, else uploaded in one PUT.
+    /// </summary>
+    public async Task<UploadResult> PushBlobAsync(string repo, Digest digest, long size, Func<Stream> open, string? mountFrom, CancellationToken cancel)
+    {
+        if (await HasBlobAsync(repo, digest, cancel).ConfigureAwait(false))
+            return UploadResult.Existed;
+        string scope = mountFrom is null ? Scope(repo, push: true) : Scope(repo, push: true) + " " + Scope(mountFrom, push: false);
+        string query = mountFrom is null ? "" : $"?mount={digest}&from={Uri.EscapeDataString(mountFrom)}";
+        Uri location;
+        using (var start = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"v2/{repo}/blobs/uploads/{query}") { Content = new ByteArrayContent([]) },
+                   scope, $"upload {repo}@{digest}", cancel).ConfigureAwait(false))
+        {
+            if (start.StatusCode == HttpStatusCode.Created)
+                return UploadResult.Mounted;
+            await EnsureSuccess(start, $"{repo}: start upload of {digest}", cancel).ConfigureAwait(false);
+            location = start.Headers.Location ?? throw new FerryException($"registry {Registry}: {repo}: upload of {digest} gave no Location");
+        }
+        if (!location.IsAbsoluteUri)
+            location = new Uri(new Uri(await BaseAsync(cancel).ConfigureAwait(false)), location);
+        string sep = location.Query.Length > 0 ? "&" : "?";
+        var put = new Uri(location + sep + "digest=" + Uri.EscapeDataString(digest.ToString()));
+        using var done = await SendAsync(() =>
+        {
+            var content = new StreamContent(open(), 1 << 20);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            content.Headers.ContentLength = size;
+            return new HttpRequestMessage(HttpMethod.Put, put) { Content = content };
+        }, Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
+        return UploadResult.Uploaded;
+    }
+
+    /// <summary>PUTs a manifest or index under a tag or its digest; checks the digest the registry answers with.</summary>
+    public async Task PutManifestAsync(string repo, string reference, byte[] bytes, string mediaType, CancellationToken cancel)
+    {
+        using var response = await SendAsync(() =>
+        {
+            var content = new ByteArrayContent(bytes);
+            content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+            return new HttpRequestMessage(HttpMethod.Put, $"v2/{repo}/manifests/{reference}") { Content = content };
+        }, Scope(repo, push: true), $"manifest {repo}:{reference}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, $"{repo}:{reference}", cancel).ConfigureAwait(false);
+        var digest = Digest.Sha256Of(bytes);
+        if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var header) && header != digest)
+            throw new DigestMismatchException($"registry {Registry}: stored manifest {repo}:{reference} as {header}, not {digest}");
+    }
+
+    // ---- transport -------------------------------------------------------------------------------------------------
+
+    private static string Scope(string repo, bool push) => $"repository:{repo}:{(push ? "pull,push" : "pull")}";
+
+    /// <summary>https, or http for a registry that does not speak TLS when that is allowed.</summary>
+    private async Task<string> BaseAsync(CancellationToken cancel)
+    {
+        if (_scheme is not null)
+            return $"{_scheme}://{Registry}/";
+        await _schemeLock.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            if (_scheme is not null)
+                return $"{_scheme}://{Registry}/";
+            try
+            {
+                using var r = await _http.GetAsync($"https://{Registry}/v2/", cancel).ConfigureAwait(false);
+                _scheme = "https";
+            }
+            catch (HttpRequestException e) when (AllowHttp && e.InnerException is System.Security.Authentication.AuthenticationException or IOException)
+            {
+                using var r = await _http.GetAsync($"http://{Registry}/v2/", cancel).ConfigureAwait(false);
+                _scheme = "http";
+            }
+            return $"{_scheme}://{Registry}/";
+        }
+        catch (HttpRequestException e)
+        {
+            throw new FerryException($"registry {Registry}: unreachable: {Inner(e)}", e);
+        }
+        finally
+        {
+            _schemeLock.Release();
+        }
+    }
+
+    private static string Inner(Exception e)
+    {
+        var x = e;
+        while (x.InnerException is not null)
+            x = x.InnerException;
+        return x.Message;
+    }
+
+    /// <summary>Sends a request (made anew for each attempt), authenticating on 401 and retrying 429/5xx and broken connections.</summary>
+    internal async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, string scope, string what, CancellationToken cancel,
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+    {
+        string root = await BaseAsync(cancel).ConfigureAwait(false);
+        bool authenticated = false;
+        TimeSpan delay = _options.RetryDelay;
+        for (int attempt = 1; ; attempt++)
+        {
+            using var request = make();
+            if (!request.RequestUri!.IsAbsoluteUri)
+                request.RequestUri = new Uri(new Uri(root), request.RequestUri);
+            string? auth;
+            lock (_tokenLock)
+                auth = _tokens.GetValueOrDefault(scope);
+            if (auth is not null)
+                request.Headers.Authorization = AuthenticationHeaderValue.Parse(auth);
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, completion, cancel).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e) when (attempt < _options.Attempts && e.InnerException is not FerryException)
+            {
+                await Task.Delay(delay, cancel).ConfigureAwait(false);
+                delay *= 2;
+                continue;
+            }
+            catch (HttpRequestException e)
+            {
+                if (e.InnerException is FerryException f)
+                    throw f;
+                throw new FerryException($"registry {Registry}: {what}: {Inner(e)}", e);
+            }
+            if (response.StatusCode == HttpStatusCode.Unauthorized && !authenticated && response.Headers.WwwAuthenticate.FirstOrDefault() is { } challenge)
+            {
+                authenticated = true;
+                string header = await AuthenticateAsync(challenge, scope, cancel).ConfigureAwait(false);
+                lock (_tokenLock)
+                    _tokens[scope] = header;
+                response.Dispose();
+                attempt--;
+                continue;
+            }
+            if ((response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500) && attempt < _options.Attempts)
+            {
+                var wait = response.Headers.RetryAfter?.Delta ?? delay;
+                response.Dispose();
+                await Task.Delay(wait < TimeSpan.FromSeconds(30) ? wait : TimeSpan.FromSeconds(30), cancel).ConfigureAwait(false);
+                delay *= 2;
+                continue;
+            }
+            return response;
+        }
+    }
+
+    /// <summary>Answers a WWW-Authenticate challenge: Basic with the credentials, or a Bearer token from the realm.</summary>
+    private async Task<string> AuthenticateAsync(AuthenticationHeaderValue challenge, string scope, CancellationToken cancel)
+    {
+        if (string.Equals(challenge.Scheme, "Basic", StringComparison.OrdinalIgnoreCase))
+            return "Basic " + (_basic ?? throw new FerryException($"registry {Registry}: authentication required (use --creds or --authfile)"));
+        if (!string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase))
+            throw new FerryException($"registry {Registry}: unsupported authentication scheme {challenge.Scheme}");
+        var p = ParseChallenge(challenge.Parameter ?? "");
+        string realm = p.GetValueOrDefault("realm") ?? throw new FerryException($"registry {Registry}: bearer challenge without realm");
+        var query = new StringBuilder();
+        if (p.TryGetValue("service", out var service))
+            query.Append("service=").Append(Uri.EscapeDataString(service));
+        foreach (var s in scope.Split(' '))
+            query.Append(query.Length > 0 ? "&" : "").Append("scope=").Append(Uri.EscapeDataString(s));
+        using var request = new HttpRequestMessage(HttpMethod.Get, realm + (realm.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query);
+        if (_basic is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", _basic);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancel).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new FerryException($"registry {Registry}: token server {realm}: {Inner(e)}", e);
+        }
+        using (response)
+        {
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+                throw new FerryException($"registry {Registry}: token server {realm} refused the credentials ({(int)response.StatusCode})");
+            if (!response.IsSuccessStatusCode)
+                throw new FerryException($"registry {Registry}: token server {realm}: {(int)response.StatusCode} {response.ReasonPhrase}");
+            using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancel).ConfigureAwait(false));
+            string token = Json.OptString(doc.RootElement, "token") ?? Json.OptString(doc.RootElement, "access_token")
+                ?? throw new FerryException($"registry {Registry}: token server {realm} returned no token");
+            return "Bearer " + token;
+        }
+    }
+
+    internal static Dictionary<string, string> ParseChallenge(string parameter)
+    {
+        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var m = System.Text.RegularExpressions.Regex.Matches(parameter, "([A-Za-z]+)=\"([^\"]*)\"", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        foreach (System.Text.RegularExpressions.Match x in m)
+            result[x.Groups[1].Value] = x.Groups[2].Value;
+        return result;
+    }
+
+    /// <summary>Turns an error response into a one-line exception: the registry's structured errors when it sends them.</summary>
+    private async Task EnsureSuccess(HttpResponseMessage response, string what, CancellationToken cancel)
+    {
+        if (response.IsSuccessStatusCode)
+            return;
+        string body = "";
+        try
+        {
+            body = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
+        }
+        catch (HttpRequestException)
+        {
+        }
+        string detail = $"{(int)response.StatusCode} {response.ReasonPhrase}";
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            if (Json.OptArray(doc.RootElement, "errors") is JsonElement errors)
+            {
+                detail = string.Join("; ", errors.EnumerateArray().Select(e => $"{Json.OptString(e, "code")}: {Json.OptString(e, "message")}"));
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        string message = $"registry {Registry}: {what}: {detail}";
+        throw response.StatusCode switch
+        {
+            HttpStatusCode.NotFound => new ImageNotFoundException(message),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new FerryException(message + (_basic is null ? " (no credentials: use --creds or --authfile)" : " (check the credentials)")),
+            _ => new FerryException(message),
+        };
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _schemeLock.Dispose();
+    }
+
+    /// <summary>A response stream that disposes its response.</summary>
+    private sealed class OwningStream(Stream inner, HttpResponseMessage owner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => inner.Read(buffer);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+                owner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}
+
+/// <summary>Reads a blob; when the connection breaks, reopens it at the current offset with a Range request (3 times).</summary>
+internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size) : Stream
+{
+    private Stream? _current;
+    private long _position;
+    private int _resumes;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => size;
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        while (true)
+        {
+            _current ??= client.OpenBlobAtAsync(repo, digest, _position, CancellationToken.None).GetAwaiter().GetResult();
+            try
+            {
+                int n = _current.Read(buffer);
+                _position += n;
+                return n;
+            }
+            catch (IOException) when (_resumes < 3 && _position < size)
+            {
+                _resumes++;
+                _current.Dispose();
+                _current = null;
+            }
+        }
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _current?.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>Credentials for a registry: --creds, --authfile, REGISTRY_AUTH_FILE, podman's auth.json, docker's config.json.</summary>
+internal static class Credentials
+{
+    /// <summary>base64(user:password) for <paramref name="registry"/>, or null.</summary>
+    public static string? Find(string registry, RegistryOptions options)
+    {
+        if (options.Credentials is string creds)
+        {
+            if (!creds.Contains(':', StringComparison.Ordinal))
+                throw new UsageException("--creds wants USER:PASSWORD");
+            return Convert.ToBase64String(Encoding.UTF8.GetBytes(creds));
+        }
+        var files = new List<string?>
+        {
+            options.AuthFile,
+            Environment.GetEnvironmentVariable("REGISTRY_AUTH_FILE"),
+            Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } run ? Path.Combine(run, "containers", "auth.json") : null,
+            Path.Combine(Environment.GetEnvironmentVariable("DOCKER_CONFIG") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".docker"), "config.json"),
+        };
+        foreach (var file in files.Where(f => f is not null && File.Exists(f)))
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(file!));
+                if (Json.OptObject(doc.RootElement, "auths") is not JsonElement auths)
+                    continue;
+                foreach (var entry in auths.EnumerateObject())
+                {
+                    string key = entry.Name;
+                    if (key.Contains("://", StringComparison.Ordinal))
+                        key = new Uri(key).Authority;
+                    key = key.TrimEnd('/');
+                    if ((key == registry || (registry == "docker.io" && key is "index.docker.io" or "registry-1.docker.io")) && Json.OptString(entry.Value, "auth") is { Length: > 0 } auth)
+                        return auth;
+                }
+            }
+            catch (JsonException)
+            {
+                throw new UsageException($"{file}: not a valid auth file (JSON)");
+            }
+        }
+        if (options.AuthFile is string missing && !File.Exists(missing))
+            throw new UsageException($"--authfile {missing}: no such file");
+        return null;
+    }
+}
