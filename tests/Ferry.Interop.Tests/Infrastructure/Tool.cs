@@ -10,11 +10,14 @@ public static class Tool
     public const string Skopeo = "skopeo";
     public const string Containerd = "containerd";
     public const string Umoci = "umoci";
+    public const string Registry = "docker-registry";
+    public const string Htpasswd = "htpasswd";
+    public const string Openssl = "openssl";
 
     /// <summary>The docker 20.10 client. /usr/local/bin/docker may be a newer CLI that shadows it on PATH.</summary>
     public const string DockerPath = "/usr/bin/docker";
 
-    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci];
+    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl];
 
     private static readonly ConcurrentDictionary<string, Lazy<string?>> Probes = new(StringComparer.Ordinal);
 
@@ -65,6 +68,9 @@ public static class Tool
         Skopeo => ("skopeo", []),
         Containerd => ("ctr", ContainerdAddress is { } a ? ["-a", a] : []),
         Umoci => ("umoci", []),
+        Registry => ("docker-registry", []),
+        Htpasswd => ("/usr/bin/htpasswd", []),
+        Openssl => ("openssl", []),
         _ => throw new ArgumentException($"unknown tool '{tool}' (want one of {string.Join(", ", All)})", nameof(tool)),
     };
 
@@ -100,6 +106,13 @@ public static class Tool
                     return "neither CONTAINERS_STORAGE_CONF nor FERRY_PODMAN_ARGS is set; these tests delete images, so they only run on an isolated podman store (.ci/lib.sh: ci_setup_podman DIR)";
                 var r = Proc.Run("podman", ["--version"], TimeSpan.FromSeconds(30));
                 return r.Ok ? null : $"'podman --version' failed: {FirstLine(r)}";
+            }
+            case Htpasswd:
+                return File.Exists("/usr/bin/htpasswd") ? null : "/usr/bin/htpasswd does not exist (install apache2-utils)";
+            case Openssl:
+            {
+                var r = Proc.Run("openssl", ["version"], TimeSpan.FromSeconds(30));
+                return r.Ok ? null : $"'openssl version' failed: {FirstLine(r)}";
             }
             default:
             {
