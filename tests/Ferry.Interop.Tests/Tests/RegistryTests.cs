@@ -137,7 +137,7 @@ public sealed class RegistryTests
     }
 
     /// <summary>skopeo copy in both directions: what skopeo pushes Ferry pulls, and what Ferry writes skopeo pushes, digests kept.</summary>
-    [InteropFact(Tool.Skopeo, Tool.Registry)]
+    [InteropFact(Tool.Docker, Tool.Podman, Tool.Skopeo, Tool.Registry)]
     public void Skopeo_copy_both_directions()
     {
         var src = _fx.Source(_run, Sources.SkopeoGzip);
