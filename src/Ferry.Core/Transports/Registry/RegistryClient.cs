@@ -31,7 +31,12 @@ public sealed class RegistryClient : IDisposable
     {
         Registry = registry;
         _options = options;
-        var handler = new SocketsHttpHandler { AllowAutoRedirect = true, MaxConnectionsPerServer = Math.Max(2, options.Concurrency * 2) };
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = true,
+            MaxConnectionsPerServer = Math.Max(2, options.Concurrency * 2),
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+        };
         bool local = IsLocal(registry);
         if (options.Insecure)
         {
@@ -70,6 +75,9 @@ public sealed class RegistryClient : IDisposable
     }
 
     public string Registry { get; }
+
+    /// <summary>How long the first contact (TLS or plain HTTP) may take.</summary>
+    public static TimeSpan ProbeTimeout { get; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Whether plain HTTP may be used (insecure, or a loopback registry).</summary>
     public bool AllowHttp { get; }
@@ -214,15 +222,25 @@ public sealed class RegistryClient : IDisposable
         {
             if (_scheme is not null)
                 return $"{_scheme}://{Registry}/";
+            // The probe is bounded in time: a server that never answers the TLS handshake must not hang us.
+            using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            probe.CancelAfter(ProbeTimeout);
             try
             {
-                using var r = await _http.GetAsync($"https://{Registry}/v2/", cancel).ConfigureAwait(false);
+                using var r = await _http.GetAsync($"https://{Registry}/v2/", probe.Token).ConfigureAwait(false);
                 _scheme = "https";
             }
-            catch (HttpRequestException e) when (AllowHttp && e.InnerException is System.Security.Authentication.AuthenticationException or IOException)
+            catch (Exception e) when (AllowHttp && !cancel.IsCancellationRequested &&
+                                      (e is OperationCanceledException || e.InnerException is System.Security.Authentication.AuthenticationException or IOException))
             {
-                using var r = await _http.GetAsync($"http://{Registry}/v2/", cancel).ConfigureAwait(false);
+                using var plain = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                plain.CancelAfter(ProbeTimeout);
+                using var r = await _http.GetAsync($"http://{Registry}/v2/", plain.Token).ConfigureAwait(false);
                 _scheme = "http";
+            }
+            catch (OperationCanceledException e) when (!cancel.IsCancellationRequested)
+            {
+                throw new FerryException($"registry {Registry}: unreachable: no answer within {ProbeTimeout.TotalSeconds:0} s", e);
             }
             return $"{_scheme}://{Registry}/";
         }
