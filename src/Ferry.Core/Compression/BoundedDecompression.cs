@@ -12,7 +12,8 @@ public static class CompressionLimits
 /// <summary>
 /// Decompression that refuses to expand without bound (a "gzip bomb"): past
 /// <see cref="CompressionLimits.MaxRatio"/> × the compressed bytes read + <see cref="CompressionLimits.Slack"/>, reading
-/// throws <see cref="ArchiveFormatException"/> naming the blob.
+/// throws <see cref="ArchiveFormatException"/> naming the blob. Whatever the decompressor throws on corrupt input
+/// (zlib, ZstdSharp and SharpCompress each have their own exceptions) also becomes an <see cref="ArchiveFormatException"/>.
 /// </summary>
 public static class BoundedDecompression
 {
@@ -21,22 +22,25 @@ public static class BoundedDecompression
         if (kind == CompressionKind.None)
             return compressed;
         var counted = new CountingStream(compressed);
-        return new GuardStream(Compressions.Decompress(counted, kind), counted, what, kind);
+        Stream decompressor;
+        try
+        {
+            // Some decoders (bzip2) read their first block already here.
+            decompressor = Compressions.Decompress(counted, kind);
+        }
+        catch (Exception e) when (e is not (FerryException or OperationCanceledException or OutOfMemoryException))
+        {
+            throw new ArchiveFormatException($"{what}: corrupt {Compressions.Name(kind)} data: {e.Message}", e);
+        }
+        return new GuardStream(decompressor, counted, what, kind);
     }
 
-    private sealed class CountingStream(Stream inner) : Stream
+    private sealed class CountingStream(Stream inner) : Archive.ReadOnlyStream
     {
         public long Count;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
 
         /// <summary>Bytes read so far (the xz decoder asks, to align block padding).</summary>
         public override long Position { get => Count; set => throw new NotSupportedException(); }
-
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -44,10 +48,6 @@ public static class BoundedDecompression
             Count += n;
             return n;
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -57,16 +57,10 @@ public static class BoundedDecompression
         }
     }
 
-    private sealed class GuardStream(Stream decompressed, CountingStream input, string what, CompressionKind kind) : Stream
+    private sealed class GuardStream(Stream decompressed, CountingStream input, string what, CompressionKind kind) : Archive.ReadOnlyStream
     {
         private long _out;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
         public override long Position { get => _out; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -75,8 +69,7 @@ public static class BoundedDecompression
             {
                 n = decompressed.Read(buffer);
             }
-            catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException or NotSupportedException
-                                          or SharpCompress.Common.ArchiveException or IndexOutOfRangeException or EndOfStreamException)
+            catch (Exception e) when (e is not (FerryException or OperationCanceledException or OutOfMemoryException))
             {
                 throw new ArchiveFormatException($"{what}: corrupt {Compressions.Name(kind)} data: {e.Message}", e);
             }
@@ -85,10 +78,6 @@ public static class BoundedDecompression
                 throw new ArchiveFormatException($"{what}: {Compressions.Name(kind)} data expands more than {CompressionLimits.MaxRatio}:1 past {CompressionLimits.Slack >> 20} MiB (a decompression bomb?)");
             return n;
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

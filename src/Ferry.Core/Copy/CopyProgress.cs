@@ -12,15 +12,9 @@ public interface ICopyProgress
 }
 
 /// <summary>A read-through stream that reports the bytes read to an <see cref="ICopyProgress"/>.</summary>
-internal sealed class ProgressReadStream(Stream inner, string item, ICopyProgress? sink) : Stream
+internal sealed class ProgressReadStream(Stream inner, string item, ICopyProgress? sink) : Archive.ReadOnlyStream
 {
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => inner.Length;
     public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -29,10 +23,6 @@ internal sealed class ProgressReadStream(Stream inner, string item, ICopyProgres
             sink?.Advanced(item, n);
         return n;
     }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

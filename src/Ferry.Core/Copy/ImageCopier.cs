@@ -167,6 +167,8 @@ public sealed class ImageCopier : IDisposable
             }
             images = chosen;
         }
+        if (images.Count == 0)
+            throw new ImageNotFoundException($"{_source.DisplayName}: holds no images; nothing to copy");
         var planned = images.Select(i => new Planned(i, [.. i.Names], [.. i.RefNames])).ToList();
         if (destName is not null)
         {

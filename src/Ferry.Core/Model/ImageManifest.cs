@@ -32,7 +32,7 @@ public sealed class ImageManifest
             throw new ArchiveFormatException($"{what}: manifest is not a JSON object");
         string? own = Json.OptString(root, "mediaType");
         string mediaType = own ?? (declaredMediaType is MediaTypes.OciDescriptor or "" or null ? MediaTypes.OciManifest : declaredMediaType);
-        if (MediaTypes.IsSchema1(mediaType) || (root.TryGetProperty("schemaVersion", out var sv) && sv.ValueKind == JsonValueKind.Number && sv.GetInt32() == 1))
+        if (MediaTypes.IsSchema1(mediaType) || (root.TryGetProperty("schemaVersion", out var sv) && sv.ValueKind == JsonValueKind.Number && sv.TryGetInt32(out int version) && version == 1))
             throw new ArchiveFormatException($"{what}: Docker schema 1 manifests are not supported");
         if (!MediaTypes.IsImageManifest(mediaType))
             throw new ArchiveFormatException($"{what}: media type '{mediaType}' is not an image manifest");

@@ -17,6 +17,9 @@ public static class Json
     {
         if (bytes.Length > MaxDocumentBytes)
             throw new ArchiveFormatException($"{what}: JSON document is {bytes.Length} bytes, over the {MaxDocumentBytes}-byte limit");
+        // JsonDocument checks the UTF-8 of strings only when they are read; check it all here, once.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes.Span))
+            throw new ArchiveFormatException($"{what}: JSON document is not valid UTF-8");
         try
         {
             return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaxDepth });

@@ -234,15 +234,26 @@ public sealed class ArchiveSource : IDisposable
         long sum = 0;
         for (int i = 0; i < 512; i++)
             sum += i is >= 148 and < 156 ? 32 : head[i];
-        string field = System.Text.Encoding.ASCII.GetString(head.Slice(148, 8)).Trim(' ', '\0');
-        try
+        long stored = 0;
+        int digits = 0;
+        foreach (byte b in head.Slice(148, 8))
         {
-            if (field.Length > 0 && Convert.ToInt64(field, 8) == sum)
-                return;
+            if (b is (byte)' ' or 0)
+            {
+                if (digits > 0)
+                    break;
+                continue;
+            }
+            if (b is < (byte)'0' or > (byte)'7')
+            {
+                digits = 0;
+                break;
+            }
+            stored = stored * 8 + (b - '0');
+            digits++;
         }
-        catch (FormatException)
-        {
-        }
+        if (digits > 0 && stored == sum)
+            return;
         throw new ArchiveFormatException($"{what}: not a tar archive (and not gzip, zstd, xz or bzip2 compressed)");
     }
 
@@ -300,19 +311,9 @@ public sealed class ArchiveSource : IDisposable
 
     public void Dispose() => _store.Dispose();
 
-    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
     {
         private ReadOnlyMemory<byte> _prefix = prefix;
-        private long _position;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-
-        /// <summary>Bytes read so far (the xz decoder asks, to align block padding).</summary>
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -321,16 +322,9 @@ public sealed class ArchiveSource : IDisposable
                 int n = Math.Min(buffer.Length, _prefix.Length);
                 _prefix.Span[..n].CopyTo(buffer);
                 _prefix = _prefix[n..];
-                _position += n;
                 return n;
             }
-            int m = rest.Read(buffer);
-            _position += m;
-            return m;
+            return rest.Read(buffer);
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

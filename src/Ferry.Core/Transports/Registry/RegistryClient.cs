@@ -407,20 +407,10 @@ public sealed class RegistryClient : IDisposable
     }
 
     /// <summary>A response stream that disposes its response.</summary>
-    private sealed class OwningStream(Stream inner, HttpResponseMessage owner) : Stream
+    private sealed class OwningStream(Stream inner, HttpResponseMessage owner) : Archive.ReadOnlyStream
     {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
         public override int Read(Span<byte> buffer) => inner.Read(buffer);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -435,19 +425,14 @@ public sealed class RegistryClient : IDisposable
 }
 
 /// <summary>Reads a blob; when the connection breaks, reopens it at the current offset with a Range request (3 times).</summary>
-internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size) : Stream
+internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size) : Archive.ReadOnlyStream
 {
     private Stream? _current;
     private long _position;
     private int _resumes;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => size;
     public override long Position { get => _position; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -468,10 +453,6 @@ internal sealed class ResumingBlobStream(RegistryClient client, string repo, Dig
             }
         }
     }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
