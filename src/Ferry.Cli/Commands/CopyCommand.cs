@@ -18,6 +18,12 @@ internal static class CopyCommand
         var tag = new Option<string[]>("--tag", "-t") { Description = "Give the (single) copied image this name as well; repeatable" };
         var compress = new Option<string>("--compress") { Description = "Layer compression: keep (default; zstd becomes gzip for docker-loadable outputs), gzip, zstd, none", DefaultValueFactory = _ => "keep" };
         compress.AcceptOnlyFromAmong("keep", "gzip", "zstd", "none");
+        var level = new Option<int?>("--compress-level") { Description = "Level for layers Ferry compresses: gzip 1-9 (default 6), zstd 1-19 (default 3)" };
+        level.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int l && (l < 1 || l > 19))
+                r.AddError("--compress-level must be between 1 and 19");
+        });
         var platform = new Option<string>("--platform") { Description = "OS/ARCH[/VARIANT] picked from multi-platform images for docker's manifest.json (default: this machine's)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors" };
         var host = DaemonOptions.Host();
@@ -25,7 +31,7 @@ internal static class CopyCommand
         progress.AcceptOnlyFromAmong("auto", "plain", "none");
         var cmd = new Command("copy", "Convert an archive to another format (portable by default), keeping image IDs and names")
         {
-            source, dest, format, image, tag, compress, platform, quiet, progress, host,
+            source, dest, format, image, tag, compress, level, platform, quiet, progress, host,
         };
         var registry = new RegistryFlags();
         registry.AddTo(cmd);
@@ -41,6 +47,7 @@ internal static class CopyCommand
             {
                 Format = parse.GetValue(format) is string f ? CopyOptions.ParseFormat(f) : null,
                 Compress = CopyOptions.ParseCompress(parse.GetValue(compress) ?? "keep"),
+                CompressionLevel = parse.GetValue(level),
                 Images = parse.GetValue(image) ?? [],
                 Tags = parse.GetValue(tag) ?? [],
                 Platform = parse.GetValue(platform) is string p ? Platform.Parse(p) : null,

@@ -69,6 +69,8 @@ public static class Compressions
     /// <summary>A writable stream that compresses into <paramref name="output"/> (left open). Deterministic for the same input.</summary>
     public static Stream Compress(Stream output, CompressionKind kind, int? level = null) => kind switch
     {
+        CompressionKind.Gzip when level is < 1 or > 9 => throw new UsageException($"gzip level {level} is out of range (1-9)"),
+        CompressionKind.Zstd when level is < 1 or > 22 => throw new UsageException($"zstd level {level} is out of range (1-22)"),
         CompressionKind.None => new NonClosingStream(output),
         // zlib-ng, one gzip member per 1 MiB chunk, compressed on every core; mtime 0 and OS=3 in each member's
         // header: byte-identical across runs.

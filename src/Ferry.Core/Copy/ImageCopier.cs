@@ -421,7 +421,7 @@ public sealed class ImageCopier : IDisposable
             using var checkedPlain = new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
             using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
             using var hashing = new HashingWriteStream(file);
-            using (var compressor = Compressions.Compress(hashing, target))
+            using (var compressor = Compressions.Compress(hashing, target, _options.CompressionLevel))
             {
                 byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
                 try
