@@ -18,7 +18,7 @@ internal static class CopyCommand
         var tag = new Option<string[]>("--tag", "-t") { Description = "Give the (single) copied image this name as well; repeatable" };
         var compress = new Option<string>("--compress") { Description = "Layer compression: keep (default; zstd becomes gzip for docker-loadable outputs), gzip, zstd, none", DefaultValueFactory = _ => "keep" };
         compress.AcceptOnlyFromAmong("keep", "gzip", "zstd", "none");
-        var level = new Option<int?>("--compress-level") { Description = "Level for layers Ferry compresses: gzip 1-9 (default 6), zstd 1-19 (default 3)" };
+        var level = new Option<int?>("--compress-level") { Description = "Level for layers Ferry compresses: gzip 1-9 (default 3), zstd 1-19 (default 3)" };
         level.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int?>() is int l && (l < 1 || l > 19))

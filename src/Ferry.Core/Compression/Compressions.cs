@@ -15,8 +15,11 @@ public enum CompressionKind
 /// <summary>Sniffing by magic bytes, and decompressing / compressing streams.</summary>
 public static class Compressions
 {
-    /// <summary>The zlib level used for gzip layers unless told otherwise (as <c>gzip -6</c>).</summary>
-    public const int DefaultGzipLevel = 6;
+    /// <summary>
+    /// The zlib-ng level used for gzip layers unless told otherwise: 3. Measured on the 187 MB bench layer it gives the
+    /// same size as skopeo's gzip (within 0.1 %) in 20 % less CPU than level 6, which is 2.8 % smaller (bench/RESULTS.md).
+    /// </summary>
+    public const int DefaultGzipLevel = 3;
 
     /// <summary>How many leading bytes <see cref="Sniff(ReadOnlySpan{byte})"/> looks at.</summary>
     public const int SniffLength = 6;

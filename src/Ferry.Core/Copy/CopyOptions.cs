@@ -52,7 +52,7 @@ public sealed record CopyOptions
     /// <summary>The Docker Engine address for docker-daemon: references (default: DOCKER_HOST, else the local socket).</summary>
     public string? DockerHost { get; init; }
 
-    /// <summary>The compression level for layers Ferry compresses (gzip 1–9, zstd 1–19); null for the default (gzip 6, zstd 3).</summary>
+    /// <summary>The compression level for layers Ferry compresses (gzip 1–9, zstd 1–19); null for the default (gzip 3, zstd 3).</summary>
     public int? CompressionLevel { get; init; }
 
     /// <summary>Credentials and TLS for docker:// references.</summary>
