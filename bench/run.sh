@@ -37,7 +37,7 @@ files_tar() { # out dir mb
   local out=$1 dir=$2 mb=$3
   { find "$dir" -xdev -type f -size -64M -readable -printf '%p\t%s\n' 2>/dev/null || true; } | LC_ALL=C sort \
     | awk -F'\t' -v max=$((mb * 1024 * 1024)) '{ t += $2; if (t > max) exit; print $1 }' > "$out.list" || true
-  tar --create --file "$out" --files-from "$out.list" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner 2>/dev/null || true
+  tar --create --file "$out" --files-from "$out.list" --hard-dereference --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner 2>/dev/null || true
   rm -f "$out.list"
 }
 
@@ -120,10 +120,11 @@ row() {
   local fw=() fc=() fr=() sw=() sc=() sr=() i m
   for i in $(seq 1 "$RUNS"); do
     rm -rf "$fout" "$sout"
-    m=$(measure "$FERRY" "${fargs[@]}"); read -r a b c <<<"$m"; fw+=("$a"); fc+=("$b"); fr+=("$c")
+    local fa=("${fargs[@]//\{N\}/$i}") sa=("${sargs[@]//\{N\}/$i}")
+    m=$(measure "$FERRY" "${fa[@]}"); read -r a b c <<<"$m"; fw+=("$a"); fc+=("$b"); fr+=("$c")
     local fsize; fsize=$(size_of "$fout")
     rm -rf "$fout"
-    m=$(measure skopeo "${sargs[@]}"); read -r a b c <<<"$m"; sw+=("$a"); sc+=("$b"); sr+=("$c")
+    m=$(measure skopeo "${sa[@]}"); read -r a b c <<<"$m"; sw+=("$a"); sc+=("$b"); sr+=("$c")
     local ssize; ssize=$(size_of "$sout")
     rm -rf "$sout"
   done
@@ -139,6 +140,7 @@ row() {
 }
 
 for s in $SIZES; do build_input "$s"; done
+[ "${BENCH_BUILD_ONLY:-0}" = 1 ] && { echo "bench: inputs built in $WORK/in"; exit 0; }
 
 HEADER="| row | input | Ferry s | skopeo s | Ferry/skopeo | Ferry CPU s | skopeo CPU s | Ferry RSS MiB | skopeo RSS MiB | Ferry out MiB | skopeo out MiB |
 |---|---|---|---|---|---|---|---|---|---|---|"
@@ -155,6 +157,25 @@ for s in $SIZES; do
   row "inspect oci-archive" "$s" "$O/none" "$O/none" -- inspect --json "$OCI" -- inspect "oci-archive:$OCI"
   row "verify docker-archive (skopeo: copy to dir:)" "$s" "$O/none" "$O/s.dir" -- verify "$D" -- copy -q "docker-archive:$D" "dir:$O/s.dir"
 done
+
+# ------------------------------------------------------------------ registry rows (issue 6)
+if command -v docker-registry >/dev/null && [ "${BENCH_REGISTRY:-1}" = 1 ]; then
+  REG_DIR=$(mktemp -d)
+  REG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 5123)
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' "$REG_DIR" "$REG_PORT" > "$REG_DIR/config.yml"
+  docker-registry serve "$REG_DIR/config.yml" >"$REG_DIR/log" 2>&1 &
+  REG_PID=$!
+  trap 'kill $REG_PID 2>/dev/null; rm -rf "$REG_DIR"' EXIT
+  sleep 1
+  R=127.0.0.1:$REG_PORT
+  for s in $SIZES; do
+    OCI=$WORK/in/$s.oci.tar
+    # Each run pushes to a fresh repository ({N} is the run number), so every blob is really uploaded.
+    row "push oci-archive gzip to a local registry" "$s" "$O/none" "$O/none" -- push "$OCI" "$R/ferry-$s-{N}" -- copy -q --dest-tls-verify=false "oci-archive:$OCI" "docker://$R/skopeo-$s-{N}/bench:1"
+    "$FERRY" push "$OCI" "$R/pull" >/dev/null
+    row "pull from a local registry → oci-archive" "$s" "$O/f.tar" "$O/s.tar" -- pull "$R/pull/bench/$s:1" -o "$O/f.tar" --format oci-archive --progress none -- copy -q --src-tls-verify=false "docker://$R/pull/bench/$s:1" "oci-archive:$O/s.tar"
+  done
+fi
 
 {
   echo "# Benchmark results"
