@@ -14,6 +14,7 @@ internal sealed class RegistryFlags
     public Option<string> AuthFile { get; } = new("--authfile") { Description = "Auth file ({\"auths\":{HOST:{\"auth\":…}}}); default: $REGISTRY_AUTH_FILE, podman's auth.json, ~/.docker/config.json" };
     public Option<bool> Insecure { get; } = new("--insecure") { Description = "Allow plain HTTP and unverified TLS (always allowed for localhost/127.0.0.1)" };
     public Option<string> CaCert { get; } = new("--ca-cert") { Description = "PEM file of CA certificates to trust for the registry's TLS" };
+    public Option<int?> ChunkMib { get; } = new("--chunk-size") { Description = "Upload blobs larger than this many MiB in chunks of that size (default 256)" };
 
     public void AddTo(Command c)
     {
@@ -21,6 +22,7 @@ internal sealed class RegistryFlags
         c.Options.Add(AuthFile);
         c.Options.Add(Insecure);
         c.Options.Add(CaCert);
+        c.Options.Add(ChunkMib);
     }
 
     public RegistryOptions Read(ParseResult p) => new()
@@ -29,6 +31,7 @@ internal sealed class RegistryFlags
         AuthFile = p.GetValue(AuthFile),
         Insecure = p.GetValue(Insecure),
         CaCertificate = p.GetValue(CaCert),
+        ChunkSize = p.GetValue(ChunkMib) is int mib and > 0 ? mib * 1024L * 1024 : new RegistryOptions().ChunkSize,
     };
 }
 

@@ -158,6 +158,23 @@ public sealed class RegistryTests
         checks.ThrowIfAny("skopeo copy both directions");
     }
 
+    /// <summary>Chunked uploads (PATCH with Content-Range, then PUT ?digest=) give the same digests as monolithic ones.</summary>
+    [InteropFact(Tool.Docker, Tool.Skopeo, Tool.Registry)]
+    public void Chunked_upload()
+    {
+        var src = _fx.Source(_run, Sources.DockerOne);
+        using var reg = new RegistryServer(_run);
+        var checks = new Checks(_log);
+        var push = _run.Ferry("push", src.Path, reg.Address + "/chunked", "--chunk-size", "1", "--json");
+        if (checks.True(push.Ok, $"chunked push failed: {LoaderChecks.Short(push)}"))
+        {
+            string reference = PushJson(push).Single().GetProperty("reference").GetString()!;
+            var copy = _run.Skopeo("copy", "--src-tls-verify=false", "docker://" + reference, "dir:" + _fx.Scratch("registry-chunked") + "/dir");
+            checks.True(copy.Ok, $"skopeo could not read the chunk-uploaded image (it checks every blob's digest): {LoaderChecks.Short(copy)}");
+        }
+        checks.ThrowIfAny("chunked upload");
+    }
+
     /// <summary>Wrong credentials, an unknown repository and an unreachable registry: one line each, naming the registry.</summary>
     [InteropFact(Tool.Docker, Tool.Registry, Tool.Htpasswd)]
     public void Registry_errors_are_one_line()

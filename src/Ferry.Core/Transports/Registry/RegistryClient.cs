@@ -178,19 +178,76 @@ public sealed class RegistryClient : IDisposable
             await EnsureSuccess(start, $"{repo}: start upload of {digest}", cancel).ConfigureAwait(false);
             location = start.Headers.Location ?? throw new FerryException($"registry {Registry}: {repo}: upload of {digest} gave no Location");
         }
-        if (!location.IsAbsoluteUri)
-            location = new Uri(new Uri(await BaseAsync(cancel).ConfigureAwait(false)), location);
-        string sep = location.Query.Length > 0 ? "&" : "?";
-        var put = new Uri(location + sep + "digest=" + Uri.EscapeDataString(digest.ToString()));
+        location = await Absolute(location, cancel).ConfigureAwait(false);
+        if (size > _options.ChunkSize)
+            return await PushChunkedAsync(repo, digest, size, open, location, cancel).ConfigureAwait(false);
         using var done = await SendAsync(() =>
         {
             var content = new StreamContent(open(), 1 << 20);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
             content.Headers.ContentLength = size;
-            return new HttpRequestMessage(HttpMethod.Put, put) { Content = content };
+            return new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = content };
         }, Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
         await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
         return UploadResult.Uploaded;
+    }
+
+    private async Task<Uri> Absolute(Uri location, CancellationToken cancel) =>
+        location.IsAbsoluteUri ? location : new Uri(new Uri(await BaseAsync(cancel).ConfigureAwait(false)), location);
+
+    private static Uri WithDigest(Uri location, Digest digest) =>
+        new(location + (location.Query.Length > 0 ? "&" : "?") + "digest=" + Uri.EscapeDataString(digest.ToString()));
+
+    /// <summary>
+    /// A chunked upload: PATCH the blob in <see cref="RegistryOptions.ChunkSize"/> pieces (each a window of the one source
+    /// stream, never held in memory), following the Location each answer gives, then PUT with the digest.
+    /// </summary>
+    private async Task<UploadResult> PushChunkedAsync(string repo, Digest digest, long size, Func<Stream> open, Uri location, CancellationToken cancel)
+    {
+        using var source = open();
+        long offset = 0;
+        while (offset < size)
+        {
+            long length = Math.Min(_options.ChunkSize, size - offset);
+            long from = offset;
+            var target = location;
+            // A chunk cannot be re-sent once read from the source stream: no retry here.
+            using var response = await SendAsync(() =>
+            {
+                var content = new StreamContent(new WindowStream(source, length), 1 << 20);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                content.Headers.ContentLength = length;
+                var r = new HttpRequestMessage(HttpMethod.Patch, target) { Content = content };
+                r.Content.Headers.TryAddWithoutValidation("Content-Range", $"{from}-{from + length - 1}");
+                return r;
+            }, Scope(repo, push: true), $"upload {repo}@{digest} bytes {from}-{from + length - 1}", cancel, retry: false).ConfigureAwait(false);
+            await EnsureSuccess(response, $"{repo}: chunk {from}-{from + length - 1} of {digest}", cancel).ConfigureAwait(false);
+            location = await Absolute(response.Headers.Location ?? location, cancel).ConfigureAwait(false);
+            offset += length;
+        }
+        using var done = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = new ByteArrayContent([]) },
+            Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
+        if (source is VerifyingStream v)
+            v.Drain();
+        return UploadResult.Uploaded;
+    }
+
+    /// <summary>The next <c>length</c> bytes of a stream, without closing it.</summary>
+    private sealed class WindowStream(Stream inner, long length) : Archive.ReadOnlyStream
+    {
+        private long _left = length;
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_left <= 0 || buffer.Length == 0)
+                return 0;
+            int n = inner.Read(buffer[..(int)Math.Min(buffer.Length, _left)]);
+            if (n == 0)
+                throw new DigestMismatchException($"blob ended {_left} bytes before its declared size");
+            _left -= n;
+            return n;
+        }
     }
 
     /// <summary>PUTs a manifest or index under a tag or its digest; checks the digest the registry answers with.</summary>
@@ -264,7 +321,7 @@ public sealed class RegistryClient : IDisposable
 
     /// <summary>Sends a request (made anew for each attempt), authenticating on 401 and retrying 429/5xx and broken connections.</summary>
     internal async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, string scope, string what, CancellationToken cancel,
-        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, bool retry = true)
     {
         string root = await BaseAsync(cancel).ConfigureAwait(false);
         bool authenticated = false;
@@ -284,7 +341,7 @@ public sealed class RegistryClient : IDisposable
             {
                 response = await _http.SendAsync(request, completion, cancel).ConfigureAwait(false);
             }
-            catch (HttpRequestException e) when (attempt < _options.Attempts && e.InnerException is not FerryException)
+            catch (HttpRequestException e) when (retry && attempt < _options.Attempts && e.InnerException is not FerryException)
             {
                 await Task.Delay(delay, cancel).ConfigureAwait(false);
                 delay *= 2;
@@ -306,7 +363,7 @@ public sealed class RegistryClient : IDisposable
                 attempt--;
                 continue;
             }
-            if ((response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500) && attempt < _options.Attempts)
+            if (retry && (response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500) && attempt < _options.Attempts)
             {
                 var wait = response.Headers.RetryAfter?.Delta ?? delay;
                 response.Dispose();

@@ -15,6 +15,9 @@ public sealed record RegistryOptions
     /// <summary>A PEM file of CA certificates to trust for registry TLS.</summary>
     public string? CaCertificate { get; init; }
 
+    /// <summary>Blobs larger than this are uploaded in chunks of this size (PATCH), others in one PUT: 256 MiB.</summary>
+    public long ChunkSize { get; init; } = 256L * 1024 * 1024;
+
     /// <summary>How many blobs are transferred at once.</summary>
     public int Concurrency { get; init; } = 3;
 
