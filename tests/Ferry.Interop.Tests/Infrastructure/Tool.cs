@@ -14,10 +14,13 @@ public static class Tool
     public const string Htpasswd = "htpasswd";
     public const string Openssl = "openssl";
 
+    /// <summary>Mounting a small tmpfs (root only), for the disk-full test.</summary>
+    public const string Tmpfs = "tmpfs";
+
     /// <summary>The docker 20.10 client. /usr/local/bin/docker may be a newer CLI that shadows it on PATH.</summary>
     public const string DockerPath = "/usr/bin/docker";
 
-    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl];
+    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs];
 
     private static readonly ConcurrentDictionary<string, Lazy<string?>> Probes = new(StringComparer.Ordinal);
 
@@ -71,6 +74,7 @@ public static class Tool
         Registry => ("docker-registry", []),
         Htpasswd => ("/usr/bin/htpasswd", []),
         Openssl => ("openssl", []),
+        Tmpfs => ("mount", []),
         _ => throw new ArgumentException($"unknown tool '{tool}' (want one of {string.Join(", ", All)})", nameof(tool)),
     };
 
@@ -106,6 +110,11 @@ public static class Tool
                     return "neither CONTAINERS_STORAGE_CONF nor FERRY_PODMAN_ARGS is set; these tests delete images, so they only run on an isolated podman store (.ci/lib.sh: ci_setup_podman DIR)";
                 var r = Proc.Run("podman", ["--version"], TimeSpan.FromSeconds(30));
                 return r.Ok ? null : $"'podman --version' failed: {FirstLine(r)}";
+            }
+            case Tmpfs:
+            {
+                var r = Proc.Run("id", ["-u"], TimeSpan.FromSeconds(10));
+                return r.Ok && r.Stdout.Trim() == "0" ? null : "mounting a tmpfs needs root";
             }
             case Htpasswd:
                 return File.Exists("/usr/bin/htpasswd") ? null : "/usr/bin/htpasswd does not exist (install apache2-utils)";
