@@ -8,18 +8,8 @@ namespace Ferry.Interop.Tests.Tests;
 
 /// <summary>The copy options (--image, --tag, DEST:NAME, --compress) and the exit codes, on real tool-made archives.</summary>
 [Collection(InteropCollection.Name)]
-public sealed class CliOptionTests
+public sealed class CliOptionTests(InteropFixture fixture, ITestOutputHelper output) : InteropTest(fixture, output)
 {
-    private readonly InteropFixture _fx;
-    private readonly Transcript _log;
-    private readonly Runner _run;
-
-    public CliOptionTests(InteropFixture fixture, ITestOutputHelper output)
-    {
-        _fx = fixture;
-        _log = new Transcript(output);
-        _run = new Runner(_log);
-    }
 
     [InteropFact(Tool.Docker, Tool.Podman)]
     public void Image_selector_copies_only_that_image()

@@ -11,18 +11,8 @@ namespace Ferry.Interop.Tests.Tests;
 /// The conversion of a (source, format) pair is made once and shared by the loader tests.
 /// </summary>
 [Collection(InteropCollection.Name)]
-public sealed class ConversionMatrixTests
+public sealed class ConversionMatrixTests(InteropFixture fixture, ITestOutputHelper output) : InteropTest(fixture, output)
 {
-    private readonly InteropFixture _fx;
-    private readonly Transcript _log;
-    private readonly Runner _run;
-
-    public ConversionMatrixTests(InteropFixture fixture, ITestOutputHelper output)
-    {
-        _fx = fixture;
-        _log = new Transcript(output);
-        _run = new Runner(_log);
-    }
 
     public static TheoryData<string, string> AllFormats => Pairs(Sources.Formats);
 

@@ -12,18 +12,8 @@ namespace Ferry.Interop.Tests.Tests;
 /// `ferry copy docker-daemon:…`. Before each load the images are removed, so docker must really apply every layer.
 /// </summary>
 [Collection(InteropCollection.Name)]
-public sealed class DaemonTests
+public sealed class DaemonTests(InteropFixture fixture, ITestOutputHelper output) : InteropTest(fixture, output)
 {
-    private readonly InteropFixture _fx;
-    private readonly Transcript _log;
-    private readonly Runner _run;
-
-    public DaemonTests(InteropFixture fixture, ITestOutputHelper output)
-    {
-        _fx = fixture;
-        _log = new Transcript(output);
-        _run = new Runner(_log);
-    }
 
     public static TheoryData<string> LoadSources => new() { Sources.PodmanOci, Sources.SkopeoZstd, Sources.CtrExport, Sources.DockerMulti, Sources.PodmanMulti, Sources.SkopeoDir };
 

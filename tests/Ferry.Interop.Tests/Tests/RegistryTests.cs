@@ -11,18 +11,8 @@ namespace Ferry.Interop.Tests.Tests;
 /// bearer tokens from a token server, TLS with a self-signed CA; cross-checked with skopeo.
 /// </summary>
 [Collection(InteropCollection.Name)]
-public sealed class RegistryTests
+public sealed class RegistryTests(InteropFixture fixture, ITestOutputHelper output) : InteropTest(fixture, output)
 {
-    private readonly InteropFixture _fx;
-    private readonly Transcript _log;
-    private readonly Runner _run;
-
-    public RegistryTests(InteropFixture fixture, ITestOutputHelper output)
-    {
-        _fx = fixture;
-        _log = new Transcript(output);
-        _run = new Runner(_log);
-    }
 
     private static string[] Creds => ["--creds", $"{RegistryServer.User}:{RegistryServer.Password}"];
 

@@ -7,21 +7,10 @@ namespace Ferry.Interop.Tests.Tests;
 
 /// <summary>The named scenarios of the "Done when" list.</summary>
 [Collection(InteropCollection.Name)]
-public sealed class ScenarioTests
+public sealed class ScenarioTests(InteropFixture fixture, ITestOutputHelper output) : InteropTest(fixture, output)
 {
     private const string LegacyName = "matthughes/library-centos:6-2015.03.20";
     private const string LegacyRelative = "moby-emptylayer-legacy/emptyLayer.tar";
-
-    private readonly InteropFixture _fx;
-    private readonly Transcript _log;
-    private readonly Runner _run;
-
-    public ScenarioTests(InteropFixture fixture, ITestOutputHelper output)
-    {
-        _fx = fixture;
-        _log = new Transcript(output);
-        _run = new Runner(_log);
-    }
 
     /// <summary>(a) podman's oci-archive of docker.io/library/ubuntu:20.04 → `ferry copy x.tar y.tar` → docker load says ubuntu:20.04, same ID as podman's.</summary>
     [InteropFact(Tool.Podman, Tool.Docker)]

@@ -11,18 +11,8 @@ namespace Ferry.Interop.Tests.Tests;
 /// image IDs, diff_ids and names docker gave the original (podman rejects some of the originals: the conversion fixes that).
 /// </summary>
 [Collection(InteropCollection.Name)]
-public sealed class ThirdPartyFixtureTests
+public sealed class ThirdPartyFixtureTests(InteropFixture fixture, ITestOutputHelper output) : InteropTest(fixture, output)
 {
-    private readonly InteropFixture _fx;
-    private readonly Transcript _log;
-    private readonly Runner _run;
-
-    public ThirdPartyFixtureTests(InteropFixture fixture, ITestOutputHelper output)
-    {
-        _fx = fixture;
-        _log = new Transcript(output);
-        _run = new Runner(_log);
-    }
 
     [InteropTheory(Tool.Docker, Tool.Podman, Tool.Containerd)]
     [InlineData("moby-emptylayer-legacy/emptyLayer.tar")]
