@@ -243,16 +243,10 @@ public sealed class TarIndex : IDisposable
             return false;
         if (a.Kind != TarEntryKind.File || a.DataOffset == b.DataOffset)
             return true;
-        using var sa = OpenRead(a);
-        using var sb = OpenRead(b);
-        return Ferry.Digests.Digest.Sha256Of(ReadAll(sa)).Equals(Ferry.Digests.Digest.Sha256Of(ReadAll(sb)));
-
-        static byte[] ReadAll(Stream s)
-        {
-            using var ms = new MemoryStream();
-            s.CopyTo(ms);
-            return ms.ToArray();
-        }
+        // Streamed: a duplicated layer may be gigabytes.
+        using var sa = new Ferry.Digests.VerifyingStream(OpenRead(a), a.Name, null, null);
+        using var sb = new Ferry.Digests.VerifyingStream(OpenRead(b), b.Name, null, null);
+        return sa.Drain() == sb.Drain();
     }
 
     /// <summary>A read-only, seekable window over a regular file entry's data.</summary>

@@ -36,7 +36,8 @@ public static class CopyOperation
     /// <exception cref="FerryException">Anything that stops the copy; nothing is written then.</exception>
     public static CopyResult Run(ImageReference source, ImageReference dest, CopyOptions options, Func<Stream>? stdin = null, Func<Stream>? stdout = null, CancellationToken cancel = default)
     {
-        var format = ResolveFormat(dest, options.Format);
+        // Check the destination before reading the source (which may mean a download or a spool of stdin).
+        _ = ResolveFormat(dest, options.Format);
         if (!source.IsStdio && !dest.IsStdio && source.Path.Length > 0 && dest.Path.Length > 0 && SamePath(source.Path, dest.Path))
             throw new OutputException($"{dest.Path}: refusing to overwrite the input");
         using var src = OpenSource(source, options, stdin, cancel);

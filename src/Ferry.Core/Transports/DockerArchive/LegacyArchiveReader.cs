@@ -97,7 +97,7 @@ internal static class LegacyArchiveReader
         layers.Add(DockerArchiveReader.DescribeLayer(layerLoc, diffId, null, $"{store.DisplayName}: layer '{id}/layer.tar'"));
         diffIds.Add(diffId);
         history.Add(HistoryJson(root));
-        byte[] config = MakeConfig(root, v1, diffIds, history);
+        byte[] config = MakeConfig(root, diffIds, history);
         var parsed = ImageConfig.Parse(config, $"{store.DisplayName}: synthesised config of {id}");
         var result = new Loaded(parsed, config, layers, history, diffIds, new SynthesisedLocation(config, id + "/json"));
         loaded[id] = result;
@@ -114,7 +114,7 @@ internal static class LegacyArchiveReader
     }
 
     /// <summary><c>v1.MakeConfigFromV1Config</c>: drop the v1-only keys, add rootfs and history, marshal with sorted keys.</summary>
-    internal static byte[] MakeConfig(JsonElement root, byte[] original, List<Digest> diffIds, List<string> history)
+    internal static byte[] MakeConfig(JsonElement root, List<Digest> diffIds, List<string> history)
     {
         // Docker < 1.8.3 wrote configs that are first normalised through the V1Image struct.
         string dockerVersion = GoJson.Str(root, "docker_version");
@@ -151,7 +151,6 @@ internal static class LegacyArchiveReader
             GoJson.Compact(sb, kv.Value);
         }
         sb.Append('}');
-        _ = original;
         return Encoding.UTF8.GetBytes(sb.ToString());
     }
 
