@@ -58,32 +58,57 @@ public sealed record CliIO(TextWriter Out, TextWriter Err, Func<Stream>? Stdin, 
 /// <summary>Runs a command body, turning exceptions into one-line messages and exit codes.</summary>
 internal static class Guard
 {
+    /// <summary>Runs an asynchronous body with a token cancelled by the command line's token or by SIGINT/SIGTERM.</summary>
+    public static async Task<int> RunAsync(CliIO io, bool debug, Func<CancellationToken, Task<int>> body, CancellationToken token)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, Program.Interrupt.Token);
+        try
+        {
+            return await body(linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            return Report(io, debug, e);
+        }
+    }
+
     public static int Run(CliIO io, bool debug, Func<int> body)
     {
         try
         {
             return body();
         }
-        catch (FerryException e)
-        {
-            io.Err.WriteLine("ferry: " + e.Message);
-            if (debug)
-                io.Err.WriteLine(e.ToString());
-            return e.ExitCode;
-        }
-        catch (OperationCanceledException)
-        {
-            io.Err.WriteLine("ferry: interrupted; nothing was written");
-            return 130;
-        }
         catch (Exception e)
         {
-            io.Err.WriteLine($"ferry: internal error: {e.GetType().Name}: {e.Message}");
+            return Report(io, debug, e);
+        }
+    }
+
+    private static int Report(CliIO io, bool debug, Exception e)
+    {
+        switch (e)
+        {
+            case FerryException:
+                break;
+            case OperationCanceledException:
+                io.Err.WriteLine("ferry: interrupted; nothing was written");
+                return 130;
+            case AggregateException { InnerExceptions: [var only] }:
+                return Report(io, debug, only);
+            default:
+                io.Err.WriteLine($"ferry: internal error: {e.GetType().Name}: {e.Message}");
+                if (debug)
+                    io.Err.WriteLine(e.ToString());
+                else
+                    io.Err.WriteLine("ferry: run again with --debug for details");
+                return ExitCodes.Failure;
+        }
+        {
+            var f = (FerryException)e;
+            io.Err.WriteLine("ferry: " + f.Message);
             if (debug)
-                io.Err.WriteLine(e.ToString());
-            else
-                io.Err.WriteLine("ferry: run again with --debug for details");
-            return ExitCodes.Failure;
+                io.Err.WriteLine(f.ToString());
+            return f.ExitCode;
         }
     }
 }

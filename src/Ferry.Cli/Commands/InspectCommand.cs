@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Ferry.Compression;
+using Ferry.Images;
 using Ferry.Inspect;
 using Ferry.Transports;
 
@@ -9,12 +10,17 @@ internal static class InspectCommand
 {
     public static Command Create(CliIO io, Option<bool> debug)
     {
-        var source = new Argument<string>("SOURCE") { Description = "Archive or layout to describe (path, '-', or transport:PATH[:NAME])" };
+        var source = new Argument<string>("SOURCE") { Description = "What to describe: any SOURCE of copy (path, '-', transport:PATH[:NAME], docker-daemon:NAME, docker://HOST/REPO[:TAG])" };
         var json = new Option<bool>("--json") { Description = "Print stable JSON instead of text" };
-        var cmd = new Command("inspect", "Show the images of an archive: names, digests, platform, config, history and layers") { source, json };
-        cmd.SetAction(parse => Guard.Run(io, parse.GetValue(debug), () =>
+        var host = DaemonOptions.Host();
+        var registry = new RegistryFlags(Side.Both);
+        var cmd = new Command("inspect", "Show the images of a source: names, digests, platform, config, history and layers") { source, json, host };
+        registry.AddTo(cmd);
+        cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            using var src = ArchiveSource.Open(ImageReference.Parse(parse.GetValue(source)!), io.Stdin);
+            var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source), DockerHost = parse.GetValue(host), Stdin = io.Stdin };
+            await using var src = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 io.Out.WriteLine(System.Text.Encoding.UTF8.GetString(ImageInspector.ToJson(src)));
@@ -24,11 +30,11 @@ internal static class InspectCommand
             foreach (var w in src.Warnings)
                 io.Err.WriteLine("ferry: warning: " + w);
             return ExitCodes.Ok;
-        }));
+        }, ct));
         return cmd;
     }
 
-    private static void Render(TextWriter o, ArchiveSource src)
+    private static void Render(TextWriter o, IImageSource src)
     {
         o.WriteLine($"{src.DisplayName}: {src.Format}{(src.ArchiveCompression == CompressionKind.None ? "" : $" ({Compressions.Name(src.ArchiveCompression)}-compressed)")}, {src.Images.Count} image{(src.Images.Count == 1 ? "" : "s")}");
         int n = 0;
@@ -38,13 +44,19 @@ internal static class InspectCommand
             o.WriteLine($"[{n++}] {(image.Names.Count + image.RefNames.Count == 0 ? "<untagged>" : string.Join(", ", image.Names.Select(x => x.Familiar).Concat(image.RefNames)))}");
             if (image.Root is IndexNode idx)
                 o.WriteLine($"    index         {idx.Index.Digest} ({idx.Index.MediaType}, {idx.Children.Count} entries)");
-            foreach (var node in ImageInspector.Images(image.Root))
+            foreach (var node in image.Images())
             {
                 var img = node.Image;
                 var c = img.Config;
+                if (NamedImage.IsAttestation(node))
+                {
+                    string? of = node.Descriptor?.Annotations?.GetValueOrDefault(Model.MediaTypes.DockerReferenceDigestAnnotation);
+                    o.WriteLine($"    attestation   {img.Manifest?.Digest}{(of is null ? "" : $" (of {of})")}, {img.Layers.Count} statement{(img.Layers.Count == 1 ? "" : "s")}");
+                    continue;
+                }
                 o.WriteLine($"    image ID      {img.ImageId}");
                 o.WriteLine($"    manifest      {(img.Manifest is { } m ? $"{m.Digest} ({m.MediaType})" : "(none: docker-archive)")}");
-                o.WriteLine($"    platform      {(node.Descriptor?.Platform ?? img.Platform)?.ToString() ?? "-"}");
+                o.WriteLine($"    platform      {NamedImage.PlatformOf(node)?.ToString() ?? "-"}");
                 o.WriteLine($"    created       {c.Created ?? "-"}");
                 o.WriteLine($"    size          {Size(img.Layers.Sum(l => l.Descriptor.Size))} in {img.Layers.Count} layer{(img.Layers.Count == 1 ? "" : "s")}");
                 if (c.Entrypoint is { Count: > 0 })

@@ -8,12 +8,16 @@ internal static class VerifyCommand
 {
     public static Command Create(CliIO io, Option<bool> debug)
     {
-        var source = new Argument<string>("SOURCE") { Description = "Archive or layout to verify (path, '-', or transport:PATH[:NAME])" };
+        var source = new Argument<string>("SOURCE") { Description = "What to verify: any SOURCE of copy (path, '-', transport:PATH[:NAME], docker-daemon:NAME, docker://HOST/REPO[:TAG])" };
         var json = new Option<bool>("--json") { Description = "Print a JSON report" };
-        var cmd = new Command("verify", "Re-hash every blob and check sizes, diff_ids, media types, references and names; report every finding") { source, json };
-        cmd.SetAction(parse => Guard.Run(io, parse.GetValue(debug), () =>
+        var host = DaemonOptions.Host();
+        var registry = new RegistryFlags(Side.Both);
+        var cmd = new Command("verify", "Re-hash every blob and check sizes, diff_ids, media types, references and names; report every finding (nothing is written)") { source, json, host };
+        registry.AddTo(cmd);
+        cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var report = ImageValidator.Verify(ImageReference.Parse(parse.GetValue(source)!), io.Stdin);
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source), DockerHost = parse.GetValue(host), Stdin = io.Stdin };
+            var report = await ImageValidator.VerifyAsync(TransportRegistry.Default.Parse(parse.GetValue(source)!), options, cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 io.Out.WriteLine(System.Text.Encoding.UTF8.GetString(report.ToJson()));
@@ -28,7 +32,7 @@ internal static class VerifyCommand
                     : $"{report.Source}: FAILED ({errors} error{(errors == 1 ? "" : "s")})");
             }
             return report.Ok ? ExitCodes.Ok : ExitCodes.Failure;
-        }));
+        }, ct));
         return cmd;
     }
 }

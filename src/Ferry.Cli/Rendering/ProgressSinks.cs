@@ -19,20 +19,18 @@ internal static class ProgressRunner
     public const long MinShown = 1 << 20;
 
     /// <summary>Runs <paramref name="body"/> with a progress sink suited to <paramref name="mode"/> and the terminal.</summary>
-    public static T Run<T>(ProgressMode mode, TextWriter err, bool stderrIsTerminal, Func<ICopyProgress?, T> body)
+    public static async Task<T> RunAsync<T>(ProgressMode mode, TextWriter err, bool stderrIsTerminal, Func<ICopyProgress?, Task<T>> body)
     {
         if (mode == ProgressMode.None || (mode == ProgressMode.Auto && !stderrIsTerminal))
-            return body(null);
+            return await body(null).ConfigureAwait(false);
         if (mode == ProgressMode.Plain)
-            return body(new PlainProgress(err, TimeSpan.FromSeconds(2)));
+            return await body(new PlainProgress(err, TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(err) });
-        T result = default!;
-        console.Progress()
+        return await console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
-            .Start(ctx => result = body(new SpectreProgress(ctx)));
-        return result;
+            .StartAsync(ctx => body(new SpectreProgress(ctx))).ConfigureAwait(false);
     }
 }
 

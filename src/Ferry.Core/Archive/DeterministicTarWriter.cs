@@ -8,7 +8,7 @@ namespace Ferry.Archive;
 /// 8 GiB and more), a fixed mtime, uid/gid 0, empty user and group names, mode 0644 for files and 0755 for directories.
 /// Never PAX (its headers carry the writer's process ID).
 /// </summary>
-public sealed class DeterministicTarWriter : IDisposable
+internal sealed class DeterministicTarWriter : IDisposable
 {
     private const int Block = 512;
     private const long MaxOctalSize = (1L << 33) - 1; // 11 octal digits
@@ -44,23 +44,22 @@ public sealed class DeterministicTarWriter : IDisposable
     /// Adds a file of exactly <paramref name="size"/> bytes copied from <paramref name="data"/>, which is read to its end
     /// (so a verifying stream gets to check its digest). A source shorter or longer than the size is an error.
     /// </summary>
-    public void AddFile(string name, Stream data, long size, Action<long>? progress = null, CancellationToken cancel = default)
+    public async Task AddFileAsync(string name, Stream data, long size, CancellationToken cancel = default)
     {
-        WriteHeader(name, size, (byte)'0', 0x1a4);
+        await _output.WriteAsync(Header(name, size, (byte)'0', 0x1a4), cancel).ConfigureAwait(false);
+        Position += Block;
         byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
             long copied = 0;
             int n;
-            while ((n = data.Read(buf, 0, buf.Length)) > 0)
+            while ((n = await data.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
             {
-                cancel.ThrowIfCancellationRequested();
                 if (copied + n > size)
                     throw new DigestMismatchException($"{name}: content is longer than its declared size {size}");
-                _output.Write(buf, 0, n);
+                await _output.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
                 copied += n;
                 Position += n;
-                progress?.Invoke(n);
             }
             if (copied != size)
                 throw new DigestMismatchException($"{name}: content is {copied} bytes, declared size is {size}");
@@ -69,7 +68,30 @@ public sealed class DeterministicTarWriter : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buf);
         }
-        Pad(size);
+        int pad = Padding(size);
+        if (pad > 0)
+        {
+            await _output.WriteAsync(new byte[pad], cancel).ConfigureAwait(false);
+            Position += pad;
+        }
+    }
+
+    /// <summary>Adds a directory entry.</summary>
+    public async Task AddDirectoryAsync(string name, CancellationToken cancel = default)
+    {
+        await _output.WriteAsync(Header(name.EndsWith('/') ? name : name + "/", 0, (byte)'5', 0x1ed), cancel).ConfigureAwait(false);
+        Position += Block;
+    }
+
+    /// <summary>Writes the two zero blocks that end a tar and flushes.</summary>
+    public async Task FinishAsync(CancellationToken cancel = default)
+    {
+        if (_finished)
+            return;
+        await _output.WriteAsync(new byte[Block * 2], cancel).ConfigureAwait(false);
+        Position += Block * 2;
+        await _output.FlushAsync(cancel).ConfigureAwait(false);
+        _finished = true;
     }
 
     /// <summary>Writes the two zero blocks that end a tar.</summary>
@@ -83,9 +105,11 @@ public sealed class DeterministicTarWriter : IDisposable
         _finished = true;
     }
 
+    private static int Padding(long size) => (int)((Block - (size % Block)) % Block);
+
     private void Pad(long size)
     {
-        int pad = (int)((Block - (size % Block)) % Block);
+        int pad = Padding(size);
         if (pad > 0)
         {
             _output.Write(new byte[pad]);
@@ -94,6 +118,12 @@ public sealed class DeterministicTarWriter : IDisposable
     }
 
     private void WriteHeader(string name, long size, byte type, int mode)
+    {
+        _output.Write(Header(name, size, type, mode));
+        Position += Block;
+    }
+
+    private byte[] Header(string name, long size, byte type, int mode)
     {
         if (_finished)
             throw new InvalidOperationException("the archive is finished");
@@ -143,8 +173,7 @@ public sealed class DeterministicTarWriter : IDisposable
         chk.CopyTo(h, 148);
         h[154] = 0;
         h[155] = (byte)' ';
-        _output.Write(h);
-        Position += Block;
+        return h;
     }
 
     private static void SplitName(string name, out string prefix, out string shortName)

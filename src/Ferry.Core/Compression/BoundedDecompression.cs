@@ -1,6 +1,6 @@
 namespace Ferry.Compression;
 
-public static class CompressionLimits
+internal static class CompressionLimits
 {
     /// <summary>The largest ratio of decompressed to compressed bytes accepted (beyond <see cref="Slack"/>): 256:1.</summary>
     public const long MaxRatio = 256;
@@ -15,7 +15,7 @@ public static class CompressionLimits
 /// throws <see cref="ArchiveFormatException"/> naming the blob. Whatever the decompressor throws on corrupt input
 /// (zlib, ZstdSharp and SharpCompress each have their own exceptions) also becomes an <see cref="ArchiveFormatException"/>.
 /// </summary>
-public static class BoundedDecompression
+internal static class BoundedDecompression
 {
     public static Stream Open(Stream compressed, CompressionKind kind, string what)
     {
@@ -49,6 +49,13 @@ public static class BoundedDecompression
             return n;
         }
 
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            Count += n;
+            return n;
+        }
+
         protected override void Dispose(bool disposing)
         {
             if (disposing)
@@ -69,10 +76,29 @@ public static class BoundedDecompression
             {
                 n = decompressed.Read(buffer);
             }
-            catch (Exception e) when (e is not (FerryException or OperationCanceledException or OutOfMemoryException))
+            catch (Exception e) when (e is not (FerryException or OperationCanceledException or OutOfMemoryException or NotSupportedException))
             {
                 throw new ArchiveFormatException($"{what}: corrupt {Compressions.Name(kind)} data: {e.Message}", e);
             }
+            return Account(n);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n;
+            try
+            {
+                n = await decompressed.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not (FerryException or OperationCanceledException or OutOfMemoryException or NotSupportedException or IOException))
+            {
+                throw new ArchiveFormatException($"{what}: corrupt {Compressions.Name(kind)} data: {e.Message}", e);
+            }
+            return Account(n);
+        }
+
+        private int Account(int n)
+        {
             _out += n;
             if (_out > CompressionLimits.MaxRatio * input.Count + CompressionLimits.Slack)
                 throw new ArchiveFormatException($"{what}: {Compressions.Name(kind)} data expands more than {CompressionLimits.MaxRatio}:1 past {CompressionLimits.Slack >> 20} MiB (a decompression bomb?)");

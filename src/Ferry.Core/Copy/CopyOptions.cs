@@ -1,89 +1,54 @@
+using Ferry.Digests;
 using Ferry.Model;
+using Ferry.Transports;
 
 namespace Ferry.Copy;
-
-/// <summary>The archive shapes Ferry writes.</summary>
-public enum OutputFormat
-{
-    /// <summary>One tar that is both an OCI image layout and a docker-archive: every loader accepts it.</summary>
-    Portable,
-    DockerArchive,
-    OciArchive,
-    /// <summary>An OCI image layout directory.</summary>
-    Oci,
-}
 
 /// <summary>What to do with layer compression.</summary>
 public enum CompressMode
 {
-    /// <summary>Keep each layer's bytes, except zstd layers in docker-loadable outputs (portable, docker-archive) become gzip.</summary>
+    /// <summary>Keep each layer's bytes, unless the destination cannot keep their compression (zstd for docker before 23.0 becomes gzip).</summary>
     Keep,
     Gzip,
     Zstd,
     None,
 }
 
-/// <summary>Options of <see cref="ImageCopier"/>.</summary>
+/// <summary>Options of <see cref="ImageCopier"/>: which images, under which names, how layers are compressed, and each side's transport options.</summary>
 public sealed record CopyOptions
 {
-    /// <summary>The output format when the destination is a plain path.</summary>
-    public OutputFormat? Format { get; init; }
-
+    /// <summary>Layer compression in the output.</summary>
     public CompressMode Compress { get; init; } = CompressMode.Keep;
 
-    /// <summary>Selects images of the source by name, bare ref name, <c>@N</c> or ID prefix; empty means all.</summary>
+    /// <summary>The compression level for layers Ferry compresses (gzip 1–9, zstd 1–19); null for the default (gzip 3, zstd 3).</summary>
+    public int? CompressionLevel { get; init; }
+
+    /// <summary>Selects images of the source (see <see cref="Images.ImageSelector"/>); empty means all.</summary>
     public IReadOnlyList<string> Images { get; init; } = [];
 
     /// <summary>Names added to the (single) selected image.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
-    /// <summary>The platform picked from multi-platform images where one image must be chosen (docker's manifest.json).</summary>
+    /// <summary>The platform picked from multi-platform images where one image must be chosen (docker's manifest.json, docker load); default: this machine's.</summary>
     public Platform? Platform { get; init; }
 
-    /// <summary>The mtime written in every tar header (seconds since the epoch); SOURCE_DATE_EPOCH or 0 by default.</summary>
-    public long Mtime { get; init; } = DefaultMtime();
-
-    /// <summary>Receives warnings and notes meant for stderr.</summary>
+    /// <summary>Receives warnings and notes meant for people (stderr).</summary>
     public Action<string>? Log { get; init; }
 
     /// <summary>Receives per-blob progress.</summary>
     public ICopyProgress? Progress { get; init; }
 
-    /// <summary>The Docker Engine address for docker-daemon: references (default: DOCKER_HOST, else the local socket).</summary>
-    public string? DockerHost { get; init; }
-
-    /// <summary>The compression level for layers Ferry compresses (gzip 1–9, zstd 1–19); null for the default (gzip 3, zstd 3).</summary>
-    public int? CompressionLevel { get; init; }
-
-    /// <summary>Credentials and TLS for docker:// references.</summary>
-    public Transports.Registry.RegistryOptions Registry { get; init; } = new();
-
-    /// <summary>Whether docker-loadable outputs may keep zstd layers (the destination daemon is docker 23 or later).</summary>
-    public bool DockerLoadsZstd { get; init; }
-
     /// <summary>How many layers are recompressed at once (default: the processor count).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
-    public static long DefaultMtime() =>
-        long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v) ? v : 0;
+    /// <summary>How the source is reached (credentials, daemon address, stdin).</summary>
+    public TransportOptions Source { get; init; } = new();
 
-    public static OutputFormat ParseFormat(string text) => text switch
-    {
-        "portable" => OutputFormat.Portable,
-        "docker-archive" or "docker" => OutputFormat.DockerArchive,
-        "oci-archive" => OutputFormat.OciArchive,
-        "oci" or "oci-dir" => OutputFormat.Oci,
-        _ => throw new UsageException($"unknown format '{text}' (want portable, docker-archive, oci-archive or oci)"),
-    };
+    /// <summary>How the destination is reached and written (credentials, daemon address, stdout, archive format, mtime).</summary>
+    public TransportOptions Destination { get; init; } = new();
 
-    public static string FormatName(OutputFormat f) => f switch
-    {
-        OutputFormat.Portable => "portable",
-        OutputFormat.DockerArchive => "docker-archive",
-        OutputFormat.OciArchive => "oci-archive",
-        _ => "oci",
-    };
-
+    /// <summary>Parses <c>keep</c>, <c>gzip</c>, <c>zstd</c> or <c>none</c>.</summary>
+    /// <exception cref="UsageException">Another word.</exception>
     public static CompressMode ParseCompress(string text) => text switch
     {
         "keep" => CompressMode.Keep,
@@ -94,5 +59,37 @@ public sealed record CopyOptions
     };
 }
 
+/// <summary>What happened to a blob at the destination.</summary>
+public enum BlobAction
+{
+    /// <summary>Its bytes were written (to the archive, or uploaded).</summary>
+    Written,
+
+    /// <summary>Mounted from another repository of the registry: no bytes sent.</summary>
+    Mounted,
+
+    /// <summary>The destination had it already.</summary>
+    Present,
+}
+
+/// <summary>A blob (config or layer) of a copied image and what became of it.</summary>
+public sealed record CopiedBlob(Digest Digest, long Size, string MediaType, BlobAction Action);
+
 /// <summary>What was written for one image.</summary>
-public sealed record CopiedImage(IReadOnlyList<string> Names, Digests.Digest ImageId, Digests.Digest? ManifestDigest);
+/// <param name="Names">The names it was written under (full names, then bare ref names).</param>
+/// <param name="ImageId">The config digest of its image (for an index, of the image docker would get).</param>
+/// <param name="ManifestDigest">The digest of the manifest or index written, when the destination keeps manifests.</param>
+/// <param name="References">Where it is found now (e.g. <c>HOST/REPO:TAG</c>, <c>HOST/REPO@sha256:…</c>).</param>
+/// <param name="DestinationId">The image ID the destination gave it, when it says (a daemon).</param>
+/// <param name="Blobs">Its configs and layers, each once.</param>
+public sealed record CopiedImage(IReadOnlyList<string> Names, Digest ImageId, Digest? ManifestDigest, IReadOnlyList<string> References, Digest? DestinationId,
+    IReadOnlyList<CopiedBlob> Blobs);
+
+/// <summary>The outcome of a copy.</summary>
+/// <param name="Source">The source's name.</param>
+/// <param name="SourceFormat">What the source was (see <see cref="IImageSource.Format"/>).</param>
+/// <param name="Destination">The destination's name.</param>
+/// <param name="DestinationFormat">What the destination is (see <see cref="IImageDestination.Format"/>).</param>
+/// <param name="Images">Every image written, in order.</param>
+/// <param name="Messages">What the destination reported at commit (a daemon's "Loaded image: …" names).</param>
+public sealed record CopyResult(string Source, string SourceFormat, string Destination, string DestinationFormat, IReadOnlyList<CopiedImage> Images, IReadOnlyList<string> Messages);

@@ -1,189 +1,159 @@
+using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
-using Ferry.Archive;
 using Ferry.Compression;
 using Ferry.Digests;
+using Ferry.Images;
 using Ferry.Model;
 using Ferry.Transports;
-using Ferry.Transports.OciLayout;
 
 namespace Ferry.Copy;
 
 /// <summary>
-/// Copies images from an <see cref="ArchiveSource"/> to a destination in any <see cref="OutputFormat"/>: one pipeline for
-/// every pair. Config bytes are never changed; manifests and indexes keep their bytes unless a layer's compression
-/// changes. Every blob read is verified against its digest and size while it is copied. Output is deterministic: entries
-/// are sorted by name and every header field is fixed.
+/// Copies images from any source to any destination: one pipeline for every pair, and the only code that walks
+/// manifests. It selects images and names them, decides per layer whether its bytes pass through or are recompressed
+/// (only when <see cref="CopyOptions.Compress"/> asks, or the destination cannot keep their compression), writes the
+/// manifest tree (when the destination keeps manifests) and the one docker image per name (when it needs them), and
+/// commits. Config bytes are never changed; manifests and indexes keep their bytes unless a layer's compression changes.
+/// Every blob is verified against its digest and size as it is read.
 /// </summary>
-/// <remarks>
-/// Call order: construct, then <see cref="Copy"/> once. The destination is written to a temp path and renamed into place
-/// only after every blob was copied and verified; on any error nothing is left behind.
-/// </remarks>
-public sealed class ImageCopier : IDisposable
+public static class ImageCopier
 {
-    private readonly ArchiveSource _source;
-    private readonly CopyOptions _options;
-    private readonly OutputFormat _format;
-    private readonly SortedDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly Dictionary<(Digest, CompressionKind), Descriptor> _layerCache = [];
-    private readonly Dictionary<(Digest, CompressionKind), (Descriptor Descriptor, string Path)> _recompressed = [];
-    private readonly System.Collections.Concurrent.ConcurrentBag<string> _tempFiles = [];
-    private readonly string _tempDir;
-    private bool _warnedZstd;
+    /// <summary>Parses both references with <see cref="TransportRegistry.Default"/> and copies.</summary>
+    /// <exception cref="FerryException">Anything that stops the copy; nothing is written then.</exception>
+    public static Task<CopyResult> CopyAsync(string source, string destination, CopyOptions options, CancellationToken cancel = default) =>
+        CopyAsync(TransportRegistry.Default.Parse(source), TransportRegistry.Default.Parse(destination), options, cancel);
 
-    /// <summary>A file of the output: its bytes come from the source (verified), from memory, or from a temp file.</summary>
-    private abstract record Entry
+    /// <summary>Opens the destination (checked before the source is read, which may mean a download), then the source, and copies.</summary>
+    /// <exception cref="FerryException">Anything that stops the copy; nothing is written then.</exception>
+    public static async Task<CopyResult> CopyAsync(ImageReference source, ImageReference destination, CopyOptions options, CancellationToken cancel = default)
     {
-        public abstract long Size { get; }
-        public abstract Stream Open();
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(options);
+        if (source.LocalPath is string a && destination.LocalPath is string b && SamePath(a, b))
+            throw new OutputException($"{b}: refusing to overwrite the input");
+        await using var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log }, cancel).ConfigureAwait(false);
+        await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log }, cancel).ConfigureAwait(false);
+        return await CopyAsync(src, dest, options, cancel).ConfigureAwait(false);
     }
 
-    private sealed record SourceEntry(BlobLocation Location, Digest Digest, long ExpectedSize, string What) : Entry
+    /// <summary>Copies the images of an opened source to an opened destination and commits it.</summary>
+    /// <exception cref="FerryException">Anything that stops the copy; the destination is then not committed.</exception>
+    public static async Task<CopyResult> CopyAsync(IImageSource source, IImageDestination destination, CopyOptions options, CancellationToken cancel = default)
     {
-        public override long Size => ExpectedSize;
-        public override Stream Open() => Location.OpenVerified(Digest, ExpectedSize, What);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(options);
+        foreach (var w in source.Warnings)
+            options.Log?.Invoke("warning: " + w);
+        await using var run = new CopyRun(source, destination, options);
+        return await run.RunAsync(cancel).ConfigureAwait(false);
     }
 
-    private sealed record BytesEntry(byte[] Bytes) : Entry
+    private static bool SamePath(string a, string b)
     {
-        public override long Size => Bytes.LongLength;
-        public override Stream Open() => new MemoryStream(Bytes, writable: false);
+        string fa = Path.GetFullPath(a).TrimEnd('/');
+        string fb = Path.GetFullPath(b).TrimEnd('/');
+        if (fa == fb)
+            return true;
+        try
+        {
+            var ta = File.ResolveLinkTarget(fa, returnFinalTarget: true)?.FullName ?? fa;
+            var tb = File.ResolveLinkTarget(fb, returnFinalTarget: true)?.FullName ?? fb;
+            return ta == tb;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
+}
 
-    private sealed record TempFileEntry(string Path, long Length) : Entry
-    {
-        public override long Size => Length;
-        public override Stream Open() => new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-    }
+/// <summary>One copy: the plan, the staged layers, and the per-image writers.</summary>
+internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyOptions options) : IAsyncDisposable
+{
+    private readonly DestinationCapabilities _caps = dest.Capabilities;
+    private readonly ConcurrentDictionary<(Digest, CompressionKind), Staged> _staged = new();
+    private readonly ConcurrentBag<string> _tempFiles = [];
+    private int _warnedCompression;
 
-    private sealed record DirectoryEntry : Entry
-    {
-        public override long Size => 0;
-        public override Stream Open() => Stream.Null;
-    }
-
-    /// <param name="source">The opened source.</param>
-    /// <param name="format">The output format.</param>
-    /// <param name="options">Selection, naming and compression options.</param>
-    /// <param name="tempDir">Where layers whose compression changes are staged (beside the destination).</param>
-    public ImageCopier(ArchiveSource source, OutputFormat format, CopyOptions options, string tempDir)
-    {
-        _source = source;
-        _format = format;
-        _options = options;
-        _tempDir = tempDir;
-    }
-
-    private bool OciOutput => _format != OutputFormat.DockerArchive;
-    private bool DockerOutput => _format is OutputFormat.DockerArchive or OutputFormat.Portable;
+    /// <summary>A layer recompressed into a temp file.</summary>
+    private sealed record Staged(Digest Digest, long Size, string Path);
 
     /// <summary>One image to write, with the names it gets.</summary>
-    private sealed record Planned(ArchiveImage Image, List<ImageName> Names, List<string> RefNames);
+    private sealed record Planned(NamedImage Image, List<ImageName> Names, List<string> RefNames);
 
-    /// <summary>Writes the selected images to <paramref name="target"/> and commits it.</summary>
-    /// <exception cref="FerryException">Selection, reading, verification or writing failed; nothing was committed.</exception>
-    public IReadOnlyList<CopiedImage> Copy(OutputTarget target, string? destName, CancellationToken cancel = default)
+    /// <summary>A layer (or config) as it goes out: its descriptor and where its bytes come from (null: not in the source; the reference is kept).</summary>
+    private sealed record Outgoing(Descriptor Descriptor, BlobContent? Content);
+
+    /// <summary>The blobs one writer was given, each once.</summary>
+    private sealed class ImageState(IImageWriter writer)
     {
-        var (results, _) = Prepare(destName, cancel);
-        WriteEntries(target, cancel);
-        target.Commit();
-        return results;
+        public IImageWriter Writer { get; } = writer;
+        public ConcurrentDictionary<Digest, Lazy<Task<CopiedBlob>>> Blobs { get; } = new();
     }
 
-    /// <summary>The blobs of an OCI-format plan, by digest, and the root descriptors (one per name) of index.json.</summary>
-    public sealed record OciPlan(IReadOnlyList<CopiedImage> Images, IReadOnlyList<Descriptor> Roots, IReadOnlyDictionary<Digest, (long Size, Func<Stream> Open)> Blobs);
-
-    /// <summary>
-    /// Plans the copy without writing a file (for a registry destination): recompresses what must change and returns
-    /// every blob to send, verified as it is read, and the named roots. Only for <see cref="OutputFormat.Oci"/>.
-    /// </summary>
-    public OciPlan PrepareOci(string? destName, CancellationToken cancel = default)
+    public async Task<CopyResult> RunAsync(CancellationToken cancel)
     {
-        if (_format != OutputFormat.Oci)
-            throw new InvalidOperationException("PrepareOci needs the oci format");
-        var (results, roots) = Prepare(destName, cancel);
-        var blobs = new Dictionary<Digest, (long, Func<Stream>)>();
-        foreach (var (name, entry) in _entries)
-        {
-            if (name.StartsWith("blobs/", StringComparison.Ordinal) && entry is not DirectoryEntry
-                && Digest.TryParse(name["blobs/".Length..].Replace('/', ':'), out var d))
-                blobs[d] = (entry.Size, entry.Open);
-        }
-        return new OciPlan(results, roots, blobs);
-    }
-
-    private (List<CopiedImage> Results, List<Descriptor> Roots) Prepare(string? destName, CancellationToken cancel)
-    {
-        var planned = Plan(destName);
-        RecompressAll(planned, cancel);
-        var results = new List<CopiedImage>();
-        var indexDescriptors = new List<Descriptor>();
-        var dockerEntries = new List<(string Config, List<ImageName> Names, List<string> Layers)>();
+        var planned = Plan();
+        var states = new List<ImageState>();
         foreach (var p in planned)
         {
+            var writer = await dest.BeginImageAsync(new PlannedImage(p.Image.Key, p.Image.Label, p.Names, p.RefNames), cancel).ConfigureAwait(false);
+            states.Add(new ImageState(writer));
+        }
+        await RecompressAllAsync(planned, cancel).ConfigureAwait(false);
+        var results = new List<CopiedImage>();
+        for (int i = 0; i < planned.Count; i++)
+        {
             cancel.ThrowIfCancellationRequested();
+            var p = planned[i];
+            var state = states[i];
             Descriptor? root = null;
-            if (OciOutput)
-            {
-                root = WriteNode(p.Image.Root, cancel);
-                indexDescriptors.AddRange(NamedDescriptors(root, p));
-            }
-            ImageNode? chosen = p.Image.SelectImage(_options.Platform);
-            if (DockerOutput)
+            if (_caps.KeepsManifests)
+                root = await WriteNodeAsync(state, p.Image.Root, cancel).ConfigureAwait(false);
+            DockerImage? docker = null;
+            ImageNode? chosen = p.Image.SelectImage(options.Platform);
+            if (_caps.NeedsDockerImages)
             {
                 if (chosen is null)
-                    throw new ImageNotFoundException($"{_source.DisplayName}: {p.Image.Label}: no image for platform {_options.Platform ?? Platform.Host} to put in manifest.json");
-                var (config, layers) = WriteDockerImage(chosen.Image, cancel);
-                dockerEntries.Add((config, p.Names, layers));
+                    throw new ImageNotFoundException($"{source.DisplayName}: {p.Image.Label}: no image for platform {options.Platform ?? Platform.Host} (has: {string.Join(", ", p.Image.Images().Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
+                docker = await WriteDockerImageAsync(state, chosen.Image, cancel).ConfigureAwait(false);
             }
+            var written = await state.Writer.FinishAsync(root, docker, cancel).ConfigureAwait(false);
+            var blobs = new List<CopiedBlob>();
+            foreach (var b in state.Blobs.Values)
+                blobs.Add(await b.Value.ConfigureAwait(false));
             var id = chosen?.Image.ImageId ?? p.Image.Key;
-            results.Add(new CopiedImage(p.Names.Select(n => n.ToString()).Concat(p.RefNames).ToList(), id, root?.Digest));
+            results.Add(new CopiedImage([.. p.Names.Select(n => n.ToString()), .. p.RefNames], id, root?.Digest, written.References, written.DestinationId,
+                [.. blobs.OrderBy(b => b.Digest.ToString(), StringComparer.Ordinal)]));
         }
-        if (OciOutput)
-        {
-            Add("oci-layout", new BytesEntry("{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray()));
-            Add("index.json", new BytesEntry(ImageIndex.CreateOci(indexDescriptors)));
-        }
-        if (DockerOutput)
-        {
-            Add("manifest.json", new BytesEntry(DockerManifestJson(dockerEntries)));
-            if (RepositoriesJson(dockerEntries) is byte[] repos)
-                Add("repositories", new BytesEntry(repos));
-        }
-        return (results, indexDescriptors);
+        var messages = await dest.CommitAsync(cancel).ConfigureAwait(false);
+        return new CopyResult(source.DisplayName, source.Format, dest.DisplayName, dest.Format, results, messages);
     }
 
-    private List<Planned> Plan(string? destName)
+    // ---- plan -------------------------------------------------------------------------------------------------------
+
+    private List<Planned> Plan()
     {
-        var images = _source.Images.ToList();
-        if (_options.Images.Count > 0)
-        {
-            var chosen = new List<ArchiveImage>();
-            foreach (var sel in _options.Images)
-            {
-                var found = images.Where(i => ArchiveSource.Matches(i, sel, images)).ToList();
-                if (found.Count == 0)
-                    throw new ImageNotFoundException($"{_source.DisplayName}: no image matches '{sel}' (has: {string.Join(", ", images.Select(i => i.Label))})");
-                chosen.AddRange(found.Where(f => !chosen.Contains(f)));
-            }
-            images = chosen;
-        }
+        var images = ImageSelector.Select(source.Images, options.Images, source.DisplayName);
         if (images.Count == 0)
-            throw new ImageNotFoundException($"{_source.DisplayName}: holds no images; nothing to copy");
+            throw new ImageNotFoundException($"{source.DisplayName}: holds no images; nothing to copy");
         var planned = images.Select(i => new Planned(i, [.. i.Names], [.. i.RefNames])).ToList();
-        if (destName is not null)
+        if (dest.RequestedName is string requested)
         {
             if (planned.Count != 1)
-                throw new UsageException($"a destination name ('{destName}') needs exactly one image, but {planned.Count} are selected (use --image)");
+                throw new UsageException($"the destination names one image ('{requested}'), but {planned.Count} are selected (use --image)");
             planned[0].Names.Clear();
             planned[0].RefNames.Clear();
-            AddName(planned[0], destName);
+            AddName(planned[0], requested, allowDigest: true);
         }
-        if (_options.Tags.Count > 0)
+        if (options.Tags.Count > 0)
         {
             if (planned.Count != 1)
                 throw new UsageException($"--tag needs exactly one image, but {planned.Count} are selected (use --image)");
-            foreach (var t in _options.Tags)
-                AddName(planned[0], t);
+            foreach (var t in options.Tags)
+                AddName(planned[0], t, allowDigest: false);
         }
         var owner = new Dictionary<ImageName, Planned>();
         foreach (var p in planned)
@@ -198,189 +168,90 @@ public sealed class ImageCopier : IDisposable
         return planned;
     }
 
-    private static void AddName(Planned p, string text)
+    /// <summary>Adds a name; a text that is no full reference becomes a bare OCI ref name (only for a destination's own <c>:NAME</c>).</summary>
+    private static void AddName(Planned p, string text, bool allowDigest)
     {
-        var name = ImageName.Parse(text);
-        if (name.Digest is not null)
+        if (!ImageName.TryParse(text, out var name, out string err))
+        {
+            // oci:DIR:NAME and oci-archive:PATH:NAME take any ref name (a bare tag, as skopeo writes it).
+            if (allowDigest && OciRefName(text))
+            {
+                p.RefNames.Add(text);
+                return;
+            }
+            throw new UsageException($"invalid image name '{Digest.Describe(text)}': {err}");
+        }
+        if (name!.Digest is not null && (!allowDigest || name.Tag is not null))
             throw new UsageException($"'{text}': a name given to an image cannot contain a digest");
         name = name.WithDefaultTag();
         if (!p.Names.Contains(name))
             p.Names.Add(name);
     }
 
-    /// <summary>index.json entries: one per name, with the full name as containerd's name and as ref.name.</summary>
-    private static IEnumerable<Descriptor> NamedDescriptors(Descriptor root, Planned p)
-    {
-        var baseAnnotations = root.Annotations?
-            .Where(kv => kv.Key is not OciLayoutReader.ContainerdNameAnnotation and not OciLayoutReader.RefNameAnnotation)
-            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal) ?? [];
-        if (p.Names.Count == 0 && p.RefNames.Count == 0)
-        {
-            yield return root with { Annotations = baseAnnotations.Count > 0 ? baseAnnotations : null };
-            yield break;
-        }
-        foreach (var n in p.Names)
-        {
-            var a = new Dictionary<string, string>(baseAnnotations, StringComparer.Ordinal)
-            {
-                [OciLayoutReader.ContainerdNameAnnotation] = n.ToString(),
-                // The full name, as podman and skopeo write it: a bare tag would collide between images of different
-                // repositories, and skopeo, podman and umoci select images by ref.name.
-                [OciLayoutReader.RefNameAnnotation] = n.ToString(),
-            };
-            yield return root with { Annotations = a };
-        }
-        foreach (var r in p.RefNames)
-        {
-            var a = new Dictionary<string, string>(baseAnnotations, StringComparer.Ordinal) { [OciLayoutReader.RefNameAnnotation] = r };
-            yield return root with { Annotations = a };
-        }
-    }
+    /// <summary>The OCI ref name grammar (image-spec annotations.md): alphanumerics separated by <c>-._:@/+</c>.</summary>
+    private static bool OciRefName(string text) =>
+        text.Length is > 0 and <= 255 && char.IsAsciiLetterOrDigit(text[0]) && char.IsAsciiLetterOrDigit(text[^1])
+        && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or ':' or '@' or '/' or '+');
 
-    // ---- OCI side -------------------------------------------------------------------------------------------------
-
-    private static string BlobName(Digest d) => $"blobs/{d.Algorithm}/{d.Hex}";
-
-    private void AddBlob(Digest d, Entry e)
-    {
-        if (!OciOutput)
-            return;
-        Add($"blobs/{d.Algorithm}/", new DirectoryEntry());
-        Add("blobs/", new DirectoryEntry());
-        Add(BlobName(d), e);
-    }
-
-    private void Add(string name, Entry e) => _entries.TryAdd(name, e);
-
-    /// <summary>Writes a manifest tree's blobs; returns the descriptor of its (possibly rewritten) root.</summary>
-    private Descriptor WriteNode(ManifestNode node, CancellationToken cancel)
-    {
-        switch (node)
-        {
-            case ImageNode img:
-                return WriteOciImage(img, cancel);
-            case IndexNode idx:
-                {
-                    var children = idx.Children.Select(c => WriteNode(c, cancel)).ToList();
-                    bool changed = children.Zip(idx.Index.Manifests).Any(x => x.First.Digest != x.Second.Digest);
-                    byte[] raw = changed ? RewriteIndex(idx.Index.Raw, children) : idx.Index.Raw;
-                    var digest = changed ? Digest.Sha256Of(raw) : idx.Index.Digest;
-                    AddBlob(digest, changed ? new BytesEntry(raw) : new SourceEntry(idx.Location, digest, raw.LongLength, $"index {digest}"));
-                    var d = idx.Descriptor!;
-                    return d with { Digest = digest, Size = raw.LongLength };
-                }
-            case OpaqueNode opaque:
-                if (opaque.Location is not null)
-                    AddBlob(opaque.Descriptor!.Digest, new SourceEntry(opaque.Location, opaque.Descriptor.Digest, opaque.Descriptor.Size, $"blob {opaque.Descriptor.Digest}"));
-                else
-                    _options.Log?.Invoke($"note: {opaque.Descriptor!.Digest} ({opaque.Descriptor.MediaType}) is referenced but not in {_source.DisplayName}; the reference is kept");
-                return opaque.Descriptor!;
-            default:
-                throw new InvalidOperationException("unknown node");
-        }
-    }
-
-    private Descriptor WriteOciImage(ImageNode node, CancellationToken cancel)
-    {
-        var image = node.Image;
-        var manifest = image.Manifest;
-        bool dockerManifest = manifest is not null && MediaTypes.IsDocker(manifest.MediaType);
-        var layers = image.Layers.Select(l => WriteLayer(l, dockerManifest, cancel)).ToList();
-        bool anyZstd = layers.Any(l => l.MediaType == MediaTypes.OciLayerZstd);
-        var configDesc = image.ConfigDescriptor;
-        AddBlob(configDesc.Digest, new SourceEntry(image.ConfigLocation, configDesc.Digest, configDesc.Size, $"config {configDesc.Digest}"));
-        ImageManifest result;
-        if (manifest is null)
-        {
-            result = ImageManifest.CreateOci(configDesc with { MediaType = MediaTypes.OciConfig }, layers);
-        }
-        else if (layers.Zip(manifest.Layers).All(x => x.First.Digest == x.Second.Digest))
-        {
-            result = manifest;
-        }
-        else
-        {
-            result = ImageManifest.Parse(RewriteManifest(manifest.Raw, layers, toOci: dockerManifest && anyZstd), null, "rewritten manifest");
-        }
-        AddBlob(result.Digest, new BytesEntry(result.Raw));
-        var baseDesc = node.Descriptor ?? new Descriptor(result.MediaType, result.Digest, result.Raw.LongLength);
-        return baseDesc with { MediaType = result.MediaType, Digest = result.Digest, Size = result.Raw.LongLength };
-    }
-
-    /// <summary>Decides a layer's output compression, writes it (passing bytes through when it is unchanged) and returns its descriptor.</summary>
-    private Descriptor WriteLayer(SourceLayer layer, bool dockerFamily, CancellationToken cancel)
-    {
-        cancel.ThrowIfCancellationRequested();
-        var src = layer.Descriptor;
-        if (layer.Location is null)
-        {
-            if (DockerOutput)
-                throw new ArchiveFormatException($"{_source.DisplayName}: layer {src.Digest} ({src.MediaType}) is not in the archive; docker cannot load an image without it");
-            return src;
-        }
-        var target = TargetCompression(layer.ActualCompression, src.Digest);
-        if (_layerCache.TryGetValue((src.Digest, target), out var cached))
-            return cached;
-        Descriptor result;
-        if (target == layer.ActualCompression)
-        {
-            result = src;
-            var entry = new SourceEntry(layer.Location, src.Digest, src.Size, $"layer {src.Digest}");
-            AddBlob(src.Digest, entry);
-            if (_format == OutputFormat.DockerArchive)
-                Add(DockerLayerName(src.Digest), entry);
-        }
-        else
-        {
-            if (!_recompressed.TryGetValue((src.Digest, target), out var done))
-                _recompressed[(src.Digest, target)] = done = Recompress(layer, target, default);
-            result = done.Descriptor with { MediaType = MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd) };
-            var entry = new TempFileEntry(done.Path, result.Size);
-            AddBlob(result.Digest, entry);
-            if (_format == OutputFormat.DockerArchive)
-                Add(DockerLayerName(result.Digest), entry);
-        }
-        _layerCache[(src.Digest, target)] = result;
-        return result;
-    }
+    // ---- layers -----------------------------------------------------------------------------------------------------
 
     private CompressionKind TargetCompression(CompressionKind actual, Digest digest)
     {
-        switch (_options.Compress)
+        CompressionKind? asked = options.Compress switch
         {
-            case CompressMode.Gzip: return CompressionKind.Gzip;
-            case CompressMode.None: return CompressionKind.None;
-            case CompressMode.Zstd:
-                if (DockerOutput && !_warnedZstd)
-                {
-                    _warnedZstd = true;
-                    _options.Log?.Invoke("warning: zstd layers in a docker-loadable archive: docker before 23.0 cannot load them");
-                }
-                return CompressionKind.Zstd;
-            default:
-                if (actual == CompressionKind.Zstd && DockerOutput && !_options.DockerLoadsZstd)
-                {
-                    if (!_warnedZstd)
-                        _options.Log?.Invoke($"note: zstd layers (first: {digest}) are recompressed as gzip, because docker before 23.0 cannot load zstd layers; use --compress zstd to keep them");
-                    _warnedZstd = true;
-                    return CompressionKind.Gzip;
-                }
-                return actual;
+            CompressMode.Gzip => CompressionKind.Gzip,
+            CompressMode.Zstd => CompressionKind.Zstd,
+            CompressMode.None => CompressionKind.None,
+            _ => null,
+        };
+        if (asked is CompressionKind want)
+        {
+            if (!_caps.AcceptedLayerCompressions.Contains(want))
+                throw new UsageException($"{dest.DisplayName}: cannot take {Compressions.Name(want)} layers ({_caps.RecompressReason ?? "not supported"})");
+            if (!_caps.KeptLayerCompressions.Contains(want) && Interlocked.Exchange(ref _warnedCompression, 1) == 0)
+                options.Log?.Invoke($"warning: {Compressions.Name(want)} layers in {dest.DisplayName} ({dest.Format}): {_caps.RecompressReason ?? "it may not load them"}");
+            return want;
         }
+        if (_caps.KeptLayerCompressions.Contains(actual))
+            return actual;
+        if (Interlocked.Exchange(ref _warnedCompression, 1) == 0)
+        {
+            string hint = _caps.AcceptedLayerCompressions.Contains(actual) ? $"; use --compress {Compressions.Name(actual)} to keep them" : "";
+            options.Log?.Invoke($"note: {Compressions.Name(actual)} layers (first: {digest}) are recompressed as gzip, because {_caps.RecompressReason ?? $"{dest.DisplayName} cannot keep them"}{hint}");
+        }
+        return CompressionKind.Gzip;
+    }
+
+    /// <summary>The layer as it goes out: passed through, or its staged recompression; <paramref name="dockerFamily"/> keeps Docker media types.</summary>
+    private Outgoing OutgoingLayer(SourceLayer layer, bool dockerFamily, bool forDocker)
+    {
+        var src = layer.Descriptor;
+        if (layer.Blob is null)
+        {
+            if (forDocker)
+                throw new ArchiveFormatException($"{source.DisplayName}: layer {src.Digest} ({src.MediaType}) is not in the source; docker cannot load an image without it");
+            return new Outgoing(src, null);
+        }
+        var target = TargetCompression(layer.ActualCompression, src.Digest);
+        if (target == layer.ActualCompression)
+            return new Outgoing(src, BlobContent.FromSource(layer.Blob, src.Digest, src.Size, $"layer {src.Digest}"));
+        var staged = _staged[(src.Digest, target)];
+        var desc = new Descriptor(MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd), staged.Digest, staged.Size) { Annotations = src.Annotations, Urls = src.Urls };
+        return new Outgoing(desc, BlobContent.FromStagedFile(staged.Path, staged.Digest, staged.Size, $"layer {staged.Digest}"));
     }
 
     /// <summary>Recompresses, in parallel, every layer of the selected images whose compression changes.</summary>
-    private void RecompressAll(List<Planned> planned, CancellationToken cancel)
+    private async Task RecompressAllAsync(List<Planned> planned, CancellationToken cancel)
     {
         var work = new Dictionary<(Digest, CompressionKind), SourceLayer>();
         foreach (var p in planned)
         {
             var images = new List<ImageNode>();
-            if (OciOutput)
-                images.AddRange(Inspect.ImageInspector.Images(p.Image.Root));
-            if (DockerOutput && p.Image.SelectImage(_options.Platform) is { } chosen)
+            if (_caps.KeepsManifests)
+                images.AddRange(p.Image.Images());
+            if (_caps.NeedsDockerImages && p.Image.SelectImage(options.Platform) is { } chosen)
                 images.Add(chosen);
-            foreach (var layer in images.SelectMany(i => i.Image.Layers).Where(l => l.Location is not null))
+            foreach (var layer in images.SelectMany(i => i.Image.Layers).Where(l => l.Blob is not null))
             {
                 var target = TargetCompression(layer.ActualCompression, layer.Descriptor.Digest);
                 if (target != layer.ActualCompression)
@@ -389,70 +260,152 @@ public sealed class ImageCopier : IDisposable
         }
         if (work.Count == 0)
             return;
-        var results = new System.Collections.Concurrent.ConcurrentDictionary<(Digest, CompressionKind), (Descriptor, string)>();
-        try
-        {
-            Parallel.ForEach(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Parallelism), CancellationToken = cancel },
-                kv => results[kv.Key] = Recompress(kv.Value, kv.Key.Item2, cancel));
-        }
-        catch (AggregateException e)
-        {
-            var first = e.InnerExceptions.FirstOrDefault(x => x is FerryException) ?? e.InnerExceptions[0];
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
-        }
-        foreach (var kv in results)
-            _recompressed[kv.Key] = kv.Value;
+        string dir = _caps.StagingDirectory ?? Path.GetTempPath();
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancel },
+            async (kv, ct) => _staged[kv.Key] = await RecompressAsync(kv.Value, kv.Key.Item2, dir, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <summary>Decompresses a layer (checking its digest, and its diff_id on the uncompressed bytes) and compresses it into a temp file.</summary>
-    private (Descriptor Descriptor, string Path) Recompress(SourceLayer layer, CompressionKind target, CancellationToken cancel)
+    private async Task<Staged> RecompressAsync(SourceLayer layer, CompressionKind target, string dir, CancellationToken cancel)
     {
         var src = layer.Descriptor;
-        string temp = Path.Combine(_tempDir, $".ferry-layer-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
+        string temp = Path.Combine(dir, $".ferry-layer-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
         _tempFiles.Add(temp);
         string item = $"recompress {src.Digest.Hex[..12]} {Compressions.Name(layer.ActualCompression)}→{Compressions.Name(target)}";
-        _options.Progress?.Started(item, src.Size);
-        Digest digest;
-        long size;
+        options.Progress?.Started(item, src.Size);
         try
         {
-            using var raw = layer.Location!.OpenVerified(src.Digest, src.Size, $"layer {src.Digest}");
-            using var plain = BoundedDecompression.Open(new ProgressReadStream(raw, item, _options.Progress), layer.ActualCompression, $"{_source.DisplayName}: layer {src.Digest}");
-            using var checkedPlain = new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
-            using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            await using var raw = await layer.Blob!.OpenVerifiedAsync(src.Digest, src.Size, $"layer {src.Digest}", cancel).ConfigureAwait(false);
+            await using var plain = BoundedDecompression.Open(new ProgressReadStream(raw, item, options.Progress), layer.ActualCompression, $"{source.DisplayName}: layer {src.Digest}");
+            await using var checkedPlain = new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
+            await using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
             using var hashing = new HashingWriteStream(file);
-            using (var compressor = Compressions.Compress(hashing, target, _options.CompressionLevel))
+            await using (var compressor = Compressions.Compress(hashing, target, options.CompressionLevel))
             {
                 byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
                 try
                 {
                     int n;
-                    while ((n = checkedPlain.Read(buf, 0, buf.Length)) > 0)
-                    {
-                        cancel.ThrowIfCancellationRequested();
+                    while ((n = await checkedPlain.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
                         compressor.Write(buf, 0, n);
-                    }
                 }
                 finally
                 {
                     System.Buffers.ArrayPool<byte>.Shared.Return(buf);
                 }
             }
-            checkedPlain.Drain();
-            raw.Drain();
-            digest = hashing.ComputeDigest();
-            size = hashing.Length;
+            await checkedPlain.DrainAsync(cancel).ConfigureAwait(false);
+            await raw.DrainAsync(cancel).ConfigureAwait(false);
+            return new Staged(hashing.ComputeDigest(), hashing.Length, temp);
         }
-        catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException)
+        catch (IOException e) when (e is not FileNotFoundException and not EndOfStreamException && e.InnerException is not FerryException)
         {
-            throw new ArchiveFormatException($"{_source.DisplayName}: layer {src.Digest} ({layer.Location!.EntryName}): corrupt {Compressions.Name(layer.ActualCompression)} data: {e.Message}", e);
+            throw new OutputException($"{dir}: cannot stage layer {src.Digest}: {e.Message}", e);
         }
-        catch (IOException e) when (e is not FileNotFoundException)
+        finally
         {
-            throw new OutputException($"{_tempDir}: cannot stage layer {src.Digest}: {e.Message}", e);
+            options.Progress?.Finished(item);
         }
-        _options.Progress?.Finished(item);
-        return (new Descriptor(MediaTypes.LayerFor(target, docker: false), digest, size) { Annotations = src.Annotations, Urls = src.Urls }, temp);
+    }
+
+    /// <summary>Hands one blob to a writer, once per writer: reused (present or mounted) when the destination can, else put.</summary>
+    private Task<CopiedBlob> PutBlobAsync(ImageState state, Outgoing blob, CancellationToken cancel)
+    {
+        var d = blob.Descriptor;
+        var lazy = state.Blobs.GetOrAdd(d.Digest, _ => new Lazy<Task<CopiedBlob>>(async () =>
+        {
+            var content = blob.Content!;
+            if (_caps.ReusesBlobs)
+            {
+                var reuse = await state.Writer.TryReuseBlobAsync(d, content.Origin, cancel).ConfigureAwait(false);
+                if (reuse != BlobReuse.None)
+                    return new CopiedBlob(d.Digest, d.Size, d.MediaType, reuse == BlobReuse.Mounted ? BlobAction.Mounted : BlobAction.Present);
+            }
+            await state.Writer.PutBlobAsync(d, content.Reporting(options.Progress), cancel).ConfigureAwait(false);
+            return new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Written);
+        }));
+        return lazy.Value;
+    }
+
+    /// <summary>Puts the blobs (configs, layers) of one image, up to <see cref="DestinationCapabilities.MaxParallelBlobs"/> at once.</summary>
+    private async Task PutBlobsAsync(ImageState state, IEnumerable<Outgoing> blobs, CancellationToken cancel)
+    {
+        var list = blobs.Where(b => b.Content is not null).DistinctBy(b => b.Descriptor.Digest).ToList();
+        await Parallel.ForEachAsync(list, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _caps.MaxParallelBlobs), CancellationToken = cancel },
+            async (b, ct) => await PutBlobAsync(state, b, ct).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    // ---- manifest tree ----------------------------------------------------------------------------------------------
+
+    /// <summary>Writes a manifest tree, children before parents; returns the descriptor of its (possibly rewritten) root.</summary>
+    private async Task<Descriptor> WriteNodeAsync(ImageState state, ManifestNode node, CancellationToken cancel)
+    {
+        cancel.ThrowIfCancellationRequested();
+        switch (node)
+        {
+            case ImageNode img:
+                return await WriteOciImageAsync(state, img, cancel).ConfigureAwait(false);
+            case IndexNode idx:
+                {
+                    var children = new List<Descriptor>();
+                    foreach (var c in idx.Children)
+                        children.Add(await WriteNodeAsync(state, c, cancel).ConfigureAwait(false));
+                    bool changed = children.Zip(idx.Index.Manifests).Any(x => x.First.Digest != x.Second.Digest);
+                    byte[] raw = changed ? RewriteIndex(idx.Index.Raw, children) : idx.Index.Raw;
+                    var digest = changed ? Digest.Sha256Of(raw) : idx.Index.Digest;
+                    var d = (idx.Descriptor ?? idx.Index.ToDescriptor()) with { Digest = digest, Size = raw.LongLength };
+                    await state.Writer.PutManifestAsync(d, raw, cancel).ConfigureAwait(false);
+                    return d;
+                }
+            case OpaqueNode opaque:
+                {
+                    var d = opaque.Descriptor!;
+                    if (opaque.Blob is null)
+                    {
+                        options.Log?.Invoke($"note: {d.Digest} ({d.MediaType}) is referenced but not in {source.DisplayName}; the reference is kept");
+                        return d;
+                    }
+                    if (MediaTypes.IsLayer(d.MediaType) || d.Size > Json.MaxDocumentBytes)
+                        await PutBlobAsync(state, new Outgoing(d, BlobContent.FromSource(opaque.Blob, d.Digest, d.Size, $"blob {d.Digest}")), cancel).ConfigureAwait(false);
+                    else
+                        await state.Writer.PutManifestAsync(d, await opaque.Blob.ReadDocumentAsync(d.Digest, d.Size, $"manifest {d.Digest}", cancel).ConfigureAwait(false), cancel).ConfigureAwait(false);
+                    return d;
+                }
+            default:
+                throw new InvalidOperationException("unknown node");
+        }
+    }
+
+    private async Task<Descriptor> WriteOciImageAsync(ImageState state, ImageNode node, CancellationToken cancel)
+    {
+        var image = node.Image;
+        var manifest = image.Manifest;
+        bool dockerManifest = manifest is not null && MediaTypes.IsDocker(manifest.MediaType);
+        var layers = image.Layers.Select(l => OutgoingLayer(l, dockerManifest, forDocker: false)).ToList();
+        var config = new Outgoing(image.ConfigDescriptor, BlobContent.FromSource(image.ConfigBlob, image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size, $"config {image.ConfigDescriptor.Digest}"));
+        await PutBlobsAsync(state, layers.Append(config), cancel).ConfigureAwait(false);
+        var layerDescs = layers.Select(l => l.Descriptor).ToList();
+        bool anyZstd = layerDescs.Any(l => l.MediaType == MediaTypes.OciLayerZstd);
+        ImageManifest result;
+        if (manifest is null)
+            result = ImageManifest.CreateOci(image.ConfigDescriptor with { MediaType = MediaTypes.OciConfig }, layerDescs);
+        else if (layerDescs.Zip(manifest.Layers).All(x => x.First.Digest == x.Second.Digest))
+            result = manifest;
+        else
+            result = ImageManifest.Parse(RewriteManifest(manifest.Raw, layerDescs, toOci: dockerManifest && anyZstd), null, "rewritten manifest");
+        var d = (node.Descriptor ?? result.ToDescriptor()) with { MediaType = result.MediaType, Digest = result.Digest, Size = result.Raw.LongLength };
+        await state.Writer.PutManifestAsync(d, result.Raw, cancel).ConfigureAwait(false);
+        return d;
+    }
+
+    /// <summary>Puts the config and layers of the one image docker gets.</summary>
+    private async Task<DockerImage> WriteDockerImageAsync(ImageState state, SourceImage image, CancellationToken cancel)
+    {
+        var cfg = image.ConfigDescriptor;
+        var layers = image.Layers.Select(l => OutgoingLayer(l, dockerFamily: false, forDocker: true)).ToList();
+        var config = new Outgoing(cfg, BlobContent.FromSource(image.ConfigBlob, cfg.Digest, cfg.Size, $"config {cfg.Digest}"));
+        await PutBlobsAsync(state, layers.Append(config), cancel).ConfigureAwait(false);
+        return new DockerImage(cfg, [.. layers.Select(l => l.Descriptor)]);
     }
 
     private static byte[] RewriteManifest(byte[] raw, List<Descriptor> layers, bool toOci)
@@ -495,161 +448,7 @@ public sealed class ImageCopier : IDisposable
         return Json.Write(w => node.WriteTo(w));
     }
 
-    // ---- docker side ----------------------------------------------------------------------------------------------
-
-    private static string DockerLayerName(Digest d) => $"{d.Hex}/layer.tar";
-
-    /// <summary>Writes an image's config and layers for manifest.json; returns their paths inside the archive.</summary>
-    private (string Config, List<string> Layers) WriteDockerImage(SourceImage image, CancellationToken cancel)
-    {
-        var cfg = image.ConfigDescriptor;
-        var layers = image.Layers.Select(l => WriteLayer(l, dockerFamily: false, cancel)).ToList();
-        if (_format == OutputFormat.Portable)
-        {
-            AddBlob(cfg.Digest, new SourceEntry(image.ConfigLocation, cfg.Digest, cfg.Size, $"config {cfg.Digest}"));
-            return (BlobName(cfg.Digest), layers.Select(l => BlobName(l.Digest)).ToList());
-        }
-        Add($"{cfg.Digest.Hex}.json", new SourceEntry(image.ConfigLocation, cfg.Digest, cfg.Size, $"config {cfg.Digest}"));
-        foreach (var l in layers)
-            Add($"{l.Digest.Hex}/", new DirectoryEntry());
-        return ($"{cfg.Digest.Hex}.json", layers.Select(l => DockerLayerName(l.Digest)).ToList());
-    }
-
-    /// <summary>manifest.json: full names in RepoTags (docker shows them short; podman would read short names as localhost/…).</summary>
-    private static byte[] DockerManifestJson(List<(string Config, List<ImageName> Names, List<string> Layers)> entries) => Json.Write(w =>
-    {
-        w.WriteStartArray();
-        foreach (var (config, names, layers) in entries)
-        {
-            w.WriteStartObject();
-            w.WriteString("Config", config);
-            var tagged = names.Where(n => n.Tag is not null).ToList();
-            if (tagged.Count == 0)
-                w.WriteNull("RepoTags");
-            else
-            {
-                w.WriteStartArray("RepoTags");
-                foreach (var n in tagged)
-                    w.WriteStringValue(n.ToString());
-                w.WriteEndArray();
-            }
-            w.WriteStartArray("Layers");
-            foreach (var l in layers)
-                w.WriteStringValue(l);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-    });
-
-    /// <summary>The legacy <c>repositories</c> file: repository → tag → top layer.</summary>
-    private static byte[]? RepositoriesJson(List<(string Config, List<ImageName> Names, List<string> Layers)> entries)
-    {
-        var repos = new SortedDictionary<string, SortedDictionary<string, string>>(StringComparer.Ordinal);
-        foreach (var (_, names, layers) in entries)
-        {
-            if (layers.Count == 0)
-                continue;
-            string top = layers[^1].StartsWith("blobs/", StringComparison.Ordinal) ? layers[^1][(layers[^1].LastIndexOf('/') + 1)..] : layers[^1][..layers[^1].IndexOf('/', StringComparison.Ordinal)];
-            foreach (var n in names.Where(n => n.Tag is not null))
-            {
-                if (!repos.TryGetValue(n.FullRepository, out var tags))
-                    repos[n.FullRepository] = tags = new(StringComparer.Ordinal);
-                tags[n.Tag!] = top;
-            }
-        }
-        if (repos.Count == 0)
-            return null;
-        return Json.Write(w =>
-        {
-            w.WriteStartObject();
-            foreach (var (repo, tags) in repos)
-            {
-                w.WriteStartObject(repo);
-                foreach (var (tag, id) in tags)
-                    w.WriteString(tag, id);
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-        });
-    }
-
-    // ---- writing --------------------------------------------------------------------------------------------------
-
-    private void WriteEntries(OutputTarget target, CancellationToken cancel)
-    {
-        try
-        {
-            if (target.Directory is string dir)
-            {
-                foreach (var (name, entry) in _entries)
-                {
-                    cancel.ThrowIfCancellationRequested();
-                    string path = Path.Combine(dir, name);
-                    if (entry is DirectoryEntry)
-                    {
-                        Directory.CreateDirectory(path);
-                        continue;
-                    }
-                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                    using var src = entry.Open();
-                    using var dst = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-                    _options.Progress?.Started(name, entry.Size);
-                    CopyExactly(src, dst, entry.Size, name, cancel);
-                    _options.Progress?.Finished(name);
-                    if (src is VerifyingStream v)
-                        v.Drain();
-                }
-                return;
-            }
-            using var tar = new DeterministicTarWriter(target.Stream, _options.Mtime, leaveOpen: true);
-            foreach (var (name, entry) in _entries)
-            {
-                cancel.ThrowIfCancellationRequested();
-                if (entry is DirectoryEntry)
-                {
-                    tar.AddDirectory(name);
-                    continue;
-                }
-                using var src = entry.Open();
-                _options.Progress?.Started(name, entry.Size);
-                tar.AddFile(name, src, entry.Size, _options.Progress is { } p ? n => p.Advanced(name, n) : null, cancel);
-                if (src is VerifyingStream v)
-                    v.Drain();
-                _options.Progress?.Finished(name);
-            }
-            tar.Finish();
-        }
-        catch (IOException e) when (e is not FileNotFoundException and not EndOfStreamException)
-        {
-            throw new OutputException($"cannot write output: {e.Message}", e);
-        }
-    }
-
-    private void CopyExactly(Stream src, Stream dst, long size, string name, CancellationToken cancel)
-    {
-        byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            long total = 0;
-            int n;
-            while ((n = src.Read(buf, 0, buf.Length)) > 0)
-            {
-                cancel.ThrowIfCancellationRequested();
-                dst.Write(buf, 0, n);
-                total += n;
-                _options.Progress?.Advanced(name, n);
-            }
-            if (total != size)
-                throw new DigestMismatchException($"{name}: content is {total} bytes, declared size is {size}");
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buf);
-        }
-    }
-
-    public void Dispose()
+    public ValueTask DisposeAsync()
     {
         foreach (var f in _tempFiles)
         {
@@ -657,41 +456,10 @@ public sealed class ImageCopier : IDisposable
             {
                 File.Delete(f);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
             }
         }
-    }
-
-    /// <summary>A write-through stream that hashes and counts what passes.</summary>
-    private sealed class HashingWriteStream(Stream inner) : Stream
-    {
-        private readonly System.Security.Cryptography.IncrementalHash _hash = Digest.CreateHash("sha256");
-        private long _length;
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => _length;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-        public Digest ComputeDigest() => Digests.Digest.FromHash("sha256", _hash.GetHashAndReset());
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            _hash.AppendData(buffer);
-            _length += buffer.Length;
-            inner.Write(buffer);
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                _hash.Dispose();
-            base.Dispose(disposing);
-        }
+        return ValueTask.CompletedTask;
     }
 }

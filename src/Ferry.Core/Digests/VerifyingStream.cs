@@ -6,7 +6,7 @@ namespace Ferry.Digests;
 /// <see cref="ExpectedDigest"/> throws <see cref="DigestMismatchException"/> naming <see cref="What"/>.
 /// Without an expected digest it only computes one (see <see cref="ComputedDigest"/>).
 /// </summary>
-public sealed class VerifyingStream : Stream
+internal sealed class VerifyingStream : Stream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
@@ -105,6 +105,24 @@ public sealed class VerifyingStream : Stream
             try
             {
                 while (Read(buf, 0, buf.Length) > 0) { }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buf);
+            }
+        }
+        return ComputedDigest;
+    }
+
+    /// <summary>Reads whatever is left and verifies it; returns the digest.</summary>
+    public async ValueTask<Digest> DrainAsync(CancellationToken cancel = default)
+    {
+        if (_computed is null)
+        {
+            byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                while (await ReadAsync(buf, cancel).ConfigureAwait(false) > 0) { }
             }
             finally
             {

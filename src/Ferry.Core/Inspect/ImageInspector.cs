@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ferry.Compression;
+using Ferry.Images;
 using Ferry.Model;
 using Ferry.Transports;
 
@@ -8,8 +9,16 @@ namespace Ferry.Inspect;
 /// <summary>Describes what a source holds: per image its names, digests, platform, config highlights, history and layers.</summary>
 public static class ImageInspector
 {
+    /// <summary>Opens <paramref name="reference"/> and writes the stable JSON form of <c>ferry inspect --json</c>.</summary>
+    /// <exception cref="FerryException">The source cannot be opened.</exception>
+    public static async Task<byte[]> ToJsonAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    {
+        await using var source = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
+        return ToJson(source);
+    }
+
     /// <summary>Writes the stable JSON form of <c>ferry inspect --json</c>.</summary>
-    public static byte[] ToJson(ArchiveSource source) => Json.Write(w =>
+    public static byte[] ToJson(IImageSource source) => Json.Write(w =>
     {
         w.WriteStartObject();
         w.WriteString("source", source.DisplayName);
@@ -49,7 +58,7 @@ public static class ImageInspector
                 w.WriteNull("mediaType");
             }
             w.WriteStartArray("manifests");
-            foreach (var node in Images(image.Root))
+            foreach (var node in image.Images())
                 WriteImage(w, node);
             w.WriteEndArray();
             w.WriteEndObject();
@@ -61,14 +70,6 @@ public static class ImageInspector
         w.WriteEndArray();
         w.WriteEndObject();
     }, indented: true);
-
-    /// <summary>The images of a tree (the root itself when it is an image).</summary>
-    public static IEnumerable<ImageNode> Images(ManifestNode root) => root switch
-    {
-        ImageNode i => [i],
-        IndexNode x => x.Images(),
-        _ => [],
-    };
 
     private static void WriteImage(Utf8JsonWriter w, ImageNode node)
     {
@@ -87,7 +88,11 @@ public static class ImageInspector
             w.WriteNull("manifestMediaType");
         }
         w.WriteString("configMediaType", img.ConfigDescriptor.MediaType);
-        w.WriteString("platform", (node.Descriptor?.Platform ?? img.Platform)?.ToString());
+        w.WriteString("platform", NamedImage.PlatformOf(node)?.ToString());
+        bool attestation = NamedImage.IsAttestation(node);
+        w.WriteString("kind", attestation ? "attestation" : "image");
+        if (attestation)
+            w.WriteString("attests", node.Descriptor?.Annotations?.GetValueOrDefault(MediaTypes.DockerReferenceDigestAnnotation));
         w.WriteString("created", c.Created);
         w.WriteString("author", c.Author);
         w.WriteNumber("size", img.Layers.Sum(l => l.Descriptor.Size));
@@ -122,7 +127,7 @@ public static class ImageInspector
             w.WriteString("compression", Compressions.Name(l.ActualCompression));
             w.WriteNumber("size", l.Descriptor.Size);
             w.WriteString("diffId", l.DiffId?.ToString());
-            w.WriteString("entry", l.Location?.EntryName);
+            w.WriteString("entry", l.Blob?.Name);
             w.WriteEndObject();
         }
         w.WriteEndArray();

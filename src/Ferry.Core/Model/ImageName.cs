@@ -41,7 +41,11 @@ public sealed partial record ImageName
 
     private string Suffix => (Tag is null ? "" : ":" + Tag) + (Digest is null ? "" : "@" + Digest);
 
+    /// <summary>The same repository with this tag (and no digest).</summary>
     public ImageName WithTag(string tag) => new(Domain, Path, tag, null);
+
+    /// <summary>The same repository pinned to this digest (and no tag).</summary>
+    public ImageName WithDigest(Digest digest) => new(Domain, Path, null, digest);
 
     public ImageName WithDefaultTag() => Tag is null && Digest is null ? WithTag("latest") : this;
 

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Ferry.Model;
 
 /// <summary>Limits and helpers for the JSON documents found in archives (manifests, indexes, configs).</summary>
-public static class Json
+internal static class Json
 {
     /// <summary>The largest JSON document Ferry reads from an archive: 8 MiB.</summary>
     public const int MaxDocumentBytes = 8 * 1024 * 1024;
@@ -40,6 +40,21 @@ public static class Json
         {
             if (ms.Length + n > MaxDocumentBytes)
                 throw new ArchiveFormatException($"{what}: JSON document is larger than the {MaxDocumentBytes}-byte limit");
+            ms.Write(buf, 0, n);
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Reads a whole JSON document from a stream asynchronously, refusing more than <see cref="MaxDocumentBytes"/>.</summary>
+    public static async ValueTask<byte[]> ReadLimitedAsync(Stream stream, string what, CancellationToken cancel, int limit = MaxDocumentBytes)
+    {
+        using var ms = new MemoryStream();
+        byte[] buf = new byte[81920];
+        int n;
+        while ((n = await stream.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+        {
+            if (ms.Length + n > limit)
+                throw new ArchiveFormatException($"{what}: JSON document is larger than the {limit}-byte limit");
             ms.Write(buf, 0, n);
         }
         return ms.ToArray();

@@ -24,6 +24,18 @@ public static class MediaTypes
     public const string DockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
     public const string DockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
+    /// <summary>The layer media type of in-toto attestations (buildx provenance and SBOM attestations).</summary>
+    public const string InTotoLayer = "application/vnd.in-toto+json";
+
+    /// <summary>The annotation buildx puts on an attestation manifest's index descriptor.</summary>
+    public const string DockerReferenceTypeAnnotation = "vnd.docker.reference.type";
+
+    /// <summary>The value of <see cref="DockerReferenceTypeAnnotation"/> for an attestation manifest.</summary>
+    public const string AttestationManifestType = "attestation-manifest";
+
+    /// <summary>The annotation buildx puts on an attestation manifest's index descriptor: the digest of the image it attests.</summary>
+    public const string DockerReferenceDigestAnnotation = "vnd.docker.reference.digest";
+
     public static bool IsImageManifest(string? mediaType) => mediaType is OciManifest or DockerManifest;
 
     public static bool IsIndex(string? mediaType) => mediaType is OciIndex or DockerManifestList;

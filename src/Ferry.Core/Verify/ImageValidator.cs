@@ -1,5 +1,6 @@
 using Ferry.Compression;
 using Ferry.Digests;
+using Ferry.Images;
 using Ferry.Model;
 using Ferry.Transports;
 
@@ -48,148 +49,167 @@ public sealed record ValidationReport(string Source, string? Format, IReadOnlyLi
 /// <summary>
 /// Verifies a source: re-hashes every blob against its digest and size, checks every layer's uncompressed digest
 /// against the config's diff_id, that media types match the bytes, and that references resolve. Reports all findings.
+/// Nothing is written: blobs are streamed (from a registry too) and only hashed.
 /// </summary>
 public static class ImageValidator
 {
     /// <summary>Opens and verifies <paramref name="reference"/>; a source that cannot even be opened yields one error finding.</summary>
-    public static ValidationReport Verify(ImageReference reference, Func<Stream>? stdin = null)
+    /// <exception cref="UsageException">The reference or options are invalid.</exception>
+    public static async Task<ValidationReport> VerifyAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
     {
-        ArchiveSource source;
+        ArgumentNullException.ThrowIfNull(reference);
+        IImageSource source;
         try
         {
-            source = ArchiveSource.Open(reference, stdin);
+            source = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
         }
         catch (FerryException e) when (e is not UsageException)
         {
-            return new ValidationReport(reference.Path, null, [new Finding(Severity.Error, reference.Path, e.Message)], 0, 0);
+            string name = reference.ToString()!;
+            return new ValidationReport(name, null, [new Finding(Severity.Error, name, e.Message)], 0, 0);
         }
-        using (source)
-            return Verify(source);
+        await using (source)
+            return await VerifyAsync(source, cancel).ConfigureAwait(false);
     }
 
-    public static ValidationReport Verify(ArchiveSource source)
+    /// <summary>Verifies every image of an opened source.</summary>
+    public static async Task<ValidationReport> VerifyAsync(IImageSource source, CancellationToken cancel = default)
     {
-        var findings = source.Warnings.Select(w => new Finding(Severity.Warning, "", w)).ToList();
-        var checkedBlobs = new HashSet<Digest>();
-        int images = 0;
+        ArgumentNullException.ThrowIfNull(source);
+        var v = new Run();
+        v.Findings.AddRange(source.Warnings.Select(w => new Finding(Severity.Warning, "", w)));
         foreach (var image in source.Images)
         {
             if (image.Names.Count == 0 && image.RefNames.Count == 0)
-                findings.Add(new Finding(Severity.Warning, image.Key.ToString(), "image has no name"));
-            Walk(image.Root, findings, checkedBlobs, ref images);
+                v.Findings.Add(new Finding(Severity.Warning, image.Key.ToString(), "image has no name"));
+            await v.WalkAsync(image.Root, cancel).ConfigureAwait(false);
         }
-        return new ValidationReport(source.DisplayName, source.Format, findings, images, checkedBlobs.Count);
+        return new ValidationReport(source.DisplayName, source.Format, v.Findings, v.Images, v.Seen.Count);
     }
 
-    private static void Walk(ManifestNode node, List<Finding> findings, HashSet<Digest> seen, ref int images)
+    private sealed class Run
     {
-        switch (node)
-        {
-            case IndexNode idx:
-                CheckBlob(idx.Location, idx.Descriptor!.Digest, idx.Descriptor.Size, "index", findings, seen);
-                foreach (var c in idx.Children)
-                    Walk(c, findings, seen, ref images);
-                break;
-            case OpaqueNode o when o.Location is null:
-                findings.Add(new Finding(Severity.Warning, o.Descriptor!.Digest.ToString(), $"referenced {o.Descriptor.MediaType} is not in the archive (allowed by the OCI layout spec; it cannot be copied)"));
-                break;
-            case OpaqueNode o:
-                if (!string.IsNullOrEmpty(o.Descriptor!.MediaType) && !MediaTypes.IsLayer(o.Descriptor.MediaType))
-                    findings.Add(new Finding(Severity.Warning, o.Descriptor.Digest.ToString(), $"unknown media type '{o.Descriptor.MediaType}'; copied as an opaque blob"));
-                CheckBlob(o.Location!, o.Descriptor.Digest, o.Descriptor.Size, "blob", findings, seen);
-                break;
-            case ImageNode img:
-                images++;
-                CheckImage(img.Image, findings, seen);
-                break;
-        }
-    }
+        public List<Finding> Findings { get; } = [];
+        public HashSet<Digest> Seen { get; } = [];
+        public int Images { get; private set; }
 
-    private static void CheckImage(SourceImage image, List<Finding> findings, HashSet<Digest> seen)
-    {
-        CheckBlob(image.ConfigLocation, image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size, "config", findings, seen);
-        if (image.Manifest is { } m && seen.Add(m.Digest))
+        public async Task WalkAsync(ManifestNode node, CancellationToken cancel)
         {
-            foreach (var l in m.Layers.Where(l => !MediaTypes.IsLayer(l.MediaType)))
-                findings.Add(new Finding(Severity.Warning, l.Digest.ToString(), $"manifest {m.Digest}: unknown layer media type '{l.MediaType}'"));
-        }
-        foreach (var layer in image.Layers)
-        {
-            var d = layer.Descriptor;
-            string subject = layer.Location is null ? d.Digest.ToString() : $"{layer.Location.EntryName} ({d.Digest})";
-            if (layer.Location is null)
+            switch (node)
             {
-                findings.Add(new Finding(MediaTypes.IsForeign(d.MediaType) ? Severity.Warning : Severity.Error, subject, "layer is not in the archive"));
-                continue;
+                case IndexNode idx:
+                    await CheckBlobAsync(idx.Blob, idx.Descriptor!.Digest, idx.Descriptor.Size, "index", cancel).ConfigureAwait(false);
+                    foreach (var c in idx.Children)
+                        await WalkAsync(c, cancel).ConfigureAwait(false);
+                    break;
+                case OpaqueNode o when o.Blob is null:
+                    Findings.Add(new Finding(Severity.Warning, o.Descriptor!.Digest.ToString(), $"referenced {o.Descriptor.MediaType} is not in the source (allowed by the OCI layout spec; it cannot be copied)"));
+                    break;
+                case OpaqueNode o:
+                    if (!string.IsNullOrEmpty(o.Descriptor!.MediaType) && !MediaTypes.IsLayer(o.Descriptor.MediaType))
+                        Findings.Add(new Finding(Severity.Warning, o.Descriptor.Digest.ToString(), $"unknown media type '{o.Descriptor.MediaType}'; copied as it is"));
+                    await CheckBlobAsync(o.Blob!, o.Descriptor.Digest, o.Descriptor.Size, "blob", cancel).ConfigureAwait(false);
+                    break;
+                case ImageNode img:
+                    Images++;
+                    await CheckImageAsync(img, cancel).ConfigureAwait(false);
+                    break;
             }
-            if (MediaTypes.IsLayer(d.MediaType) && MediaTypes.LayerCompression(d.MediaType) != layer.ActualCompression && image.Manifest is not null)
-                findings.Add(new Finding(Severity.Warning, subject, $"media type '{d.MediaType}' does not match the bytes, which are {Compressions.Name(layer.ActualCompression)}"));
-            if (!seen.Add(d.Digest))
-                continue;
+        }
+
+        private async Task CheckImageAsync(ImageNode node, CancellationToken cancel)
+        {
+            var image = node.Image;
+            bool attestation = NamedImage.IsAttestation(node);
+            await CheckBlobAsync(image.ConfigBlob, image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size, "config", cancel).ConfigureAwait(false);
+            if (image.Manifest is { } m && Seen.Add(m.Digest))
+            {
+                foreach (var l in m.Layers.Where(l => !MediaTypes.IsLayer(l.MediaType) && !(attestation && l.MediaType == MediaTypes.InTotoLayer)))
+                    Findings.Add(new Finding(Severity.Warning, l.Digest.ToString(), $"manifest {m.Digest}: unknown layer media type '{l.MediaType}'"));
+            }
+            foreach (var layer in image.Layers)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var d = layer.Descriptor;
+                string subject = layer.Blob is null ? d.Digest.ToString() : $"{layer.Blob.Name} ({d.Digest})";
+                if (layer.Blob is null)
+                {
+                    Findings.Add(new Finding(MediaTypes.IsForeign(d.MediaType) ? Severity.Warning : Severity.Error, subject, "layer is not in the source"));
+                    continue;
+                }
+                if (MediaTypes.IsLayer(d.MediaType) && MediaTypes.LayerCompression(d.MediaType) != layer.ActualCompression && image.Manifest is not null)
+                    Findings.Add(new Finding(Severity.Warning, subject, $"media type '{d.MediaType}' does not match the bytes, which are {Compressions.Name(layer.ActualCompression)}"));
+                if (!Seen.Add(d.Digest))
+                    continue;
+                try
+                {
+                    await using var raw = await layer.Blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
+                    await using var plain = BoundedDecompression.Open(raw, layer.ActualCompression, $"layer {d.Digest}");
+                    await using var diff = new VerifyingStream(plain, "layer (uncompressed)", null, null, leaveOpen: true);
+                    // Only a tar layer is scanned for escaping names (an attestation's layer is JSON).
+                    if (MediaTypes.IsLayer(d.MediaType) || image.Manifest is null)
+                    {
+                        if (await ScanLayerEntriesAsync(diff, cancel).ConfigureAwait(false) is { } odd)
+                            Findings.Add(new Finding(Severity.Warning, subject, odd));
+                    }
+                    var actualDiff = await diff.DrainAsync(cancel).ConfigureAwait(false);
+                    await raw.DrainAsync(cancel).ConfigureAwait(false);
+                    if (layer.DiffId is Digest want && actualDiff != want)
+                        Findings.Add(new Finding(Severity.Error, subject, $"uncompressed content hashes to {actualDiff}, but the config's diff_id is {want}"));
+                }
+                catch (Exception e) when (e is DigestMismatchException or ArchiveFormatException or ImageNotFoundException)
+                {
+                    Findings.Add(new Finding(Severity.Error, subject, e.Message));
+                }
+                catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException || (e is IOException && e.InnerException is not System.Net.Sockets.SocketException))
+                {
+                    Findings.Add(new Finding(Severity.Error, subject, $"cannot decompress ({Compressions.Name(layer.ActualCompression)}): {e.Message}"));
+                }
+            }
+        }
+
+        /// <summary>
+        /// Reads a layer's tar headers (the stream keeps hashing underneath) and describes entries that would escape the
+        /// root when extracted: absolute names, <c>..</c> components, links pointing out. Layers are opaque to Ferry and are
+        /// copied untouched; the loaders sanitise such entries, so these are warnings.
+        /// </summary>
+        private static async Task<string?> ScanLayerEntriesAsync(Stream uncompressed, CancellationToken cancel)
+        {
+            var odd = new List<string>();
+            int count = 0;
             try
             {
-                using var raw = layer.Location.OpenVerified(d.Digest, d.Size, "layer");
-                using var plain = BoundedDecompression.Open(raw, layer.ActualCompression, $"layer {d.Digest}");
-                using var diff = new VerifyingStream(plain, "layer (uncompressed)", null, null, leaveOpen: true);
-                if (ScanLayerEntries(diff) is { } odd)
-                    findings.Add(new Finding(Severity.Warning, subject, odd));
-                var actualDiff = diff.Drain();
-                raw.Drain();
-                if (layer.DiffId is Digest want && actualDiff != want)
-                    findings.Add(new Finding(Severity.Error, subject, $"uncompressed content hashes to {actualDiff}, but the config's diff_id is {want}"));
+                await using var reader = new System.Formats.Tar.TarReader(uncompressed, leaveOpen: true);
+                while (await reader.GetNextEntryAsync(copyData: false, cancel).ConfigureAwait(false) is { } e)
+                {
+                    count++;
+                    if (Escapes(e.Name) || (e.EntryType is System.Formats.Tar.TarEntryType.HardLink && Escapes(e.LinkName)))
+                        odd.Add(Digest.Describe(e.Name));
+                }
             }
-            catch (Exception e) when (e is DigestMismatchException or ArchiveFormatException)
+            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or OverflowException or NotSupportedException or ArgumentException)
             {
-                findings.Add(new Finding(Severity.Error, subject, e.Message));
+                return count == 0 ? null : $"layer is not a well-formed tar after {count} entries: {e.Message}";
             }
-            catch (Exception e) when (e is InvalidDataException or IOException or ZstdSharp.ZstdException)
+            return odd.Count == 0 ? null
+                : $"layer holds {odd.Count} entr{(odd.Count == 1 ? "y" : "ies")} whose names escape the root when extracted ({string.Join(", ", odd.Take(5))}); copied untouched";
+
+            static bool Escapes(string name) => name.StartsWith('/') || name.Split('/').Contains("..");
+        }
+
+        private async Task CheckBlobAsync(BlobSource blob, Digest digest, long size, string kind, CancellationToken cancel)
+        {
+            if (!Seen.Add(digest))
+                return;
+            try
             {
-                findings.Add(new Finding(Severity.Error, subject, $"cannot decompress ({Compressions.Name(layer.ActualCompression)}): {e.Message}"));
+                await using var v = await blob.OpenVerifiedAsync(digest, size, kind, cancel).ConfigureAwait(false);
+                await v.DrainAsync(cancel).ConfigureAwait(false);
             }
-        }
-    }
-
-    /// <summary>
-    /// Reads a layer's tar headers (the stream keeps hashing underneath) and describes entries that would escape the
-    /// root when extracted: absolute names, <c>..</c> components, links pointing out. Layers are opaque to Ferry and are
-    /// copied untouched; the loaders sanitise such entries, so these are warnings.
-    /// </summary>
-    private static string? ScanLayerEntries(Stream uncompressed)
-    {
-        var odd = new List<string>();
-        int count = 0;
-        try
-        {
-            using var reader = new System.Formats.Tar.TarReader(uncompressed, leaveOpen: true);
-            while (reader.GetNextEntry(copyData: false) is { } e)
+            catch (Exception e) when (e is DigestMismatchException or ImageNotFoundException)
             {
-                count++;
-                if (Escapes(e.Name) || (e.EntryType is System.Formats.Tar.TarEntryType.HardLink && Escapes(e.LinkName)))
-                    odd.Add(Digest.Describe(e.Name));
+                Findings.Add(new Finding(Severity.Error, $"{blob.Name} ({digest})", e.Message));
             }
-        }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or OverflowException or NotSupportedException or ArgumentException)
-        {
-            return count == 0 ? null : $"layer is not a well-formed tar after {count} entries: {e.Message}";
-        }
-        return odd.Count == 0 ? null
-            : $"layer holds {odd.Count} entr{(odd.Count == 1 ? "y" : "ies")} whose names escape the root when extracted ({string.Join(", ", odd.Take(5))}); copied untouched";
-
-        static bool Escapes(string name) => name.StartsWith('/') || name.Split('/').Contains("..");
-    }
-
-    private static void CheckBlob(BlobLocation location, Digest digest, long size, string kind, List<Finding> findings, HashSet<Digest> seen)
-    {
-        if (!seen.Add(digest))
-            return;
-        try
-        {
-            using var v = location.OpenVerified(digest, size, kind);
-            v.Drain();
-        }
-        catch (DigestMismatchException e)
-        {
-            findings.Add(new Finding(Severity.Error, $"{location.EntryName} ({digest})", e.Message));
         }
     }
 }

@@ -1,3 +1,4 @@
+using Ferry.Transports;
 using Ferry.Copy;
 using Ferry.Tests.TestSupport;
 
@@ -47,7 +48,7 @@ public class CopyTests
         string dst = dir.Path(format == OutputFormat.Oci ? "out" : "out.tar");
         F.Copy(src, dst, format);
         Assert.Equal(F.Summary(src), F.Summary(dst));
-        Assert.True(Ferry.Verify.ImageValidator.Verify(Ferry.Transports.ImageReference.Parse(dst)).Ok);
+        Assert.True(F.Verify(dst).Ok);
     }
 
     [Theory]
@@ -91,7 +92,7 @@ public class CopyTests
         Assert.All(img.Layers, l => Assert.Equal(Ferry.Compression.CompressionKind.Gzip, l.ActualCompression));
         Assert.Equal(z.ImageId, img.ImageId.ToString());
         Assert.Equal(z.Layers.Select(l => l.DiffId), img.Layers.Select(l => l.DiffId!.Value.ToString()));
-        Assert.True(Ferry.Verify.ImageValidator.Verify(s).Ok);
+        Assert.True(F.Verify(s).Ok);
     }
 
     [Fact]
@@ -119,7 +120,7 @@ public class CopyTests
         Assert.All(img.Layers, l => Assert.Equal(expected, l.ActualCompression));
         Assert.All(img.Layers, l => Assert.Equal(expected, Ferry.Model.MediaTypes.LayerCompression(l.Descriptor.MediaType)));
         Assert.Equal(g.ImageId, img.ImageId.ToString());
-        Assert.True(Ferry.Verify.ImageValidator.Verify(s).Ok);
+        Assert.True(F.Verify(s).Ok);
     }
 
     [Fact]

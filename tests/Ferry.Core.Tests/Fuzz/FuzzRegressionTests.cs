@@ -75,36 +75,47 @@ public static class FuzzTargets
         }
     }
 
+    /// <summary>Opens a source and closes it synchronously (the harness is synchronous).</summary>
+    private static SyncSource Open(ImageReference reference) =>
+        new(reference.Transport.OpenSourceAsync(reference, new TransportOptions()).AsTask().GetAwaiter().GetResult());
+
+    private sealed class SyncSource(IImageSource inner) : IDisposable
+    {
+        public IImageSource Inner => inner;
+        public IReadOnlyList<Ferry.Images.NamedImage> Images => inner.Images;
+        public void Dispose() => inner.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
     private static void ArchiveCore(string input, string output)
     {
-        var reference = ImageReference.Parse(input);
+        var reference = TransportRegistry.Default.Parse(input);
         int images;
-        using (var source = ArchiveSource.Open(reference))
+        using (var source = Open(reference))
         {
             images = source.Images.Count;
-            _ = ImageInspector.ToJson(source);
+            _ = ImageInspector.ToJson(source.Inner);
             foreach (var image in source.Images)
             {
                 _ = image.Label;
                 _ = image.Key;
                 _ = image.SelectImage(null);
                 _ = image.SelectImage(new Platform("linux", "arm64", "v8"));
-                foreach (var node in ImageInspector.Images(image.Root))
+                foreach (var node in image.Images())
                     _ = node.Image.Platform?.ToString();
             }
-            _ = ImageValidator.Verify(source).ToJson();
+            _ = ImageValidator.VerifyAsync(source.Inner).GetAwaiter().GetResult().ToJson();
         }
 
-        var options = new CopyOptions { Format = OutputFormat.Portable, Parallelism = 1, Mtime = 0 };
-        CopyOperation.Run(reference, ImageReference.Parse(output), options);
+        var options = new CopyOptions { Destination = new TransportOptions { Format = OutputFormat.Portable, Mtime = 0 }, Parallelism = 1 };
+        ImageCopier.CopyAsync(reference, TransportRegistry.Default.Parse(output), options).GetAwaiter().GetResult();
 
         // Ferry must be able to read what it wrote.
         try
         {
-            using var copy = ArchiveSource.Open(ImageReference.Parse(output));
+            using var copy = Open(TransportRegistry.Default.Parse(output));
             if (copy.Images.Count == 0 || (images > 0 && copy.Images.Count > images))
                 throw new FuzzInvariantException($"the copy of {images} image(s) holds {copy.Images.Count}");
-            _ = ImageInspector.ToJson(copy);
+            _ = ImageInspector.ToJson(copy.Inner);
         }
         catch (FerryException e)
         {
@@ -195,9 +206,9 @@ public static class FuzzTargets
 
         try
         {
-            var reference = ImageReference.Parse(text);
-            var again = ImageReference.Parse(reference.ToString());
-            if (again != reference)
+            var reference = TransportRegistry.Default.Parse(text);
+            var again = TransportRegistry.Default.Parse(reference.ToString()!);
+            if (again.ToString() != reference.ToString() || again.Transport != reference.Transport)
                 throw new FuzzInvariantException($"reference '{reference}' parses back to {again}");
         }
         catch (UsageException)

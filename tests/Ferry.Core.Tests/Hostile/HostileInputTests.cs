@@ -332,7 +332,7 @@ public class HostileInputTests
         var files = Oci(img);
         string p = Tar(dir, [.. files]);
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        var r = Ferry.Verify.ImageValidator.Verify(Ferry.Transports.ImageReference.Parse(p));
+        var r = TestSupport.F.Verify(p);
         Assert.Contains(r.Findings, f => f.Message.Contains("decompression bomb", StringComparison.Ordinal));
         var (code, err) = Copy(dir, p, "--compress", "zstd", "--format", "oci-archive");
         Assert.Equal(3, code);
@@ -354,7 +354,7 @@ public class HostileInputTests
         string p = Tar(dir, [.. Oci(img)]);
         F2.Copy(p, dir.Path("ok.tar"));
         Assert.Equal(layer.Blob, ImageBuilder.ReadTar(dir.Path("ok.tar"))["blobs/sha256/" + layer.Digest[7..]]);
-        var r = Ferry.Verify.ImageValidator.Verify(Ferry.Transports.ImageReference.Parse(dir.Path("ok.tar")));
+        var r = TestSupport.F.Verify(dir.Path("ok.tar"));
         Assert.True(r.Ok);
         Assert.Contains(r.Findings, f => f.Severity == Ferry.Verify.Severity.Warning && f.Message.Contains("../../etc/cron.d/evil", StringComparison.Ordinal));
     }

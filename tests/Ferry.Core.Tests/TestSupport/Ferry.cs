@@ -1,19 +1,45 @@
 using Ferry.Copy;
 using Ferry.Transports;
+using Ferry.Transports.Archive;
+using Ferry.Verify;
 
 namespace Ferry.Tests.TestSupport;
 
-/// <summary>Short calls into the library for tests.</summary>
+/// <summary>Short calls into the library for tests (blocking on its asynchronous API is fine here: xunit has no synchronisation context).</summary>
 public static class F
 {
+    public static ImageReference Ref(string text) => TransportRegistry.Default.Parse(text);
+
     public static IReadOnlyList<CopiedImage> Copy(string src, string dst, OutputFormat? format = null, CompressMode compress = CompressMode.Keep,
+        string[]? images = null, string[]? tags = null, List<string>? log = null) =>
+        CopyResult(src, dst, format, compress, images, tags, log).Images;
+
+    public static CopyResult CopyResult(string src, string dst, OutputFormat? format = null, CompressMode compress = CompressMode.Keep,
         string[]? images = null, string[]? tags = null, List<string>? log = null)
     {
-        var options = new CopyOptions { Format = format, Compress = compress, Images = images ?? [], Tags = tags ?? [], Log = log is null ? null : log.Add };
-        return CopyOperation.Run(ImageReference.Parse(src), ImageReference.Parse(dst), options).Images;
+        var options = new CopyOptions
+        {
+            Compress = compress,
+            Images = images ?? [],
+            Tags = tags ?? [],
+            Log = log is null ? null : m => { lock (log) log.Add(m); },
+            Destination = new TransportOptions { Format = format },
+        };
+        return ImageCopier.CopyAsync(Ref(src), Ref(dst), options).GetAwaiter().GetResult();
     }
 
-    public static ArchiveSource Open(string path) => ArchiveSource.Open(ImageReference.Parse(path));
+    /// <summary>Opens an archive or layout (or anything a plain path names).</summary>
+    internal static ArchiveSource Open(string path) => OpenRef(path);
+
+    internal static ArchiveSource OpenRef(string reference, Func<Stream>? stdin = null)
+    {
+        var r = (ArchiveReference)Ref(reference);
+        return (ArchiveSource)r.Transport.OpenSourceAsync(r, new TransportOptions { Stdin = stdin }).AsTask().GetAwaiter().GetResult();
+    }
+
+    public static ValidationReport Verify(string reference) => ImageValidator.VerifyAsync(Ref(reference), new TransportOptions()).GetAwaiter().GetResult();
+
+    public static ValidationReport Verify(IImageSource source) => ImageValidator.VerifyAsync(source).GetAwaiter().GetResult();
 
     /// <summary>name → (image ID, diff_ids) for every image name of a source, plus untagged images under their ID.</summary>
     public static SortedDictionary<string, string> Summary(string path)

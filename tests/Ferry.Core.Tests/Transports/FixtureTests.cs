@@ -1,4 +1,5 @@
-using Ferry.Transports;
+using Ferry.Images;
+using Ferry.Transports.Archive;
 using Ferry.Tests.TestSupport;
 
 namespace Ferry.Tests.Transports;
@@ -6,9 +7,9 @@ namespace Ferry.Tests.Transports;
 /// <summary>Every archive in the corpus (written by other projects' tools) reads correctly or fails with the precise reason.</summary>
 public class FixtureTests
 {
-    private static ArchiveSource Open(string relative) => ArchiveSource.Open(ImageReference.Parse(Corpus.Path(relative)));
+    private static ArchiveSource Open(string relative) => F.Open(Corpus.Path(relative));
 
-    private static string Id(ArchiveImage i) => i.SelectImage(null)!.Image.ImageId.ToString();
+    private static string Id(NamedImage i) => i.SelectImage(null)!.Image.ImageId.ToString();
 
     [Fact]
     public void Docker25HybridWithNullManifestsReadsThroughManifestJson()
@@ -18,7 +19,7 @@ public class FixtureTests
         Assert.Empty(img.Names);
         // The ID docker 20.10 reports for `docker load` of this file.
         Assert.Equal("sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44", Id(img));
-        Assert.Equal("blobs/sha256/" + img.SelectImage(null)!.Image.Layers[0].Descriptor.Digest.Hex, img.SelectImage(null)!.Image.Layers[0].Location!.EntryName);
+        Assert.Equal("blobs/sha256/" + img.SelectImage(null)!.Image.Layers[0].Descriptor.Digest.Hex, img.SelectImage(null)!.Image.Layers[0].Blob!.Name);
     }
 
     [Fact]
@@ -30,7 +31,7 @@ public class FixtureTests
         Assert.Equal("sha256:6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e", Id(s.Images[0]));
         Assert.Equal("sha256:d4c9adacde69c3d92446e0484cea29493e9fd573cf0c8febfc700d80c46697a4", Id(s.Images[1]));
         var linked = s.Images[1].SelectImage(null)!.Image.Layers[0];
-        Assert.StartsWith("b159", linked.Location!.EntryName, StringComparison.Ordinal);
+        Assert.StartsWith("b159", linked.Blob!.Name, StringComparison.Ordinal);
         Assert.Equal(s.Images[0].SelectImage(null)!.Image.Layers[0].Descriptor.Digest, linked.Descriptor.Digest);
     }
 

@@ -1,38 +1,93 @@
+using Ferry.Tests.TestSupport;
 using Ferry.Transports;
+using Ferry.Transports.Archive;
 using Ferry.Transports.Daemon;
+using Ferry.Transports.Registry;
 
 namespace Ferry.Tests.Transports;
 
 public class ReferenceTests
 {
     [Theory]
-    [InlineData("x.tar", TransportKind.Path, "x.tar", null)]
-    [InlineData("-", TransportKind.Path, "-", null)]
-    [InlineData("docker-archive:/a/b.tar", TransportKind.DockerArchive, "/a/b.tar", null)]
-    [InlineData("docker-archive:b.tar:ubuntu:20.04", TransportKind.DockerArchive, "b.tar", "ubuntu:20.04")]
-    [InlineData("oci-archive:o.tar:docker.io/library/x:1", TransportKind.OciArchive, "o.tar", "docker.io/library/x:1")]
-    [InlineData("oci:dir", TransportKind.OciDirectory, "dir", null)]
-    [InlineData("docker-daemon:ubuntu:20.04", TransportKind.DockerDaemon, "", "ubuntu:20.04")]
-    [InlineData("docker-daemon:sha256:abc", TransportKind.DockerDaemon, "", "sha256:abc")]
-    [InlineData("docker://127.0.0.1:5000/a/b:1", TransportKind.Registry, "", "docker://127.0.0.1:5000/a/b:1")]
-    public void ParsesSkopeoGrammar(string text, TransportKind kind, string path, string? name)
+    [InlineData("x.tar", "path", "x.tar", null)]
+    [InlineData("-", "path", "-", null)]
+    [InlineData("a:b.tar", "path", "a:b.tar", null)]
+    [InlineData("docker-archive:/a/b.tar", "docker-archive", "/a/b.tar", null)]
+    [InlineData("docker-archive:b.tar:ubuntu:20.04", "docker-archive", "b.tar", "ubuntu:20.04")]
+    [InlineData("oci-archive:o.tar:docker.io/library/x:1", "oci-archive", "o.tar", "docker.io/library/x:1")]
+    [InlineData("oci:dir", "oci", "dir", null)]
+    public void ParsesArchiveReferencesInSkopeosGrammar(string text, string transport, string path, string? name)
     {
-        var r = ImageReference.Parse(text);
-        Assert.Equal((kind, path, name), (r.Transport, r.Path, r.Name));
+        // "a:b.tar" is a path only when no transport is called "a" and the file exists.
+        using var dir = new TempDir();
+        if (text == "a:b.tar")
+            text = dir.Path("a:b.tar");
+        if (text.EndsWith("a:b.tar", StringComparison.Ordinal))
+        {
+            File.WriteAllText(text, "");
+            path = text;
+        }
+        var r = Assert.IsType<ArchiveReference>(F.Ref(text));
+        Assert.Equal((transport, path, name), (r.Transport.Name, r.Path, r.Name));
+        Assert.Equal(text, r.ToString());
+    }
+
+    [Theory]
+    [InlineData("docker-daemon:ubuntu:20.04", new[] { "ubuntu:20.04" })]
+    [InlineData("docker-daemon:sha256:abc", new[] { "sha256:abc" })]
+    [InlineData("docker-daemon:a:1,b:2", new[] { "a:1", "b:2" })]
+    [InlineData("docker-daemon:", new string[0])]
+    public void ParsesDaemonReferences(string text, string[] names)
+    {
+        var r = Assert.IsType<DaemonReference>(F.Ref(text));
+        Assert.Equal(names, r.Names);
+    }
+
+    [Theory]
+    [InlineData("docker://127.0.0.1:5000/a/b:1", "127.0.0.1:5000/a/b:1", "127.0.0.1:5000")]
+    [InlineData("docker://ubuntu", "docker.io/library/ubuntu:latest", "registry-1.docker.io")]
+    [InlineData("docker://r.example/x@sha256:0000000000000000000000000000000000000000000000000000000000000000", "r.example/x@sha256:0000000000000000000000000000000000000000000000000000000000000000", "r.example")]
+    public void ParsesRegistryReferences(string text, string name, string host)
+    {
+        var r = Assert.IsType<RegistryReference>(F.Ref(text));
+        Assert.Equal((name, host), (r.Name.ToString(), r.Host));
+    }
+
+    [Theory]
+    [InlineData("docker://127.0.0.1:5000/", "127.0.0.1:5000", "")]
+    [InlineData("docker://mirror.internal:5000/air/gap/", "mirror.internal:5000", "air/gap")]
+    public void ATrailingSlashNamesARegistryPrefix(string text, string registry, string prefix)
+    {
+        var r = Assert.IsType<RegistryPrefixReference>(F.Ref(text));
+        Assert.Equal((registry, prefix), (r.Registry, r.Prefix));
+        Assert.Equal("mirror.internal:5000/air/gap/library/ubuntu:20.04", RegistryPrefixReference.Parse("mirror.internal:5000/air/gap").Reroot(Ferry.Model.ImageName.Parse("ubuntu:20.04")).ToString());
     }
 
     [Theory]
     [InlineData("docker-archive:")]
     [InlineData("docker://")]
+    [InlineData("docker:x")]
     [InlineData("")]
-    public void RejectsWhatItCannotDo(string text) => Assert.Throws<UsageException>(() => ImageReference.Parse(text));
+    [InlineData("docker-archiv:x.tar")]
+    [InlineData("oci-dir:layout")]
+    public void RejectsWhatItCannotDo(string text) => Assert.Throws<UsageException>(() => F.Ref(text));
 
     [Fact]
-    public void DaemonFormatIsDockerArchiveAndConflictingFormatIsRejected()
+    public void UnknownTransportListsTheKnownOnes()
     {
-        Assert.Equal(Ferry.Copy.OutputFormat.DockerArchive, Ferry.Copy.CopyOperation.ResolveFormat(ImageReference.Parse("docker-daemon:x:1"), null));
-        Assert.Throws<UsageException>(() => Ferry.Copy.CopyOperation.ResolveFormat(ImageReference.Parse("oci-archive:x.tar"), Ferry.Copy.OutputFormat.DockerArchive));
-        Assert.Throws<UsageException>(() => Ferry.Copy.CopyOperation.ResolveFormat(ImageReference.Parse("-"), Ferry.Copy.OutputFormat.Oci));
+        var e = Assert.Throws<UsageException>(() => F.Ref("docker-archiv:x.tar"));
+        Assert.Equal("'docker-archiv:x.tar': unknown transport 'docker-archiv' and no such file (transports: docker://, docker-archive:, docker-daemon:, oci:, oci-archive:; or a path)", e.Message);
+    }
+
+    [Fact]
+    public void ConflictingFormatsAreRejected()
+    {
+        var ro = new TransportOptions { Format = OutputFormat.DockerArchive };
+        using var dir = new TempDir();
+        Assert.Throws<UsageException>(() => F.Ref("oci-archive:" + dir.Path("x.tar")).Transport.OpenDestinationAsync(F.Ref("oci-archive:" + dir.Path("x.tar")), ro).AsTask().GetAwaiter().GetResult());
+        Assert.Throws<UsageException>(() => F.Ref("-").Transport.OpenDestinationAsync(F.Ref("-"), new TransportOptions { Format = OutputFormat.Oci }).AsTask().GetAwaiter().GetResult());
+        Assert.Throws<UsageException>(() => F.Ref("docker://r.example/a:1").Transport.OpenDestinationAsync(F.Ref("docker://r.example/a:1"), ro).AsTask().GetAwaiter().GetResult());
+        Assert.Empty(dir.Listing());
     }
 
     [Fact]

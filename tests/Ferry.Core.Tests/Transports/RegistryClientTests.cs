@@ -117,11 +117,11 @@ public sealed class RegistryClientTests : IDisposable
     private static Task Write(NetworkStream s, string text) => s.WriteAsync(Encoding.ASCII.GetBytes(text)).AsTask();
 
     [Fact]
-    public void InterruptedDownloadResumesWithRangeAndVerifies()
+    public async Task InterruptedDownloadResumesWithRangeAndVerifies()
     {
         using var client = new RegistryClient(Address, new RegistryOptions { RetryDelay = TimeSpan.FromMilliseconds(10) });
-        using var blob = new VerifyingStream(client.OpenBlob("repo/x", _digest, _blob.Length), "blob", _digest, _blob.Length);
-        Assert.Equal(_digest, blob.Drain());
+        await using var blob = new VerifyingStream(await client.OpenBlobAsync("repo/x", _digest, _blob.Length, CancellationToken.None), "blob", _digest, _blob.Length);
+        Assert.Equal(_digest, await blob.DrainAsync());
         Assert.Equal(2, _blobGets);
         Assert.Equal($"bytes={_blob.Length / 3}-", Assert.Single(_ranges));
     }

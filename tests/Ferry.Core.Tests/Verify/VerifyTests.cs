@@ -1,6 +1,5 @@
 using Ferry.Tests.Copy;
 using Ferry.Tests.TestSupport;
-using Ferry.Transports;
 using Ferry.Verify;
 
 namespace Ferry.Tests.Verify;
@@ -14,7 +13,7 @@ public class VerifyTests
     {
         foreach (var f in new[] { "gcr-test-link/test_link.tar", "gcr-hello-world-v25/hello-world-v25.tar", "cimage-almostempty/almostempty.tar", "moby-emptylayer-legacy/emptyLayer.tar", "samples/ferry-sample.tar", "gcr-layout-test-index" })
         {
-            var r = ImageValidator.Verify(ImageReference.Parse(Corpus.Path(f)));
+            var r = F.Verify(Corpus.Path(f));
             Assert.True(r.Ok, f + ": " + string.Join("; ", r.Findings));
         }
     }
@@ -32,7 +31,7 @@ public class VerifyTests
             string bad = dir.Path("bad.tar");
             File.Copy(clean, bad, overwrite: true);
             CopyTests.FlipByteOf(bad, "blobs/sha256/" + digest[7..]);
-            var r = ImageValidator.Verify(ImageReference.Parse(bad));
+            var r = F.Verify(bad);
             Assert.False(r.Ok, digest);
             Assert.Contains(r.Findings, f => f.Severity == Severity.Error && f.ToString().Contains(digest[7..], StringComparison.Ordinal));
         }
@@ -47,11 +46,11 @@ public class VerifyTests
         ImageBuilder.WriteDockerArchive(p, [plain]);
         using (var s = F.Open(p))
         {
-            string entry = s.Images[0].SelectImage(null)!.Image.Layers[1].Location!.EntryName;
+            string entry = s.Images[0].SelectImage(null)!.Image.Layers[1].Blob!.Name;
             s.Dispose();
             CopyTests.FlipByteOf(p, entry);
         }
-        var r = ImageValidator.Verify(ImageReference.Parse(p));
+        var r = F.Verify(p);
         var f = Assert.Single(r.Findings, x => x.Severity == Severity.Error);
         Assert.Contains(plain.Layers[1].DiffId, f.ToString());
         Assert.Contains("layer.tar", f.Subject);
@@ -65,7 +64,7 @@ public class VerifyTests
         ImageBuilder.WriteOciLayout(p, [Img]);
         CopyTests.FlipByteOf(p, "blobs/sha256/" + Img.Layers[0].Digest[7..]);
         CopyTests.FlipByteOf(p, "blobs/sha256/" + Img.Layers[2].Digest[7..]);
-        var r = ImageValidator.Verify(ImageReference.Parse(p));
+        var r = F.Verify(p);
         Assert.Equal(2, r.Findings.Count(f => f.Severity == Severity.Error));
     }
 
@@ -78,7 +77,7 @@ public class VerifyTests
         var img = ImageBuilder.Image([a], 3, "docker.io/library/w:1");
         var lying = img with { Layers = [b] };
         ImageBuilder.WriteOciLayout(dir.Path("w.tar"), [lying]);
-        var r = ImageValidator.Verify(ImageReference.Parse(dir.Path("w.tar")));
+        var r = F.Verify(dir.Path("w.tar"));
         Assert.Contains(r.Findings, f => f.Message.Contains("diff_id is " + a.DiffId, StringComparison.Ordinal));
     }
 
@@ -89,7 +88,7 @@ public class VerifyTests
         var layer = ImageBuilder.Layer(4) with { Compression = "gzip" }; // says gzip, bytes are plain
         var img = ImageBuilder.Image([layer], 4, "docker.io/library/m:1");
         ImageBuilder.WriteOciLayout(dir.Path("m.tar"), [img]);
-        var r = ImageValidator.Verify(ImageReference.Parse(dir.Path("m.tar")));
+        var r = F.Verify(dir.Path("m.tar"));
         Assert.True(r.Ok);
         Assert.Contains(r.Findings, f => f.Severity == Severity.Warning && f.Message.Contains("does not match the bytes", StringComparison.Ordinal));
     }
@@ -97,7 +96,7 @@ public class VerifyTests
     [Fact]
     public void UnreadableSourceIsOneErrorFinding()
     {
-        var r = ImageValidator.Verify(ImageReference.Parse(Corpus.Path("gcr-null-manifest/null_manifest.tar")));
+        var r = F.Verify(Corpus.Path("gcr-null-manifest/null_manifest.tar"));
         Assert.False(r.Ok);
         Assert.Contains("manifest.json is null", Assert.Single(r.Findings).Message);
     }
@@ -105,7 +104,7 @@ public class VerifyTests
     [Fact]
     public void JsonReportIsStable()
     {
-        var r = ImageValidator.Verify(ImageReference.Parse(Corpus.Path("gcr-test-image-1/test_image_1.tar")));
+        var r = F.Verify(Corpus.Path("gcr-test-image-1/test_image_1.tar"));
         using var doc = System.Text.Json.JsonDocument.Parse(r.ToJson());
         Assert.True(doc.RootElement.GetProperty("ok").GetBoolean());
         Assert.Equal(1, doc.RootElement.GetProperty("images").GetInt32());

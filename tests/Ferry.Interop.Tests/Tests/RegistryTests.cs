@@ -16,10 +16,14 @@ public sealed class RegistryTests(InteropFixture fixture, ITestOutputHelper outp
 
     private static string[] Creds => ["--creds", $"{RegistryServer.User}:{RegistryServer.Password}"];
 
-    private static JsonElement[] PushJson(ProcResult r)
+    /// <summary>One pushed reference of `ferry push --json`: where, the manifest digest, and how many blobs were uploaded for its image.</summary>
+    private sealed record Pushed(string Reference, string Digest, int Uploaded);
+
+    private static Pushed[] PushJson(ProcResult r)
     {
         using var doc = JsonDocument.Parse(r.Stdout);
-        return doc.RootElement.EnumerateArray().Select(e => e.Clone()).ToArray();
+        return [.. doc.RootElement.GetProperty("images").EnumerateArray().SelectMany(i => i.GetProperty("references").EnumerateArray()
+            .Select(x => new Pushed(x.GetString()!, i.GetProperty("digest").GetString()!, i.GetProperty("uploaded").GetInt32())))];
     }
 
     /// <summary>
@@ -49,20 +53,20 @@ public sealed class RegistryTests(InteropFixture fixture, ITestOutputHelper outp
             checks.True(pushed.Length == 3, $"expected 3 tags pushed, got {pushed.Length}");
             foreach (var p in pushed)
             {
-                string reference = p.GetProperty("reference").GetString()!;
+                string reference = p.Reference;
                 var inspect = _run.Skopeo(["inspect", .. target.SkopeoFlags(), "docker://" + reference]);
                 if (checks.True(inspect.Ok, $"skopeo inspect {reference} failed: {LoaderChecks.Short(inspect)}"))
                 {
                     using var doc = JsonDocument.Parse(inspect.Stdout);
-                    checks.Equal(p.GetProperty("digest").GetString(), doc.RootElement.GetProperty("Digest").GetString(), $"skopeo's digest of {reference}");
+                    checks.Equal(p.Digest, doc.RootElement.GetProperty("Digest").GetString(), $"skopeo's digest of {reference}");
                 }
             }
             var again = _run.Ferry(["push", pulled, target.Address + "/mirror", "--json", .. Creds]);
             if (checks.True(again.Ok, $"second push failed: {LoaderChecks.Short(again)}"))
-                checks.True(PushJson(again).All(p => p.GetProperty("uploaded").GetInt32() == 0), $"the second push uploaded blobs: {again.Stdout}");
+                checks.True(PushJson(again).All(p => p.Uploaded == 0), $"the second push uploaded blobs: {again.Stdout}");
 
             string back = Path.Combine(dir, "back.tar");
-            var pull = _run.Ferry(["pull", .. pushed.Select(p => p.GetProperty("reference").GetString()!), "-o", back, "--progress", "none", .. Creds]);
+            var pull = _run.Ferry(["pull", .. pushed.Select(p => p.Reference), "-o", back, "--progress", "none", .. Creds]);
             if (checks.True(pull.Ok, $"pull back failed: {LoaderChecks.Short(pull)}"))
             {
                 var a = Summary(pulled);
@@ -158,7 +162,7 @@ public sealed class RegistryTests(InteropFixture fixture, ITestOutputHelper outp
         var push = _run.Ferry("push", src.Path, reg.Address + "/chunked", "--chunk-size", "1", "--json");
         if (checks.True(push.Ok, $"chunked push failed: {LoaderChecks.Short(push)}"))
         {
-            string reference = PushJson(push).Single().GetProperty("reference").GetString()!;
+            string reference = PushJson(push).Single().Reference;
             var copy = _run.Skopeo("copy", "--src-tls-verify=false", "docker://" + reference, "dir:" + _fx.Scratch("registry-chunked") + "/dir");
             checks.True(copy.Ok, $"skopeo could not read the chunk-uploaded image (it checks every blob's digest): {LoaderChecks.Short(copy)}");
         }

@@ -9,7 +9,7 @@ namespace Ferry.Transports.Daemon;
 /// A small client of the Docker Engine API (docker, and podman's compatible service) over a unix socket or TCP:
 /// version negotiation, <c>POST /images/load</c> with a streamed body, and <c>GET /images/get</c>.
 /// </summary>
-public sealed class DockerEngineClient : IDisposable
+internal sealed class DockerEngineClient : IDisposable
 {
     /// <summary>The newest API version Ferry speaks; it uses min(this, the daemon's).</summary>
     public const string MaxApiVersion = "1.43";
@@ -77,6 +77,32 @@ public sealed class DockerEngineClient : IDisposable
         string server = Json.OptString(doc.RootElement, "ApiVersion") ?? "1.24";
         ServerVersion = Json.OptString(doc.RootElement, "Version");
         _apiVersion = CompareVersions(server, MaxApiVersion) < 0 ? server : MaxApiVersion;
+    }
+
+    /// <summary>
+    /// Whether the daemon keeps images in containerd's image store (Docker 24+ with the containerd-snapshotter
+    /// feature, the default in Docker 29): there an image's ID is its manifest or index digest, and <c>docker load</c>
+    /// keeps the manifests and indexes of an OCI layout. Read from <c>GET /info</c>: its <c>DriverStatus</c> then
+    /// holds <c>["driver-type", "io.containerd.snapshotter.v1"]</c>.
+    /// </summary>
+    public async Task<bool> UsesContainerdStoreAsync(CancellationToken cancel = default)
+    {
+        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/info"), cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, "info", cancel).ConfigureAwait(false);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancel).ConfigureAwait(false));
+        if (Json.OptArray(doc.RootElement, "DriverStatus") is not JsonElement status)
+            return false;
+        foreach (var pair in status.EnumerateArray())
+        {
+            if (pair.ValueKind != JsonValueKind.Array)
+                continue;
+            foreach (var v in pair.EnumerateArray())
+            {
+                if (v.ValueKind == JsonValueKind.String && v.GetString()!.StartsWith("io.containerd.snapshotter.", StringComparison.Ordinal))
+                    return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Streams a tar into <c>POST /images/load</c>; returns the names (or IDs) the daemon reports as loaded.</summary>

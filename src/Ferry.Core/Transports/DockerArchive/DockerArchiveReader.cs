@@ -3,12 +3,15 @@ using Ferry.Compression;
 using Ferry.Digests;
 using Ferry.Model;
 
+using Ferry.Images;
+using Ferry.Transports.Archive;
+
 namespace Ferry.Transports.DockerArchive;
 
 /// <summary>Reads docker-archive <c>manifest.json</c> (docker, podman, skopeo, Bazel, go-containerregistry).</summary>
 internal static class DockerArchiveReader
 {
-    public static List<ArchiveImage> Read(IEntryStore store, List<string> warnings)
+    public static List<NamedImage> Read(IEntryStore store, List<string> warnings)
     {
         string where = store.DisplayName;
         var loc = store.Find("manifest.json") ?? throw new ArchiveFormatException($"{where}: no manifest.json");
@@ -19,8 +22,8 @@ internal static class DockerArchiveReader
             throw new ArchiveFormatException($"{where}: manifest.json is null: the archive holds no images");
         if (root.ValueKind != JsonValueKind.Array)
             throw new ArchiveFormatException($"{where}: manifest.json is not a JSON array");
-        var result = new List<ArchiveImage>();
-        var byConfig = new Dictionary<Digest, ArchiveImage>();
+        var result = new List<NamedImage>();
+        var byConfig = new Dictionary<Digest, NamedImage>();
         int i = 0;
         foreach (var item in root.EnumerateArray())
         {
@@ -31,7 +34,7 @@ internal static class DockerArchiveReader
             var image = ReadImage(store, item, configPath, what);
             if (!byConfig.TryGetValue(image.ImageId, out var entry))
             {
-                entry = new ArchiveImage { Root = new ImageNode { Image = image } };
+                entry = new NamedImage { Root = new ImageNode { Image = image } };
                 byConfig[image.ImageId] = entry;
                 result.Add(entry);
             }
@@ -65,7 +68,7 @@ internal static class DockerArchiveReader
         {
             Config = config,
             ConfigDescriptor = new Descriptor(MediaTypes.OciConfig, cfgDigest, cfgBytes.LongLength),
-            ConfigLocation = cfgLoc,
+            ConfigBlob = cfgLoc,
             Layers = layers,
         };
     }
@@ -74,7 +77,7 @@ internal static class DockerArchiveReader
     /// Works out a docker-archive layer's blob descriptor: the compression is sniffed from its bytes; the digest comes from a
     /// content-addressed name, or is the diff_id for an uncompressed layer (checked while copying), or is computed now.
     /// </summary>
-    internal static SourceLayer DescribeLayer(BlobLocation loc, Digest diffId, Digest? named, string what)
+    internal static SourceLayer DescribeLayer(LocalBlob loc, Digest diffId, Digest? named, string what)
     {
         var kind = Compressions.Sniff(loc.Head(Compressions.SniffLength));
         if (kind is CompressionKind.Xz or CompressionKind.Bzip2)
@@ -95,7 +98,7 @@ internal static class DockerArchiveReader
     /// <summary>The digest a content-addressed entry name states: <c>blobs/sha256/HEX</c>, <c>HEX.json</c>, <c>HEX.tar</c>.</summary>
     internal static Digest? DigestFromName(string path)
     {
-        string p = Archive.TarIndex.Normalize(path, out _);
+        string p = Ferry.Archive.TarIndex.Normalize(path, out _);
         if (p.StartsWith("blobs/sha256/", StringComparison.Ordinal) && Digest.TryFromSha256Hex(p[13..], out var d))
             return d;
         if (p.Length == 69 && (p.EndsWith(".json", StringComparison.Ordinal)) && Digest.TryFromSha256Hex(p[..64], out d))
@@ -103,7 +106,7 @@ internal static class DockerArchiveReader
         return null;
     }
 
-    private static void AddRepoTags(ArchiveImage entry, JsonElement item, string what, List<string> warnings)
+    private static void AddRepoTags(NamedImage entry, JsonElement item, string what, List<string> warnings)
     {
         if (!item.TryGetProperty("RepoTags", out var tags) || tags.ValueKind == JsonValueKind.Null)
             return;
@@ -119,8 +122,7 @@ internal static class DockerArchiveReader
                 warnings.Add($"{what}: RepoTags entry '{text}' has no tag (docker and podman reject it); reading it as '{name.WithDefaultTag().Familiar}'");
                 name = name.WithDefaultTag();
             }
-            if (!entry.Names.Contains(name))
-                entry.Names.Add(name);
+            entry.AddName(name);
         }
     }
 }

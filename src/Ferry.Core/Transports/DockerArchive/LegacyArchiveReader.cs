@@ -4,6 +4,9 @@ using Ferry.Compression;
 using Ferry.Digests;
 using Ferry.Model;
 
+using Ferry.Images;
+using Ferry.Transports.Archive;
+
 namespace Ferry.Transports.DockerArchive;
 
 /// <summary>
@@ -15,9 +18,9 @@ internal static class LegacyArchiveReader
 {
     private const int MaxChain = 256;
 
-    private sealed record Loaded(ImageConfig Config, byte[] ConfigBytes, List<SourceLayer> Layers, List<string> HistoryJson, List<Digest> DiffIds, BlobLocation ConfigLocation);
+    private sealed record Loaded(ImageConfig Config, byte[] ConfigBytes, List<SourceLayer> Layers, List<string> HistoryJson, List<Digest> DiffIds, LocalBlob ConfigBlob);
 
-    public static List<ArchiveImage> Read(IEntryStore store, List<string> warnings)
+    public static List<NamedImage> Read(IEntryStore store, List<string> warnings)
     {
         string where = store.DisplayName;
         var repoLoc = store.Find("repositories") ?? throw new ArchiveFormatException($"{where}: no repositories file");
@@ -25,8 +28,8 @@ internal static class LegacyArchiveReader
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
             throw new ArchiveFormatException($"{where}: repositories is not a JSON object");
         var loaded = new Dictionary<string, Loaded>(StringComparer.Ordinal);
-        var byId = new Dictionary<Digest, ArchiveImage>();
-        var result = new List<ArchiveImage>();
+        var byId = new Dictionary<Digest, NamedImage>();
+        var result = new List<NamedImage>();
         foreach (var repo in doc.RootElement.EnumerateObject())
         {
             if (repo.Value.ValueKind != JsonValueKind.Object)
@@ -38,7 +41,7 @@ internal static class LegacyArchiveReader
                 var imageId = Digest.Sha256Of(image.ConfigBytes);
                 if (!byId.TryGetValue(imageId, out var entry))
                 {
-                    entry = new ArchiveImage
+                    entry = new NamedImage
                     {
                         Root = new ImageNode
                         {
@@ -46,7 +49,7 @@ internal static class LegacyArchiveReader
                             {
                                 Config = image.Config,
                                 ConfigDescriptor = new Descriptor(MediaTypes.OciConfig, imageId, image.ConfigBytes.LongLength),
-                                ConfigLocation = image.ConfigLocation,
+                                ConfigBlob = image.ConfigBlob,
                                 Layers = image.Layers,
                             },
                         },
@@ -57,8 +60,7 @@ internal static class LegacyArchiveReader
                 string reference = repo.Name + ":" + tag.Name;
                 if (!ImageName.TryParse(reference, out var name, out string err))
                     throw new ArchiveFormatException($"{where}: repositories: '{Digest.Describe(reference)}' is not a valid reference: {err}");
-                if (!entry.Names.Contains(name!))
-                    entry.Names.Add(name!);
+                entry.AddName(name!);
             }
         }
         if (result.Count == 0)
@@ -99,12 +101,12 @@ internal static class LegacyArchiveReader
         history.Add(HistoryJson(root));
         byte[] config = MakeConfig(root, diffIds, history);
         var parsed = ImageConfig.Parse(config, $"{store.DisplayName}: synthesised config of {id}");
-        var result = new Loaded(parsed, config, layers, history, diffIds, new SynthesisedLocation(config, id + "/json"));
+        var result = new Loaded(parsed, config, layers, history, diffIds, new BytesBlob(config, $"config synthesised from {id}/json"));
         loaded[id] = result;
         return result;
     }
 
-    private static Digest UncompressedDigest(BlobLocation loc, string what)
+    private static Digest UncompressedDigest(LocalBlob loc, string what)
     {
         var kind = Compressions.Sniff(loc.Head(Compressions.SniffLength));
         using var raw = loc.OpenRead();
@@ -365,11 +367,4 @@ internal static class LegacyArchiveReader
         public string End() => _sb.Append('}').ToString();
     }
 
-    /// <summary>A config that exists only in memory (synthesised from a legacy <c>ID/json</c>).</summary>
-    private sealed class SynthesisedLocation(byte[] bytes, string from) : BlobLocation
-    {
-        public override string EntryName => $"config synthesised from {from}";
-        public override long Length => bytes.LongLength;
-        public override Stream OpenRead() => new MemoryStream(bytes, writable: false);
-    }
 }

@@ -3,6 +3,9 @@ using Ferry.Compression;
 using Ferry.Digests;
 using Ferry.Model;
 
+using Ferry.Images;
+using Ferry.Transports.Archive;
+
 namespace Ferry.Transports.OciLayout;
 
 /// <summary>Reads an OCI image layout (archive or directory): <c>oci-layout</c>, <c>index.json</c>, <c>blobs/</c>.</summary>
@@ -11,8 +14,8 @@ internal static class OciLayoutReader
     /// <summary>The deepest nesting of indexes accepted.</summary>
     public const int MaxIndexDepth = 8;
 
-    public const string ContainerdNameAnnotation = "io.containerd.image.name";
-    public const string RefNameAnnotation = "org.opencontainers.image.ref.name";
+    public const string ContainerdNameAnnotation = Layout.OciIndexFiles.ContainerdNameAnnotation;
+    public const string RefNameAnnotation = Layout.OciIndexFiles.RefNameAnnotation;
 
     /// <summary>Whether the store has an index.json that lists at least one manifest.</summary>
     public static bool HasImages(IEntryStore store)
@@ -24,7 +27,7 @@ internal static class OciLayoutReader
         return index.Manifests.Count > 0;
     }
 
-    public static List<ArchiveImage> Read(IEntryStore store, List<string> warnings)
+    public static List<NamedImage> Read(IEntryStore store, List<string> warnings)
     {
         string where = store.DisplayName;
         var layout = store.Find("oci-layout");
@@ -41,8 +44,8 @@ internal static class OciLayoutReader
         }
         var indexLoc = store.Find("index.json") ?? throw new ArchiveFormatException($"{where}: no index.json");
         var index = ImageIndex.Parse(indexLoc.ReadDocument(null, null, "index.json"), MediaTypes.OciIndex, $"{where}: index.json");
-        var byKey = new Dictionary<Digest, ArchiveImage>();
-        var result = new List<ArchiveImage>();
+        var byKey = new Dictionary<Digest, NamedImage>();
+        var result = new List<NamedImage>();
         var cache = new Dictionary<Digest, ManifestNode>();
         for (int i = 0; i < index.Manifests.Count; i++)
         {
@@ -50,7 +53,7 @@ internal static class OciLayoutReader
             var node = LoadNode(store, d, $"index.json manifests[{i}]", 0, [], cache);
             if (!byKey.TryGetValue(d.Digest, out var image))
             {
-                image = new ArchiveImage { Root = node };
+                image = new NamedImage { Root = node };
                 byKey[d.Digest] = image;
                 result.Add(image);
             }
@@ -60,7 +63,7 @@ internal static class OciLayoutReader
     }
 
     /// <summary>Reads every naming convention: containerd's full name, podman's full ref.name, and a bare-tag ref.name.</summary>
-    internal static void AddNames(ArchiveImage image, IReadOnlyDictionary<string, string>? annotations, List<string> warnings, string where)
+    internal static void AddNames(NamedImage image, IReadOnlyDictionary<string, string>? annotations, List<string> warnings, string where)
     {
         if (annotations is null)
             return;
@@ -81,12 +84,11 @@ internal static class OciLayoutReader
         }
         if (name is not null)
         {
-            if (!image.Names.Contains(name))
-                image.Names.Add(name);
+            image.AddName(name);
         }
-        else if (refName is not null && !image.RefNames.Contains(refName))
+        else if (refName is not null)
         {
-            image.RefNames.Add(refName);
+            image.AddRefName(refName);
         }
     }
 
@@ -100,7 +102,7 @@ internal static class OciLayoutReader
         if (loc is null)
             return new OpaqueNode { Descriptor = d };
         if (MediaTypes.IsLayer(d.MediaType) || d.Size > Json.MaxDocumentBytes)
-            return new OpaqueNode { Descriptor = d, Location = loc };
+            return new OpaqueNode { Descriptor = d, Blob = loc };
         string label = $"{store.DisplayName}: {what} {d.Digest}";
         byte[] raw = loc.ReadDocument(d.Digest, d.Size, label);
         string kind = Classify(raw, d.MediaType, label);
@@ -112,7 +114,7 @@ internal static class OciLayoutReader
             for (int i = 0; i < index.Manifests.Count; i++)
                 children.Add(LoadNode(store, index.Manifests[i], $"{d.Digest} manifests[{i}]", depth + 1, path, cache));
             path.Remove(d.Digest);
-            return new IndexNode { Descriptor = d, Index = index, Children = children, Location = loc };
+            return new IndexNode { Descriptor = d, Index = index, Children = children, Blob = loc };
         }
         if (MediaTypes.IsImageManifest(kind))
         {
@@ -124,7 +126,7 @@ internal static class OciLayoutReader
             }
             return new ImageNode { Descriptor = d, Image = ((ImageNode)cached).Image };
         }
-        return new OpaqueNode { Descriptor = d, Location = loc };
+        return new OpaqueNode { Descriptor = d, Blob = loc };
     }
 
     /// <summary>Decides whether a document is an index or a manifest: its own mediaType, else the descriptor's, else its shape.</summary>
@@ -169,7 +171,7 @@ internal static class OciLayoutReader
         {
             Config = config,
             ConfigDescriptor = manifest.Config,
-            ConfigLocation = cfgLoc,
+            ConfigBlob = cfgLoc,
             Manifest = manifest,
             Layers = layers,
         };

@@ -13,7 +13,7 @@ namespace Ferry.Transports.Registry;
 /// downloads), uploads (HEAD first, cross-repository mount, monolithic PUT), anonymous, basic and bearer-token auth,
 /// retries with backoff on 429, 5xx and broken connections; registry errors become one-line messages.
 /// </summary>
-public sealed class RegistryClient : IDisposable
+internal sealed class RegistryClient : IDisposable
 {
     public static readonly string[] ManifestAccept = [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
 
@@ -113,8 +113,12 @@ public sealed class RegistryClient : IDisposable
         return (bytes, mediaType, digest);
     }
 
-    /// <summary>Opens a blob for reading; a broken download resumes with a Range request.</summary>
-    public Stream OpenBlob(string repo, Digest digest, long size) => new ResumingBlobStream(this, repo, digest, size);
+    /// <summary>Opens a blob for reading (the first request is made now); a broken download resumes with a Range request.</summary>
+    public async ValueTask<Stream> OpenBlobAsync(string repo, Digest digest, long size, CancellationToken cancel)
+    {
+        var first = await OpenBlobAtAsync(repo, digest, 0, cancel).ConfigureAwait(false);
+        return new ResumingBlobStream(this, repo, digest, size, first, cancel);
+    }
 
     internal async Task<Stream> OpenBlobAtAsync(string repo, Digest digest, long offset, CancellationToken cancel)
     {
@@ -151,45 +155,74 @@ public sealed class RegistryClient : IDisposable
 
     // ---- writing ---------------------------------------------------------------------------------------------------
 
-    /// <summary>How a blob reached the repository.</summary>
-    public enum UploadResult
+    /// <summary>Mounts a blob from another repository of this registry; false when the registry uploads instead (it then starts an upload we abandon).</summary>
+    public async Task<bool> TryMountAsync(string repo, Digest digest, string from, CancellationToken cancel)
     {
-        Existed,
-        Mounted,
-        Uploaded,
+        string scope = Scope(repo, push: true) + " " + Scope(from, push: false);
+        using var start = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"v2/{repo}/blobs/uploads/?mount={digest}&from={Uri.EscapeDataString(from)}") { Content = new ByteArrayContent([]) },
+            scope, $"mount {repo}@{digest} from {from}", cancel).ConfigureAwait(false);
+        if (start.StatusCode == HttpStatusCode.Created)
+            return true;
+        await EnsureSuccess(start, $"{repo}: mount of {digest} from {from}", cancel).ConfigureAwait(false);
+        return false;
     }
 
     /// <summary>
-    /// Makes the blob exist in <paramref name="repo"/>: skipped when it is already there, mounted from
-    /// <paramref name="mountFrom"/> (another repository of this registry) when possible, else uploaded in one PUT.
+    /// Uploads a blob: one PUT, or PATCH chunks for blobs over <see cref="RegistryOptions.ChunkSize"/>. The content is
+    /// opened by <paramref name="open"/> (again for each attempt of a monolithic upload).
     /// </summary>
-    public async Task<UploadResult> PushBlobAsync(string repo, Digest digest, long size, Func<Stream> open, string? mountFrom, CancellationToken cancel)
+    public async Task UploadBlobAsync(string repo, Digest digest, long size, Func<CancellationToken, ValueTask<Stream>> open, CancellationToken cancel)
     {
-        if (await HasBlobAsync(repo, digest, cancel).ConfigureAwait(false))
-            return UploadResult.Existed;
-        string scope = mountFrom is null ? Scope(repo, push: true) : Scope(repo, push: true) + " " + Scope(mountFrom, push: false);
-        string query = mountFrom is null ? "" : $"?mount={digest}&from={Uri.EscapeDataString(mountFrom)}";
         Uri location;
-        using (var start = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"v2/{repo}/blobs/uploads/{query}") { Content = new ByteArrayContent([]) },
-                   scope, $"upload {repo}@{digest}", cancel).ConfigureAwait(false))
+        using (var start = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"v2/{repo}/blobs/uploads/") { Content = new ByteArrayContent([]) },
+                   Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false))
         {
-            if (start.StatusCode == HttpStatusCode.Created)
-                return UploadResult.Mounted;
             await EnsureSuccess(start, $"{repo}: start upload of {digest}", cancel).ConfigureAwait(false);
             location = start.Headers.Location ?? throw new FerryException($"registry {Registry}: {repo}: upload of {digest} gave no Location");
         }
         location = await Absolute(location, cancel).ConfigureAwait(false);
         if (size > _options.ChunkSize)
-            return await PushChunkedAsync(repo, digest, size, open, location, cancel).ConfigureAwait(false);
-        using var done = await SendAsync(() =>
         {
-            var content = new StreamContent(open(), 1 << 20);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            content.Headers.ContentLength = size;
-            return new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = content };
-        }, Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
-        await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
-        return UploadResult.Uploaded;
+            await PushChunkedAsync(repo, digest, size, open, location, cancel).ConfigureAwait(false);
+            return;
+        }
+        var opened = new List<Stream>();
+        try
+        {
+            using var done = await SendAsync(() =>
+            {
+                var content = new LazyStreamContent(open, size, opened);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                content.Headers.ContentLength = size;
+                return new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = content };
+            }, Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
+            await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var s in opened)
+                await s.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A request body opened only when it is sent (asynchronously), so that every attempt reads the content anew.</summary>
+    private sealed class LazyStreamContent(Func<CancellationToken, ValueTask<Stream>> open, long size, List<Stream> opened) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            var source = await open(cancellationToken).ConfigureAwait(false);
+            lock (opened)
+                opened.Add(source);
+            await source.CopyToAsync(stream, 1 << 20, cancellationToken).ConfigureAwait(false);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = size;
+            return true;
+        }
     }
 
     private async Task<Uri> Absolute(Uri location, CancellationToken cancel) =>
@@ -202,9 +235,9 @@ public sealed class RegistryClient : IDisposable
     /// A chunked upload: PATCH the blob in <see cref="RegistryOptions.ChunkSize"/> pieces (each a window of the one source
     /// stream, never held in memory), following the Location each answer gives, then PUT with the digest.
     /// </summary>
-    private async Task<UploadResult> PushChunkedAsync(string repo, Digest digest, long size, Func<Stream> open, Uri location, CancellationToken cancel)
+    private async Task PushChunkedAsync(string repo, Digest digest, long size, Func<CancellationToken, ValueTask<Stream>> open, Uri location, CancellationToken cancel)
     {
-        using var source = open();
+        await using var source = await open(cancel).ConfigureAwait(false);
         long offset = 0;
         while (offset < size)
         {
@@ -228,21 +261,24 @@ public sealed class RegistryClient : IDisposable
         using var done = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = new ByteArrayContent([]) },
             Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
         await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
-        if (source is VerifyingStream v)
-            v.Drain();
-        return UploadResult.Uploaded;
+        // Reading the end of the content checks its digest (the registry has checked it too).
+        byte[] rest = new byte[1];
+        if (await source.ReadAsync(rest, cancel).ConfigureAwait(false) != 0)
+            throw new DigestMismatchException($"{repo}@{digest}: content is longer than its declared size {size}");
     }
 
     /// <summary>The next <c>length</c> bytes of a stream, without closing it.</summary>
-    private sealed class WindowStream(Stream inner, long length) : Archive.ReadOnlyStream
+    private sealed class WindowStream(Stream inner, long length) : Ferry.Archive.ReadOnlyStream
     {
         private long _left = length;
 
-        public override int Read(Span<byte> buffer)
+        public override int Read(Span<byte> buffer) => throw new NotSupportedException("read asynchronously");
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (_left <= 0 || buffer.Length == 0)
                 return 0;
-            int n = inner.Read(buffer[..(int)Math.Min(buffer.Length, _left)]);
+            int n = await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _left)], cancellationToken).ConfigureAwait(false);
             if (n == 0)
                 throw new DigestMismatchException($"blob ended {_left} bytes before its declared size");
             _left -= n;
@@ -464,7 +500,7 @@ public sealed class RegistryClient : IDisposable
     }
 
     /// <summary>A response stream that disposes its response.</summary>
-    private sealed class OwningStream(Stream inner, HttpResponseMessage owner) : Archive.ReadOnlyStream
+    private sealed class OwningStream(Stream inner, HttpResponseMessage owner) : Ferry.Archive.ReadOnlyStream
     {
         public override int Read(Span<byte> buffer) => inner.Read(buffer);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
@@ -481,31 +517,37 @@ public sealed class RegistryClient : IDisposable
     }
 }
 
-/// <summary>Reads a blob; when the connection breaks, reopens it at the current offset with a Range request (3 times).</summary>
-internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size) : Archive.ReadOnlyStream
+/// <summary>
+/// Reads a blob; when the connection breaks, reopens it at the current offset with a Range request (3 times). Read
+/// asynchronously only: a network read must not block a thread.
+/// </summary>
+internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size, Stream first, CancellationToken cancel) : Ferry.Archive.ReadOnlyStream
 {
-    private Stream? _current;
+    private Stream? _current = first;
     private long _position;
     private int _resumes;
 
     public override long Length => size;
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 
-    public override int Read(Span<byte> buffer)
+    public override int Read(Span<byte> buffer) => throw new NotSupportedException("a registry blob is read asynchronously");
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, cancellationToken);
         while (true)
         {
-            _current ??= client.OpenBlobAtAsync(repo, digest, _position, CancellationToken.None).GetAwaiter().GetResult();
+            _current ??= await client.OpenBlobAtAsync(repo, digest, _position, linked.Token).ConfigureAwait(false);
             try
             {
-                int n = _current.Read(buffer);
+                int n = await _current.ReadAsync(buffer, linked.Token).ConfigureAwait(false);
                 _position += n;
                 return n;
             }
-            catch (IOException) when (_resumes < 3 && _position < size)
+            catch (Exception e) when (e is IOException or HttpRequestException && _resumes < 3 && _position < size && !linked.IsCancellationRequested)
             {
                 _resumes++;
-                _current.Dispose();
+                await _current.DisposeAsync().ConfigureAwait(false);
                 _current = null;
             }
         }

@@ -1,63 +1,71 @@
 using Ferry.Digests;
+using Ferry.Images;
 using Ferry.Model;
 
 namespace Ferry.Transports.Registry;
 
-/// <summary>A blob in a registry: read on demand (streamed, resumed when the connection breaks).</summary>
-internal sealed class RegistryBlobLocation(RegistryClient client, string repo, Digest digest, long size) : BlobLocation
+/// <summary>A blob in a registry: streamed on demand, resumed when the connection breaks, mountable into other repositories of the registry.</summary>
+internal sealed class RegistryBlob(RegistryClient client, string repo, Digest digest, long size) : BlobSource
 {
-    public override string EntryName => $"docker://{client.Registry}/{repo}@{digest}";
+    public override string Name => $"docker://{client.Registry}/{repo}@{digest}";
     public override long Length => size;
-    public override Stream OpenRead() => client.OpenBlob(repo, digest, size);
+    public override BlobOrigin Origin => new(client.Registry, repo);
+
+    public override async ValueTask<Stream> OpenReadAsync(CancellationToken cancel = default) =>
+        await client.OpenBlobAsync(repo, digest, size, cancel).ConfigureAwait(false);
 }
 
-/// <summary>Bytes already fetched (a manifest, an index, a config).</summary>
-internal sealed class BytesLocation(byte[] bytes, string name) : BlobLocation
+/// <summary>Images in registries: manifests, indexes and configs are fetched when the source is opened, layers streamed when they are read.</summary>
+internal sealed class RegistrySource : IImageSource
 {
-    public override string EntryName => name;
-    public override long Length => bytes.LongLength;
-    public override Stream OpenRead() => new MemoryStream(bytes, writable: false);
-}
+    private readonly List<RegistryClient> _clients;
 
-/// <summary>Opens images in registries as an <see cref="ArchiveSource"/>: manifests and configs are fetched, layers are streamed when copied.</summary>
-public static class RegistrySource
-{
-    /// <summary>A registry reference: <c>[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]</c>.</summary>
-    public static ImageName ParseReference(string text)
+    private RegistrySource(string displayName, List<NamedImage> images, List<RegistryClient> clients)
     {
-        string t = text.StartsWith("docker://", StringComparison.Ordinal) ? text["docker://".Length..] : text;
-        var name = ImageName.Parse(t);
-        return name.Digest is null ? name.WithDefaultTag() : name;
+        DisplayName = displayName;
+        Images = images;
+        _clients = clients;
     }
 
-    /// <summary>The host to connect to for a name's domain.</summary>
-    public static string Host(ImageName name) => name.Domain == ImageName.DefaultDomain ? "registry-1.docker.io" : name.Domain;
+    public string DisplayName { get; }
 
-    /// <summary>Fetches the manifests (whole indexes, or the one platform asked for) of <paramref name="references"/>.</summary>
-    public static ArchiveSource Open(IReadOnlyList<string> references, RegistryOptions options, Platform? platform, CancellationToken cancel = default)
+    public string Format => "registry";
+
+    public IReadOnlyList<NamedImage> Images { get; }
+
+    public IReadOnlyList<string> Warnings => [];
+
+    /// <summary>
+    /// Fetches the manifests (whole indexes, or the one platform <see cref="TransportOptions.Platform"/> asks for) of
+    /// <paramref name="references"/>. An image named twice (two tags of one manifest) is one image with both names; a
+    /// reference by digest keeps its repository as a digest-pinned name.
+    /// </summary>
+    public static async ValueTask<RegistrySource> OpenAsync(IReadOnlyList<RegistryReference> references, TransportOptions options, CancellationToken cancel)
     {
         var clients = new Dictionary<string, RegistryClient>(StringComparer.Ordinal);
         try
         {
-            var images = new List<ArchiveImage>();
-            foreach (var text in references)
+            var images = new List<NamedImage>();
+            foreach (var r in references)
             {
-                var name = ParseReference(text);
-                string host = Host(name);
-                if (!clients.TryGetValue(host, out var client))
-                    clients[host] = client = new RegistryClient(host, options);
+                var name = r.Name;
+                if (!clients.TryGetValue(r.Host, out var client))
+                    clients[r.Host] = client = new RegistryClient(r.Host, options.Registry);
                 string reference = name.Digest?.ToString() ?? name.Tag!;
-                var root = LoadNode(client, name.Path, null, reference, 0, platform, cancel).GetAwaiter().GetResult();
-                var existing = images.FirstOrDefault(i => i.Key == KeyOf(root));
-                var image = existing ?? new ArchiveImage { Root = root };
-                if (existing is null)
+                var root = await LoadNodeAsync(client, name.Path, null, reference, 0, options.Platform, cancel).ConfigureAwait(false);
+                var key = KeyOf(root);
+                var image = images.FirstOrDefault(i => i.Key == key);
+                if (image is null)
+                {
+                    image = new NamedImage { Root = root };
                     images.Add(image);
-                if (name.Tag is not null && !image.Names.Contains(name))
-                    image.Names.Add(name.Digest is null ? name : name.WithTag(name.Tag));
+                }
+                // A tag names the image; a digest alone pins it under its repository (with the digest of what was fetched,
+                // which differs from the reference's when one platform was picked from an index).
+                image.AddName(name.Tag is not null ? name.WithTag(name.Tag) : name.WithDigest(key));
             }
-            var owner = new ClientsOwner(clients.Values.ToList());
-            return ArchiveSource.FromImages(new OwnedStore("docker://" + string.Join(",", references.Select(r => r.Replace("docker://", "", StringComparison.Ordinal))), owner),
-                "registry", images, []);
+            string display = "docker://" + string.Join(",", references.Select(x => x.Name.ToString()));
+            return new RegistrySource(display, images, [.. clients.Values]);
         }
         catch
         {
@@ -74,44 +82,50 @@ public static class RegistrySource
         _ => node.Descriptor!.Digest,
     };
 
-    private static async Task<ManifestNode> LoadNode(RegistryClient client, string repo, Descriptor? descriptor, string reference, int depth, Platform? platform, CancellationToken cancel)
+    private static async Task<ManifestNode> LoadNodeAsync(RegistryClient client, string repo, Descriptor? descriptor, string reference, int depth, Platform? platform, CancellationToken cancel)
     {
         if (depth > OciLayout.OciLayoutReader.MaxIndexDepth)
             throw new ArchiveFormatException($"registry {client.Registry}: {repo}: indexes nested deeper than {OciLayout.OciLayoutReader.MaxIndexDepth}");
         var (bytes, headerType, digest) = await client.GetManifestAsync(repo, reference, cancel).ConfigureAwait(false);
         string what = $"docker://{client.Registry}/{repo}@{digest}";
+        string kind;
         using (var doc = Json.Parse(bytes, what))
+            kind = Json.OptString(doc.RootElement, "mediaType") ?? (doc.RootElement.TryGetProperty("manifests", out _) ? MediaTypes.OciIndex : headerType);
+        if (MediaTypes.IsIndex(kind) || MediaTypes.IsIndex(headerType))
         {
-            string kind = Json.OptString(doc.RootElement, "mediaType") ?? (doc.RootElement.TryGetProperty("manifests", out _) ? MediaTypes.OciIndex : headerType);
-            if (MediaTypes.IsIndex(kind) || MediaTypes.IsIndex(headerType))
+            var index = ImageIndex.Parse(bytes, MediaTypes.IsIndex(headerType) ? headerType : kind, what);
+            if (platform is not null)
             {
-                var index = ImageIndex.Parse(bytes, MediaTypes.IsIndex(headerType) ? headerType : kind, what);
-                if (platform is not null)
-                {
-                    var match = index.Manifests.FirstOrDefault(m => m.Platform is { } p && platform.Matches(p))
-                        ?? throw new ImageNotFoundException($"{what}: no manifest for platform {platform}");
-                    return await LoadNode(client, repo, match, match.Digest.ToString(), depth + 1, platform, cancel).ConfigureAwait(false);
-                }
-                var children = new List<ManifestNode>();
-                foreach (var child in index.Manifests)
-                    children.Add(await LoadNode(client, repo, child, child.Digest.ToString(), depth + 1, null, cancel).ConfigureAwait(false));
-                return new IndexNode
-                {
-                    Descriptor = descriptor ?? new Descriptor(index.MediaType, digest, bytes.LongLength),
-                    Index = index,
-                    Children = children,
-                    Location = new BytesLocation(bytes, what),
-                };
+                var match = index.Manifests.FirstOrDefault(m => m.Platform is { } p && platform.Matches(p))
+                    ?? throw new ImageNotFoundException($"{what}: no manifest for platform {platform} (has: {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? "?"))})");
+                return await LoadNodeAsync(client, repo, match, match.Digest.ToString(), depth + 1, platform, cancel).ConfigureAwait(false);
             }
+            var children = new List<ManifestNode>();
+            foreach (var child in index.Manifests)
+                children.Add(await LoadChildAsync(client, repo, child, depth + 1, cancel).ConfigureAwait(false));
+            return new IndexNode
+            {
+                Descriptor = descriptor ?? new Descriptor(index.MediaType, digest, bytes.LongLength),
+                Index = index,
+                Children = children,
+                Blob = new BytesBlob(bytes, what),
+            };
+        }
+        bool imageLike = MediaTypes.IsImageManifest(kind) || MediaTypes.IsImageManifest(headerType) || MediaTypes.IsSchema1(kind) || MediaTypes.IsSchema1(headerType)
+                         || kind is "" or MediaTypes.OciDescriptor;
+        if (!imageLike)
+        {
+            // An artifact manifest (or anything else): carried as it is.
+            return new OpaqueNode { Descriptor = descriptor ?? new Descriptor(kind, digest, bytes.LongLength), Blob = new BytesBlob(bytes, what) };
         }
         var manifest = ImageManifest.Parse(bytes, headerType, what);
-        var cfgLoc = new RegistryBlobLocation(client, repo, manifest.Config.Digest, manifest.Config.Size);
-        byte[] cfgBytes = cfgLoc.ReadDocument(manifest.Config.Digest, manifest.Config.Size, $"config {manifest.Config.Digest}");
+        var cfgBlob = new RegistryBlob(client, repo, manifest.Config.Digest, manifest.Config.Size);
+        byte[] cfgBytes = await cfgBlob.ReadDocumentAsync(manifest.Config.Digest, manifest.Config.Size, $"config {manifest.Config.Digest}", cancel).ConfigureAwait(false);
         var config = ImageConfig.Parse(cfgBytes, $"docker://{client.Registry}/{repo} config {manifest.Config.Digest}");
         if (config.DiffIds.Count != manifest.Layers.Count)
             throw new ArchiveFormatException($"{what}: config has {config.DiffIds.Count} diff_ids but the manifest has {manifest.Layers.Count} layers");
         var layers = manifest.Layers.Select((l, i) => new SourceLayer(l, config.DiffIds[i], MediaTypes.LayerCompression(l.MediaType),
-            MediaTypes.IsForeign(l.MediaType) ? null : new RegistryBlobLocation(client, repo, l.Digest, l.Size))).ToList();
+            MediaTypes.IsForeign(l.MediaType) ? null : new RegistryBlob(client, repo, l.Digest, l.Size))).ToList();
         return new ImageNode
         {
             Descriptor = descriptor ?? new Descriptor(manifest.MediaType, digest, bytes.LongLength),
@@ -119,29 +133,31 @@ public static class RegistrySource
             {
                 Config = config,
                 ConfigDescriptor = manifest.Config,
-                ConfigLocation = new BytesLocation(cfgBytes, $"docker://{client.Registry}/{repo}@{manifest.Config.Digest}"),
+                ConfigBlob = new BytesBlob(cfgBytes, $"docker://{client.Registry}/{repo}@{manifest.Config.Digest}"),
                 Manifest = manifest,
                 Layers = layers,
             },
         };
     }
 
-    private sealed class ClientsOwner(List<RegistryClient> clients) : IDisposable
+    /// <summary>An index child: an image or index like the root, but a child whose config is not an image config (an attestation, an artifact) is carried as it is.</summary>
+    private static async Task<ManifestNode> LoadChildAsync(RegistryClient client, string repo, Descriptor child, int depth, CancellationToken cancel)
     {
-        public void Dispose()
+        try
         {
-            foreach (var c in clients)
-                c.Dispose();
+            return await LoadNodeAsync(client, repo, child, child.Digest.ToString(), depth, null, cancel).ConfigureAwait(false);
+        }
+        catch (ImageNotFoundException) when (child.Platform is not null)
+        {
+            // A sparse index: the registry lacks one platform's manifest. Keep the reference, as an OCI layout may.
+            return new OpaqueNode { Descriptor = child };
         }
     }
-}
 
-/// <summary>An entry store with no entries that owns a resource (the registry clients of a registry source).</summary>
-internal sealed class OwnedStore(string displayName, IDisposable owned) : IEntryStore
-{
-    public string DisplayName => displayName;
-    public BlobLocation? Find(string name) => null;
-    public bool Contains(string name) => false;
-    public bool IsLink(string name) => false;
-    public void Dispose() => owned.Dispose();
+    public ValueTask DisposeAsync()
+    {
+        foreach (var c in _clients)
+            c.Dispose();
+        return ValueTask.CompletedTask;
+    }
 }

@@ -1,11 +1,11 @@
-namespace Ferry.Copy;
+namespace Ferry.Transports.Layout;
 
 /// <summary>
 /// A destination file or directory written atomically: everything goes to a temp path beside the target, which is
 /// renamed over the target only by <see cref="Commit"/>. Disposing without commit deletes the temp path, leaving an
 /// existing target as it was.
 /// </summary>
-public sealed class OutputTarget : IDisposable
+internal sealed class OutputTarget : IDisposable
 {
     private readonly string? _target;
     private readonly string? _temp;
@@ -39,7 +39,7 @@ public sealed class OutputTarget : IDisposable
         string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.ferry-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
         try
         {
-            var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+            var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous);
             return new OutputTarget(full, temp, false, fs) { _file = fs };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -66,6 +66,9 @@ public sealed class OutputTarget : IDisposable
 
     /// <summary>Standard output (or any stream): no temp file; nothing to roll back.</summary>
     public static OutputTarget ForStream(Stream stream) => new(null, null, false, stream);
+
+    /// <summary>The target path (null for a stream target).</summary>
+    public string? Target => _target;
 
     /// <summary>Flushes to disk and moves the temp path onto the target.</summary>
     public void Commit()

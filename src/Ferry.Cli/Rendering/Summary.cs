@@ -1,0 +1,91 @@
+using System.Text;
+using System.Text.Json;
+using Ferry.Copy;
+
+namespace Ferry.Cli.Rendering;
+
+/// <summary>The human summary of a copy: what was pushed, loaded, or written where.</summary>
+internal static class Summary
+{
+    public static void Write(TextWriter w, CopyResult result)
+    {
+        if (result.DestinationFormat == "registry")
+        {
+            foreach (var i in result.Images)
+            {
+                int up = i.Blobs.Count(b => b.Action == BlobAction.Written), mounted = i.Blobs.Count(b => b.Action == BlobAction.Mounted), there = i.Blobs.Count(b => b.Action == BlobAction.Present);
+                foreach (var r in i.References)
+                    w.WriteLine($"Pushed {(r.Contains('@', StringComparison.Ordinal) ? r : $"{r}@{i.ManifestDigest}")} ({up} blob{(up == 1 ? "" : "s")} uploaded, {mounted} mounted, {there} already there)");
+            }
+            return;
+        }
+        if (result.DestinationFormat.StartsWith("docker-daemon", StringComparison.Ordinal))
+        {
+            foreach (var l in result.Messages)
+                w.WriteLine(l.StartsWith("sha256:", StringComparison.Ordinal) ? "Loaded image ID: " + l : "Loaded image: " + l);
+            return;
+        }
+        var images = result.Images;
+        w.WriteLine($"Copied {images.Count} image{(images.Count == 1 ? "" : "s")} from {result.Source} ({result.SourceFormat}) to {result.Destination} ({result.DestinationFormat})");
+        foreach (var i in images)
+            w.WriteLine($"  {i.ImageId}  {(i.Names.Count == 0 ? "<untagged>" : string.Join(", ", i.Names))}");
+    }
+}
+
+/// <summary>The stable JSON forms the commands print.</summary>
+internal static class JsonOut
+{
+    public static string Write(Action<Utf8JsonWriter> body)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            body(w);
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    /// <summary>A copy (copy, load, save, pull, push): source, destination, and per image its names, digests, references and blobs.</summary>
+    public static string Copy(CopyResult r) => Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("source", r.Source);
+        w.WriteString("sourceFormat", r.SourceFormat);
+        w.WriteString("destination", r.Destination);
+        w.WriteString("destinationFormat", r.DestinationFormat);
+        w.WriteStartArray("images");
+        foreach (var i in r.Images)
+        {
+            w.WriteStartObject();
+            Strings(w, "names", i.Names);
+            w.WriteString("imageId", i.ImageId.ToString());
+            w.WriteString("digest", i.ManifestDigest?.ToString());
+            Strings(w, "references", i.References);
+            w.WriteString("destinationImageId", i.DestinationId?.ToString());
+            w.WriteNumber("uploaded", i.Blobs.Count(b => b.Action == BlobAction.Written));
+            w.WriteNumber("mounted", i.Blobs.Count(b => b.Action == BlobAction.Mounted));
+            w.WriteNumber("existed", i.Blobs.Count(b => b.Action == BlobAction.Present));
+            w.WriteStartArray("blobs");
+            foreach (var b in i.Blobs)
+            {
+                w.WriteStartObject();
+                w.WriteString("digest", b.Digest.ToString());
+                w.WriteNumber("size", b.Size);
+                w.WriteString("mediaType", b.MediaType);
+                w.WriteString("action", b.Action switch { BlobAction.Written => "written", BlobAction.Mounted => "mounted", _ => "existed" });
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        Strings(w, "messages", r.Messages);
+        w.WriteEndObject();
+    });
+
+    public static void Strings(Utf8JsonWriter w, string name, IEnumerable<string> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values)
+            w.WriteStringValue(v);
+        w.WriteEndArray();
+    }
+}

@@ -1,0 +1,147 @@
+using Ferry.Compression;
+using Ferry.Digests;
+using Ferry.Model;
+
+namespace Ferry.Images;
+
+/// <summary>A layer of a source image: its descriptor, diff_id, the compression its bytes really have, and where they are (null: not in the source).</summary>
+public sealed record SourceLayer(Descriptor Descriptor, Digest? DiffId, CompressionKind ActualCompression, BlobSource? Blob);
+
+/// <summary>One image of a source: a manifest (or what a docker-archive entry describes), its config and layers.</summary>
+public sealed class SourceImage
+{
+    /// <summary>The parsed config; its exact bytes are <see cref="ImageConfig.Raw"/>.</summary>
+    public required ImageConfig Config { get; init; }
+
+    public required Descriptor ConfigDescriptor { get; init; }
+
+    public required BlobSource ConfigBlob { get; init; }
+
+    /// <summary>The manifest as found in the source; null for docker-archive images, which have none.</summary>
+    public ImageManifest? Manifest { get; init; }
+
+    public required IReadOnlyList<SourceLayer> Layers { get; init; }
+
+    /// <summary>The image ID docker shows: the digest of the config bytes.</summary>
+    public Digest ImageId => ConfigDescriptor.Digest;
+
+    /// <summary>The platform the config names.</summary>
+    public Platform? Platform => Config.Platform;
+}
+
+/// <summary>A node of a manifest tree: an image, an index of further nodes, or content Ferry does not interpret.</summary>
+public abstract class ManifestNode
+{
+    private protected ManifestNode() { }
+
+    /// <summary>The descriptor by which the parent (index.json or an index) refers to this node; null for docker-archive images.</summary>
+    public Descriptor? Descriptor { get; init; }
+}
+
+/// <summary>An image manifest and what it refers to.</summary>
+public sealed class ImageNode : ManifestNode
+{
+    public required SourceImage Image { get; init; }
+}
+
+/// <summary>An image index (or Docker manifest list) and its children, in the index's order.</summary>
+public sealed class IndexNode : ManifestNode
+{
+    public required ImageIndex Index { get; init; }
+
+    public required IReadOnlyList<ManifestNode> Children { get; init; }
+
+    /// <summary>Where the index's bytes are.</summary>
+    public required BlobSource Blob { get; init; }
+
+    /// <summary>The images of this tree, depth first.</summary>
+    public IEnumerable<ImageNode> Images() => Children.SelectMany(c => c switch
+    {
+        ImageNode i => [i],
+        IndexNode x => x.Images(),
+        _ => [],
+    });
+}
+
+/// <summary>
+/// A referenced manifest the source does not hold (the OCI layout spec allows it: a sparse index), or content of a type
+/// Ferry does not interpret (an artifact manifest), carried as it is.
+/// </summary>
+public sealed class OpaqueNode : ManifestNode
+{
+    /// <summary>Where the bytes are, when the source holds them.</summary>
+    public BlobSource? Blob { get; init; }
+}
+
+/// <summary>A top-level entry of a source: one image, or an index of images, with every name it has.</summary>
+public sealed class NamedImage
+{
+    internal List<ImageName> NameList { get; } = [];
+    internal List<string> RefNameList { get; } = [];
+
+    public required ManifestNode Root { get; init; }
+
+    /// <summary>Full references (<c>docker.io/library/ubuntu:20.04</c>; a digest-pinned image has a name with a digest and no tag).</summary>
+    public IReadOnlyList<ImageName> Names => NameList;
+
+    /// <summary>OCI ref names that are not full references (e.g. a bare tag <c>1</c>).</summary>
+    public IReadOnlyList<string> RefNames => RefNameList;
+
+    /// <summary>The digest identifying the root: the manifest or index digest; the config digest for docker-archive images.</summary>
+    public Digest Key => Root switch
+    {
+        ImageNode { Image.Manifest: { } m } => m.Digest,
+        ImageNode i => i.Image.ImageId,
+        IndexNode x => x.Index.Digest,
+        _ => Root.Descriptor!.Digest,
+    };
+
+    /// <summary>A short human label: the first name, else the first ref name, else the digest.</summary>
+    public string Label => Names.Count > 0 ? Names[0].Familiar : RefNames.Count > 0 ? RefNames[0] : Key.ToString();
+
+    /// <summary>The images of this entry: the root itself, or every image of its index tree.</summary>
+    public IEnumerable<ImageNode> Images() => Root switch
+    {
+        ImageNode i => [i],
+        IndexNode x => x.Images(),
+        _ => [],
+    };
+
+    /// <summary>Picks the one image docker would get: the root image, or the index child matching <paramref name="platform"/> (default: this machine's).</summary>
+    public ImageNode? SelectImage(Platform? platform)
+    {
+        if (Root is ImageNode i)
+            return i;
+        if (Root is not IndexNode)
+            return null;
+        var images = Images().Where(n => !IsAttestation(n)).ToList();
+        if (images.Count == 1 && platform is null)
+            return images[0];
+        var want = platform ?? Model.Platform.Host;
+        return images.FirstOrDefault(n => PlatformOf(n) is { } p && want.Matches(p))
+               ?? (platform is null ? images.FirstOrDefault() : null);
+    }
+
+    /// <summary>The platform of an image of this entry: its index descriptor's, else its config's.</summary>
+    public static Platform? PlatformOf(ImageNode node) => node.Descriptor?.Platform ?? node.Image.Platform;
+
+    /// <summary>
+    /// Whether an index child is an attestation manifest (buildx: platform <c>unknown/unknown</c> and the annotation
+    /// <c>vnd.docker.reference.type: attestation-manifest</c>), not a runnable image.
+    /// </summary>
+    public static bool IsAttestation(ImageNode node) =>
+        node.Descriptor?.Annotations?.GetValueOrDefault(MediaTypes.DockerReferenceTypeAnnotation) == MediaTypes.AttestationManifestType
+        || (node.Descriptor?.Platform is { Os: "unknown", Architecture: "unknown" });
+
+    internal void AddName(ImageName name)
+    {
+        if (!NameList.Contains(name))
+            NameList.Add(name);
+    }
+
+    internal void AddRefName(string refName)
+    {
+        if (!RefNameList.Contains(refName))
+            RefNameList.Add(refName);
+    }
+}

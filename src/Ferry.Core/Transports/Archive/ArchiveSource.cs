@@ -1,0 +1,310 @@
+using Ferry.Archive;
+using Ferry.Compression;
+using Ferry.Images;
+using Ferry.Transports.DockerArchive;
+using Ferry.Transports.OciLayout;
+
+namespace Ferry.Transports.Archive;
+
+/// <summary>What an archive reference expects to find.</summary>
+internal enum ArchiveKind
+{
+    /// <summary>A plain path: anything Ferry reads, sniffed from the content.</summary>
+    Any,
+    DockerArchive,
+    OciArchive,
+    OciDirectory,
+}
+
+/// <summary>
+/// An opened archive (docker-archive, oci-archive, both, legacy; whole-archive gzip/zstd/xz/bzip2 and stdin are
+/// spooled to one temp file first) or OCI layout directory: the images it holds and their blobs.
+/// </summary>
+internal sealed class ArchiveSource : IImageSource, IDisposable
+{
+    private readonly IEntryStore _store;
+
+    private ArchiveSource(IEntryStore store, string format, List<NamedImage> images, List<string> warnings, CompressionKind compression, string? displayName)
+    {
+        _store = store;
+        Format = format;
+        Images = images;
+        Warnings = warnings;
+        ArchiveCompression = compression;
+        DisplayName = displayName ?? store.DisplayName;
+    }
+
+    public string DisplayName { get; }
+
+    public string Format { get; }
+
+    public CompressionKind ArchiveCompression { get; }
+
+    public IReadOnlyList<NamedImage> Images { get; }
+
+    public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>The archive's entries (null for a directory source).</summary>
+    public TarIndex? TarIndex => (_store as TarEntryStore)?.Index;
+
+    /// <summary>Opens an archive, a layout directory, or stdin (<c>-</c>), keeping the images <paramref name="selector"/> names (all when null).</summary>
+    /// <exception cref="FerryException">The source is missing, unreadable or malformed.</exception>
+    public static async ValueTask<ArchiveSource> OpenAsync(string path, ArchiveKind kind, string? selector, TransportOptions options, CancellationToken cancel)
+    {
+        IEntryStore store;
+        CompressionKind compression = CompressionKind.None;
+        if (path == "-")
+        {
+            if (kind == ArchiveKind.OciDirectory)
+                throw new UsageException("an OCI layout directory cannot be read from stdin");
+            await using var input = (options.Stdin ?? Console.OpenStandardInput)();
+            (var index, compression) = await SpoolAsync(input, "stdin", options.TempDir, cancel).ConfigureAwait(false);
+            store = new TarEntryStore(index);
+        }
+        else if (Directory.Exists(path))
+        {
+            if (kind is ArchiveKind.DockerArchive or ArchiveKind.OciArchive)
+                throw new UsageException($"{path}: is a directory, not an archive");
+            store = new DirectoryEntryStore(path);
+        }
+        else if (File.Exists(path))
+        {
+            if (kind == ArchiveKind.OciDirectory)
+                throw new UsageException($"{path}: is a file, not an OCI layout directory");
+            (var index, compression) = await OpenFileAsync(path, options.TempDir, cancel).ConfigureAwait(false);
+            store = new TarEntryStore(index);
+        }
+        else
+        {
+            throw new ImageNotFoundException($"{path}: no such file or directory");
+        }
+        return Read(store, kind, selector, compression, null);
+    }
+
+    /// <summary>Opens an archive file Ferry spooled itself (a daemon's save), deleting it when the source is disposed.</summary>
+    public static ArchiveSource OpenTemporary(string path, string displayName, string? selector)
+    {
+        var store = new TarEntryStore(TarIndex.Open(path, displayName, () => TryDelete(path)));
+        return Read(store, ArchiveKind.Any, selector, CompressionKind.None, displayName);
+    }
+
+    private static ArchiveSource Read(IEntryStore store, ArchiveKind kind, string? selector, CompressionKind compression, string? displayName)
+    {
+        try
+        {
+            var warnings = new List<string>();
+            var (format, images) = ReadImages(store, kind, warnings);
+            if (selector is not null)
+                images = [.. ImageSelector.Select(images, [selector], store.DisplayName)];
+            return new ArchiveSource(store, format, images, warnings, compression, displayName);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The files that say what an archive holds; they must be regular files.</summary>
+    internal static readonly string[] IndexFiles = ["manifest.json", "index.json", "oci-layout", "repositories"];
+
+    private static (string Format, List<NamedImage> Images) ReadImages(IEntryStore store, ArchiveKind kind, List<string> warnings)
+    {
+        foreach (var name in IndexFiles.Where(store.IsLink))
+            throw new ArchiveFormatException($"{store.DisplayName}: {name} is a link; index files must be regular files");
+        bool hasManifestJson = store.Contains("manifest.json");
+        bool isDir = store is DirectoryEntryStore;
+        bool preferDocker = kind == ArchiveKind.DockerArchive;
+        if (!preferDocker && store.Contains("index.json") && (OciLayoutReader.HasImages(store) || !hasManifestJson))
+        {
+            var images = OciLayoutReader.Read(store, warnings);
+            if (hasManifestJson)
+            {
+                MergeDockerNames(store, images, warnings);
+                return ("portable", images);
+            }
+            return (isDir ? "oci" : "oci-archive", images);
+        }
+        if (kind is ArchiveKind.OciArchive or ArchiveKind.OciDirectory)
+            throw new ArchiveFormatException($"{store.DisplayName}: not an OCI layout (no index.json listing images)");
+        if (hasManifestJson)
+            return ("docker-archive", DockerArchiveReader.Read(store, warnings));
+        if (store.Contains("repositories"))
+            return ("docker-archive (legacy)", LegacyArchiveReader.Read(store, warnings));
+        throw new ArchiveFormatException($"{store.DisplayName}: not an image archive (no index.json, manifest.json or repositories)");
+    }
+
+    /// <summary>In a hybrid archive (Docker 25+, Ferry's portable), RepoTags of manifest.json name the OCI images with the same config.</summary>
+    private static void MergeDockerNames(IEntryStore store, List<NamedImage> images, List<string> warnings)
+    {
+        List<NamedImage> docker;
+        try
+        {
+            docker = DockerArchiveReader.Read(store, []);
+        }
+        catch (FerryException e)
+        {
+            warnings.Add($"{store.DisplayName}: manifest.json ignored: {e.Message}");
+            return;
+        }
+        foreach (var d in docker)
+        {
+            var id = ((ImageNode)d.Root).Image.ImageId;
+            var match = images.FirstOrDefault(i => i.SelectImage(null)?.Image.ImageId == id || i.Images().Any(n => n.Image.ImageId == id));
+            if (match is null)
+            {
+                warnings.Add($"{store.DisplayName}: manifest.json names image {id}, which index.json does not list");
+                continue;
+            }
+            foreach (var n in d.Names)
+                match.AddName(n);
+        }
+    }
+
+    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(string path, string tempDir, CancellationToken cancel)
+    {
+        await using var fs = OpenInput(path);
+        byte[] head = new byte[512];
+        int n = await fs.ReadAtLeastAsync(head, 512, throwOnEndOfStream: false, cancel).ConfigureAwait(false);
+        if (n == 0)
+            throw new ArchiveFormatException($"{path}: empty file");
+        var compression = Compressions.Sniff(head.AsSpan(0, n));
+        if (compression == CompressionKind.None)
+        {
+            CheckTarHeader(head.AsSpan(0, n), path);
+            return (TarIndex.Open(path, path), compression);
+        }
+        fs.Position = 0;
+        var (index, _) = await SpoolAsync(fs, path, tempDir, cancel).ConfigureAwait(false);
+        return (index, compression);
+    }
+
+    private static FileStream OpenInput(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FerryException($"{path}: cannot open: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Recognises a tar header (ustar/GNU magic, or a v7 header with a valid checksum); explains what it is otherwise.</summary>
+    internal static void CheckTarHeader(ReadOnlySpan<byte> head, string what)
+    {
+        if (head.Length >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
+            throw new ArchiveFormatException($"{what}: is a zip file, not a tar archive");
+        if (head.Length < 512)
+            throw new ArchiveFormatException($"{what}: not a tar archive (only {head.Length} bytes)");
+        if (head.Slice(257, 5).SequenceEqual("ustar"u8))
+            return;
+        if (head.IndexOfAnyExcept((byte)0) < 0)
+            return; // an empty archive: two zero blocks; the reader reports that it holds nothing
+        long sum = 0;
+        for (int i = 0; i < 512; i++)
+            sum += i is >= 148 and < 156 ? 32 : head[i];
+        long stored = 0;
+        int digits = 0;
+        foreach (byte b in head.Slice(148, 8))
+        {
+            if (b is (byte)' ' or 0)
+            {
+                if (digits > 0)
+                    break;
+                continue;
+            }
+            if (b is < (byte)'0' or > (byte)'7')
+            {
+                digits = 0;
+                break;
+            }
+            stored = stored * 8 + (b - '0');
+            digits++;
+        }
+        if (digits > 0 && stored == sum)
+            return;
+        throw new ArchiveFormatException($"{what}: not a tar archive (and not gzip, zstd, xz or bzip2 compressed)");
+    }
+
+    /// <summary>Copies a non-seekable or compressed input into one temp file (deleted on dispose) and indexes it.</summary>
+    private static async ValueTask<(TarIndex, CompressionKind)> SpoolAsync(Stream input, string displayName, string tempDir, CancellationToken cancel)
+    {
+        var buffered = new BufferedStream(input, 1 << 16);
+        // Sniff without losing bytes: the prefix read here is replayed in front of the rest.
+        byte[] prefix = new byte[Compressions.SniffLength];
+        int n = await buffered.ReadAtLeastAsync(prefix, prefix.Length, throwOnEndOfStream: false, cancel).ConfigureAwait(false);
+        if (n == 0)
+            throw new ArchiveFormatException($"{displayName}: empty input");
+        var compression = Compressions.Sniff(prefix.AsSpan(0, n));
+        var joined = new PrefixedStream(prefix.AsMemory(0, n), buffered);
+        string temp = Path.Combine(tempDir, $"ferry-spool-{Environment.ProcessId}-{Guid.NewGuid():N}.tar");
+        try
+        {
+            await using (var src = BoundedDecompression.Open(joined, compression, displayName))
+            await using (var dst = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                try
+                {
+                    await src.CopyToAsync(dst, 1 << 20, cancel).ConfigureAwait(false);
+                }
+                catch (IOException e) when (e is not EndOfStreamException)
+                {
+                    throw new OutputException($"{displayName}: cannot spool the archive to {tempDir}: {e.Message}", e);
+                }
+            }
+            using (var check = File.OpenRead(temp))
+            {
+                byte[] h = new byte[512];
+                int m = check.ReadAtLeast(h, 512, throwOnEndOfStream: false);
+                CheckTarHeader(h.AsSpan(0, m), displayName);
+            }
+            return (TarIndex.Open(temp, displayName, () => TryDelete(temp)), compression);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    public void Dispose() => _store.Dispose();
+
+    public ValueTask DisposeAsync()
+    {
+        _store.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
+    {
+        private ReadOnlyMemory<byte> _prefix = prefix;
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_prefix.Length > 0)
+            {
+                int n = Math.Min(buffer.Length, _prefix.Length);
+                _prefix.Span[..n].CopyTo(buffer);
+                _prefix = _prefix[n..];
+                return n;
+            }
+            return rest.Read(buffer);
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            _prefix.Length > 0 ? ValueTask.FromResult(Read(buffer.Span)) : rest.ReadAsync(buffer, cancellationToken);
+    }
+}

@@ -1,0 +1,57 @@
+using Ferry.Archive;
+using Ferry.Digests;
+using Ferry.Images;
+
+namespace Ferry.Transports.Archive;
+
+/// <summary>A tar entry's data, read as a window of the archive file by offset.</summary>
+internal sealed class TarBlob(TarIndex index, TarIndexEntry entry, string name) : LocalBlob
+{
+    public override string Name => name;
+    public override long Length => entry.Length;
+    public override Stream OpenRead() => index.OpenRead(entry);
+}
+
+/// <summary>Named entries of a source: a tar archive or an OCI layout directory.</summary>
+internal interface IEntryStore : IDisposable
+{
+    string DisplayName { get; }
+
+    /// <summary>The regular file this name refers to (links followed), or null.</summary>
+    LocalBlob? Find(string name);
+
+    /// <summary>Whether a non-directory entry has exactly this name.</summary>
+    bool Contains(string name);
+
+    /// <summary>Whether an entry of this exact name is a symbolic or hard link.</summary>
+    bool IsLink(string name);
+
+    /// <summary>The blob file for a digest in the OCI layout's <c>blobs/ALG/HEX</c>, or null.</summary>
+    LocalBlob? FindBlob(Digest digest) => Find($"blobs/{digest.Algorithm}/{digest.Hex}");
+}
+
+internal sealed class TarEntryStore(TarIndex index) : IEntryStore
+{
+    public TarIndex Index => index;
+    public string DisplayName => index.DisplayName;
+    public bool Contains(string name) => index.Contains(name);
+    public bool IsLink(string name) => index.Entries.Any(e => e.Name == name && e.Kind is TarEntryKind.Symlink or TarEntryKind.HardLink);
+    public LocalBlob? Find(string name) => index.Find(name) is { } e ? new TarBlob(index, e, TarIndex.Normalize(name, out _)) : null;
+    public void Dispose() => index.Dispose();
+}
+
+internal sealed class DirectoryEntryStore(string root) : IEntryStore
+{
+    public string DisplayName => root;
+    public bool Contains(string name) => Find(name) is not null;
+    public bool IsLink(string name) => new FileInfo(Path.Combine(root, name)).LinkTarget is not null;
+
+    /// <summary>Only fixed names and names built from validated digests reach this method.</summary>
+    public LocalBlob? Find(string name)
+    {
+        string path = Path.Combine(root, name);
+        return File.Exists(path) ? new FileBlob(path, name) : null;
+    }
+
+    public void Dispose() { }
+}

@@ -1,0 +1,138 @@
+using Ferry.Transports.Archive;
+using Ferry.Transports.Layout;
+
+namespace Ferry.Transports.Daemon;
+
+/// <summary>
+/// <c>docker-daemon:NAME[:TAG]</c>, <c>docker-daemon:sha256:ID</c>, or several names separated by commas: images of a
+/// Docker Engine (docker, or podman's service). As a destination the name, if given, renames the one image loaded.
+/// </summary>
+public sealed class DaemonReference : ImageReference
+{
+    internal DaemonReference(IReadOnlyList<string> names) => Names = names;
+
+    public override ITransport Transport => DaemonTransport.Instance;
+
+    /// <summary>The names or IDs (empty: a destination that keeps the images' names).</summary>
+    public IReadOnlyList<string> Names { get; }
+
+    public override string ToString() => "docker-daemon:" + string.Join(",", Names);
+}
+
+/// <summary>The <c>docker-daemon:</c> transport: the Docker Engine API over a unix socket or TCP.</summary>
+internal sealed class DaemonTransport : ITransport
+{
+    public static DaemonTransport Instance { get; } = new();
+
+    public string Name => "docker-daemon";
+
+    public ImageReference ParseReference(string reference) =>
+        new DaemonReference(reference.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    /// <summary>Saves the images (<c>GET /images/get</c>) into one temp file, deleted when the source is disposed, and reads it as an archive.</summary>
+    public async ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    {
+        var r = Check(reference);
+        if (r.Names.Count == 0)
+            throw new UsageException("docker-daemon: needs an image name or ID (docker-daemon:NAME[:TAG])");
+        using var client = new DockerEngineClient(options.DockerHost);
+        await client.NegotiateAsync(cancel).ConfigureAwait(false);
+        string temp = Path.Combine(options.TempDir, $"ferry-save-{Environment.ProcessId}-{Guid.NewGuid():N}.tar");
+        try
+        {
+            await using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+                await client.SaveAsync(r.Names, fs, cancel).ConfigureAwait(false);
+            return ArchiveSource.OpenTemporary(temp, $"docker-daemon:{string.Join(",", r.Names)} ({client.Host})", null);
+        }
+        catch
+        {
+            ArchiveSource.TryDelete(temp);
+            throw;
+        }
+    }
+
+    public async ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    {
+        var r = Check(reference);
+        if (r.Names.Count > 1)
+            throw new UsageException($"'{r}': a destination takes at most one name");
+        if (options.Format is { } f)
+            throw new UsageException($"--format {OutputFormats.Name(f)} applies to archives and layouts, not to the daemon destination '{r}'");
+        var client = new DockerEngineClient(options.DockerHost);
+        try
+        {
+            await client.NegotiateAsync(cancel).ConfigureAwait(false);
+            bool containerd = await client.UsesContainerdStoreAsync(cancel).ConfigureAwait(false);
+            return new DaemonDestination(client, containerd, r.Names.Count == 1 ? r.Names[0] : null, options);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private static DaemonReference Check(ImageReference reference) =>
+        reference as DaemonReference ?? throw new ArgumentException($"'{reference}' is not a docker-daemon reference", nameof(reference));
+}
+
+/// <summary>
+/// Loads images into a Docker Engine: at commit the layout is streamed into <c>POST /images/load</c> (chunked, no temp
+/// file). The classic image store gets a docker-archive (what every docker loads); the containerd image store gets
+/// the portable form (OCI layout + manifest.json), so that it keeps the source's manifest and index digests — which are
+/// image IDs there — with their attestations. zstd layers become gzip for a daemon before API 1.42 (docker 23).
+/// </summary>
+internal sealed class DaemonDestination : IImageDestination
+{
+    private readonly DockerEngineClient _client;
+    private readonly LayoutBuilder _builder;
+    private readonly bool _containerdStore;
+    private int _images;
+
+    public DaemonDestination(DockerEngineClient client, bool containerdStore, string? requestedName, TransportOptions options)
+    {
+        _client = client;
+        _containerdStore = containerdStore;
+        _builder = new LayoutBuilder(LayoutFormat.For(containerdStore ? OutputFormat.Portable : OutputFormat.DockerArchive), options.Mtime);
+        RequestedName = requestedName;
+        var compressions = client.SupportsZstd ? DestinationCapabilities.AllLayerCompressions : DestinationCapabilities.DockerClassicLayerCompressions;
+        Capabilities = new DestinationCapabilities
+        {
+            KeepsManifests = containerdStore,
+            NeedsDockerImages = true,
+            KeptLayerCompressions = compressions,
+            AcceptedLayerCompressions = compressions,
+            RecompressReason = client.SupportsZstd ? null : $"the docker daemon at {client.Host} (API {client.ApiVersion}) cannot apply zstd layers",
+            StagingDirectory = options.TempDir,
+        };
+    }
+
+    public string DisplayName => $"docker daemon at {_client.Host}";
+
+    public string Format => _containerdStore ? "docker-daemon (containerd image store)" : "docker-daemon";
+
+    public DestinationCapabilities Capabilities { get; }
+
+    public string? RequestedName { get; }
+
+    public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default)
+    {
+        Interlocked.Increment(ref _images);
+        return ValueTask.FromResult<IImageWriter>(new LayoutDestination.Writer(_builder, image.Names, image.RefNames,
+            (root, docker) => _containerdStore && root is not null ? root.Digest : docker?.Config.Digest));
+    }
+
+    public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default)
+    {
+        var loaded = await _client.LoadAsync((stream, ct) => _builder.WriteTarAsync(stream, ct), cancel).ConfigureAwait(false);
+        if (_images > 0 && loaded.Count == 0)
+            throw new FerryException($"docker daemon at {_client.Host} reported no loaded image");
+        return loaded;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,114 @@
+using Ferry.Digests;
+
+namespace Ferry.Transports.Layout;
+
+/// <summary>
+/// Collects what a copy writes into a layout (blobs, manifests, images with names) and writes it at the end, every
+/// entry sorted by name and every tar header fixed, so the same input and options give the same bytes.
+/// </summary>
+internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
+{
+    private readonly Dictionary<Digest, BlobContent> _blobs = [];
+    private readonly Dictionary<Digest, BlobRole> _roles = [];
+    private readonly List<LayoutImage> _images = [];
+    private readonly Lock _lock = new();
+
+    public LayoutFormat Format => format;
+
+    public void AddBlob(Digest digest, BlobContent content)
+    {
+        lock (_lock)
+            _blobs.TryAdd(digest, content);
+    }
+
+    public void AddImage(LayoutImage image)
+    {
+        lock (_lock)
+        {
+            _images.Add(image);
+            if (image.Docker is { } d)
+            {
+                _roles[d.Config.Digest] = BlobRole.Config;
+                foreach (var l in d.Layers)
+                    _roles.TryAdd(l.Digest, BlobRole.Layer);
+            }
+        }
+    }
+
+    /// <summary>Every entry of the layout, sorted by name: a directory (null content), a blob, or an index file.</summary>
+    public IReadOnlyList<(string Name, BlobContent? Content)> Entries()
+    {
+        var entries = new SortedDictionary<string, BlobContent?>(StringComparer.Ordinal);
+        foreach (var (digest, content) in _blobs)
+        {
+            var role = _roles.GetValueOrDefault(digest, BlobRole.Other);
+            if (format.Naming.Name(digest, role) is not string name)
+                continue;
+            foreach (var dir in format.Naming.Directories(digest, role) ?? [])
+                entries.TryAdd(dir, null);
+            entries.TryAdd(name, content);
+        }
+        foreach (var index in format.Indexes)
+        {
+            foreach (var (name, bytes) in index.Files(_images, format.Naming))
+                entries[name] = BlobContent.FromBytes(bytes, name);
+        }
+        return entries.Select(kv => (kv.Key, kv.Value)).ToList();
+    }
+
+    /// <summary>Writes the layout as a tar to <paramref name="output"/> (left open).</summary>
+    public async Task WriteTarAsync(Stream output, CancellationToken cancel)
+    {
+        using var tar = new Ferry.Archive.DeterministicTarWriter(output, mtime, leaveOpen: true);
+        foreach (var (name, content) in Entries())
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (content is null)
+            {
+                await tar.AddDirectoryAsync(name, cancel).ConfigureAwait(false);
+                continue;
+            }
+            await using var src = await content.OpenAsync(cancel).ConfigureAwait(false);
+            await tar.AddFileAsync(name, src, content.Size, cancel).ConfigureAwait(false);
+        }
+        await tar.FinishAsync(cancel).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the layout as files under <paramref name="root"/> (an empty directory Ferry created).</summary>
+    public async Task WriteDirectoryAsync(string root, CancellationToken cancel)
+    {
+        byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            foreach (var (name, content) in Entries())
+            {
+                cancel.ThrowIfCancellationRequested();
+                // Names are fixed or built from validated digests.
+                string path = Path.Combine(root, name);
+                if (content is null)
+                {
+                    Directory.CreateDirectory(path);
+                    continue;
+                }
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                await using var src = await content.OpenAsync(cancel).ConfigureAwait(false);
+                await using var dst = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                long total = 0;
+                int n;
+                while ((n = await src.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+                {
+                    if (total + n > content.Size)
+                        throw new DigestMismatchException($"{name}: content is longer than its declared size {content.Size}");
+                    await dst.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                    total += n;
+                }
+                if (total != content.Size)
+                    throw new DigestMismatchException($"{name}: content is {total} bytes, declared size is {content.Size}");
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buf);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using Ferry.Images;
+using Ferry.Model;
+
+namespace Ferry.Transports.Layout;
+
+/// <summary>
+/// A destination that is an archive or layout on this machine (or stdout): a <see cref="LayoutFormat"/> collected by a
+/// <see cref="LayoutBuilder"/> and written at commit into an <see cref="OutputTarget"/> (a temp file or directory
+/// beside the target, renamed into place).
+/// </summary>
+internal sealed class LayoutDestination : IImageDestination
+{
+    private readonly LayoutBuilder _builder;
+    private readonly OutputTarget _target;
+
+    private LayoutDestination(LayoutFormat format, OutputTarget target, string displayName, string? requestedName, string stagingDirectory, long mtime)
+    {
+        _builder = new LayoutBuilder(format, mtime);
+        _target = target;
+        DisplayName = displayName;
+        RequestedName = requestedName;
+        bool docker = format.NeedsDockerImages;
+        Capabilities = new DestinationCapabilities
+        {
+            KeepsManifests = format.NeedsManifests,
+            NeedsDockerImages = format.NeedsDockerImages,
+            KeptLayerCompressions = docker ? DestinationCapabilities.DockerClassicLayerCompressions : DestinationCapabilities.AllLayerCompressions,
+            RecompressReason = docker ? "docker before 23.0 cannot load zstd layers" : null,
+            StagingDirectory = stagingDirectory,
+        };
+    }
+
+    public string DisplayName { get; }
+
+    public string Format => _builder.Format.Name;
+
+    public DestinationCapabilities Capabilities { get; }
+
+    public string? RequestedName { get; }
+
+    /// <summary>Opens <paramref name="path"/> (<c>-</c>: <paramref name="options"/>' stdout) for writing in <paramref name="format"/>.</summary>
+    public static LayoutDestination Open(string path, OutputFormat format, string? requestedName, TransportOptions options)
+    {
+        var layout = LayoutFormat.For(format);
+        bool stdio = path == "-";
+        if (layout.IsDirectory && stdio)
+            throw new UsageException("an OCI layout directory cannot be written to stdout; use --format oci-archive");
+        var target = stdio ? OutputTarget.ForStream((options.Stdout ?? Console.OpenStandardOutput)())
+            : layout.IsDirectory ? OutputTarget.CreateDirectory(path)
+            : OutputTarget.CreateFile(path);
+        string staging = stdio ? options.TempDir : Path.GetDirectoryName(Path.GetFullPath(path.TrimEnd('/')))!;
+        return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime);
+    }
+
+    public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default) =>
+        ValueTask.FromResult<IImageWriter>(new Writer(_builder, image.Names, image.RefNames, null));
+
+    public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default)
+    {
+        try
+        {
+            if (_target.Directory is string dir)
+                await _builder.WriteDirectoryAsync(dir, cancel).ConfigureAwait(false);
+            else
+                await _builder.WriteTarAsync(_target.Stream, cancel).ConfigureAwait(false);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not EndOfStreamException)
+        {
+            throw new OutputException($"{DisplayName}: cannot write: {e.Message}", e);
+        }
+        _target.Commit();
+        return [];
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _target.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// One image of a layout: blobs and manifests go into the builder (each once), the names at the end. A daemon
+    /// destination passes the image ID it will give the image (for <see cref="WrittenImage.DestinationId"/>).
+    /// </summary>
+    internal sealed class Writer(LayoutBuilder builder, IReadOnlyList<ImageName> names, IReadOnlyList<string> refNames, Func<Descriptor?, DockerImage?, Digests.Digest?>? idOf) : IImageWriter
+    {
+        public ValueTask<BlobReuse> TryReuseBlobAsync(Descriptor blob, BlobOrigin? origin, CancellationToken cancel = default) => ValueTask.FromResult(BlobReuse.None);
+
+        public ValueTask PutBlobAsync(Descriptor blob, BlobContent content, CancellationToken cancel = default)
+        {
+            builder.AddBlob(blob.Digest, content);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask PutManifestAsync(Descriptor manifest, ReadOnlyMemory<byte> bytes, CancellationToken cancel = default)
+        {
+            builder.AddBlob(manifest.Digest, BlobContent.FromBytes(bytes, $"manifest {manifest.Digest}"));
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancel = default)
+        {
+            builder.AddImage(new LayoutImage(root, names, refNames, docker));
+            var refs = names.Select(n => n.Tag is null && n.Digest is not null && root is not null ? n.WithDigest(root.Digest).ToString() : n.ToString())
+                .Concat(refNames).ToList();
+            return ValueTask.FromResult(new WrittenImage(refs, idOf?.Invoke(root, docker)));
+        }
+    }
+}

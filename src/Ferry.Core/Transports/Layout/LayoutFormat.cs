@@ -1,0 +1,209 @@
+using Ferry.Digests;
+using Ferry.Model;
+
+namespace Ferry.Transports.Layout;
+
+/// <summary>Where a layout stores a blob: the file name of a config and of a layer, and of any other blob.</summary>
+internal interface IBlobNaming
+{
+    /// <summary>The directories to create for a blob's name, then the name (null: the naming has no place for this blob).</summary>
+    IEnumerable<string>? Directories(Digest digest, BlobRole role);
+
+    string? Name(Digest digest, BlobRole role);
+}
+
+/// <summary>What a blob is for a layout: docker's naming needs to know configs from layers.</summary>
+internal enum BlobRole
+{
+    Config,
+    Layer,
+    Other,
+}
+
+/// <summary>The OCI image layout's naming: every blob (configs, layers, manifests, indexes) as <c>blobs/ALG/HEX</c>.</summary>
+internal sealed class OciBlobNaming : IBlobNaming
+{
+    public static OciBlobNaming Instance { get; } = new();
+
+    public IEnumerable<string> Directories(Digest digest, BlobRole role) => ["blobs/", $"blobs/{digest.Algorithm}/"];
+
+    public string Name(Digest digest, BlobRole role) => $"blobs/{digest.Algorithm}/{digest.Hex}";
+}
+
+/// <summary>docker save's naming: a config as <c>HEX.json</c>, a layer as <c>HEX/layer.tar</c>; no place for manifests.</summary>
+internal sealed class DockerBlobNaming : IBlobNaming
+{
+    public static DockerBlobNaming Instance { get; } = new();
+
+    public IEnumerable<string>? Directories(Digest digest, BlobRole role) => role == BlobRole.Layer ? [$"{digest.Hex}/"] : role == BlobRole.Config ? [] : null;
+
+    public string? Name(Digest digest, BlobRole role) => role switch
+    {
+        BlobRole.Config => $"{digest.Hex}.json",
+        BlobRole.Layer => $"{digest.Hex}/layer.tar",
+        _ => null,
+    };
+}
+
+/// <summary>A set of index files a layout writes: what makes it an OCI layout, a docker-archive, or both.</summary>
+internal interface ILayoutIndex
+{
+    /// <summary>Whether this index set needs manifests (and so a whole manifest tree) to be written.</summary>
+    bool NeedsManifests { get; }
+
+    /// <summary>Whether this index set needs one docker image per name.</summary>
+    bool NeedsDockerImages { get; }
+
+    /// <summary>The index files for the images, their blobs named by <paramref name="naming"/>.</summary>
+    IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IBlobNaming naming);
+}
+
+/// <summary>One image of a layout: its root (manifest or index) and names, and its docker image.</summary>
+internal sealed record LayoutImage(Descriptor? Root, IReadOnlyList<ImageName> Names, IReadOnlyList<string> RefNames, DockerImage? Docker);
+
+/// <summary>
+/// An archive format as a composition: a blob naming, the index files to emit, and whether it is a directory.
+/// Portable = OCI naming + both index sets.
+/// </summary>
+internal sealed record LayoutFormat(OutputFormat Format, IBlobNaming Naming, IReadOnlyList<ILayoutIndex> Indexes, bool IsDirectory)
+{
+    public static LayoutFormat For(OutputFormat format) => format switch
+    {
+        OutputFormat.Portable => new(format, OciBlobNaming.Instance, [OciIndexFiles.Instance, DockerIndexFiles.Instance], false),
+        OutputFormat.DockerArchive => new(format, DockerBlobNaming.Instance, [DockerIndexFiles.Instance], false),
+        OutputFormat.OciArchive => new(format, OciBlobNaming.Instance, [OciIndexFiles.Instance], false),
+        OutputFormat.Oci => new(format, OciBlobNaming.Instance, [OciIndexFiles.Instance], true),
+        _ => throw new ArgumentOutOfRangeException(nameof(format)),
+    };
+
+    public bool NeedsManifests => Indexes.Any(i => i.NeedsManifests);
+
+    public bool NeedsDockerImages => Indexes.Any(i => i.NeedsDockerImages);
+
+    public string Name => OutputFormats.Name(Format);
+}
+
+/// <summary><c>oci-layout</c> and <c>index.json</c>: one descriptor per name, the full name in containerd's annotation and in ref.name.</summary>
+internal sealed class OciIndexFiles : ILayoutIndex
+{
+    public const string ContainerdNameAnnotation = "io.containerd.image.name";
+    public const string RefNameAnnotation = "org.opencontainers.image.ref.name";
+
+    public static OciIndexFiles Instance { get; } = new();
+
+    public bool NeedsManifests => true;
+
+    public bool NeedsDockerImages => false;
+
+    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IBlobNaming naming)
+    {
+        var descriptors = images.Where(i => i.Root is not null).SelectMany(i => NamedDescriptors(i.Root!, i.Names, i.RefNames)).ToList();
+        yield return ("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray());
+        yield return ("index.json", ImageIndex.CreateOci(descriptors));
+    }
+
+    /// <summary>
+    /// The index.json entries of one image: one per name, the full name as containerd's name and as ref.name (as podman
+    /// and skopeo write it: a bare tag would collide between images of different repositories, and skopeo, podman and
+    /// umoci select images by ref.name). A digest-pinned name gets containerd's annotation only (with the root's digest).
+    /// </summary>
+    internal static IEnumerable<Descriptor> NamedDescriptors(Descriptor root, IReadOnlyList<ImageName> names, IReadOnlyList<string> refNames)
+    {
+        var baseAnnotations = root.Annotations?
+            .Where(kv => kv.Key is not ContainerdNameAnnotation and not RefNameAnnotation)
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal) ?? [];
+        if (names.Count == 0 && refNames.Count == 0)
+        {
+            yield return root with { Annotations = baseAnnotations.Count > 0 ? baseAnnotations : null };
+            yield break;
+        }
+        foreach (var n in names)
+        {
+            var a = new Dictionary<string, string>(baseAnnotations, StringComparer.Ordinal);
+            if (n.Tag is null && n.Digest is not null)
+                a[ContainerdNameAnnotation] = n.WithDigest(root.Digest).ToString();
+            else
+            {
+                a[ContainerdNameAnnotation] = n.ToString();
+                a[RefNameAnnotation] = n.ToString();
+            }
+            yield return root with { Annotations = a };
+        }
+        foreach (var r in refNames)
+        {
+            var a = new Dictionary<string, string>(baseAnnotations, StringComparer.Ordinal) { [RefNameAnnotation] = r };
+            yield return root with { Annotations = a };
+        }
+    }
+}
+
+/// <summary><c>manifest.json</c> and <c>repositories</c>: full names in RepoTags (docker shows them short; podman would read short names as localhost/…).</summary>
+internal sealed class DockerIndexFiles : ILayoutIndex
+{
+    public static DockerIndexFiles Instance { get; } = new();
+
+    public bool NeedsManifests => false;
+
+    public bool NeedsDockerImages => true;
+
+    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IBlobNaming naming)
+    {
+        var entries = images.Where(i => i.Docker is not null)
+            .Select(i => (Config: naming.Name(i.Docker!.Config.Digest, BlobRole.Config)!, i.Names,
+                          Layers: i.Docker.Layers.Select(l => naming.Name(l.Digest, BlobRole.Layer)!).ToList(), TopLayer: i.Docker.Layers.Count > 0 ? i.Docker.Layers[^1] : null))
+            .ToList();
+        yield return ("manifest.json", Json.Write(w =>
+        {
+            w.WriteStartArray();
+            foreach (var (config, names, layers, _) in entries)
+            {
+                w.WriteStartObject();
+                w.WriteString("Config", config);
+                var tagged = names.Where(n => n.Tag is not null).ToList();
+                if (tagged.Count == 0)
+                    w.WriteNull("RepoTags");
+                else
+                {
+                    w.WriteStartArray("RepoTags");
+                    foreach (var n in tagged)
+                        w.WriteStringValue(n.ToString());
+                    w.WriteEndArray();
+                }
+                w.WriteStartArray("Layers");
+                foreach (var l in layers)
+                    w.WriteStringValue(l);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }));
+        // The legacy repositories file: repository → tag → top layer's ID (its blob's hex, as the names above use).
+        var repos = new SortedDictionary<string, SortedDictionary<string, string>>(StringComparer.Ordinal);
+        foreach (var (_, names, _, top) in entries)
+        {
+            if (top is null)
+                continue;
+            foreach (var n in names.Where(n => n.Tag is not null))
+            {
+                if (!repos.TryGetValue(n.FullRepository, out var tags))
+                    repos[n.FullRepository] = tags = new(StringComparer.Ordinal);
+                tags[n.Tag!] = top.Digest.Hex;
+            }
+        }
+        if (repos.Count > 0)
+        {
+            yield return ("repositories", Json.Write(w =>
+            {
+                w.WriteStartObject();
+                foreach (var (repo, tags) in repos)
+                {
+                    w.WriteStartObject(repo);
+                    foreach (var (tag, id) in tags)
+                        w.WriteString(tag, id);
+                    w.WriteEndObject();
+                }
+                w.WriteEndObject();
+            }));
+        }
+    }
+}
