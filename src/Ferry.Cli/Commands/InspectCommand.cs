@@ -36,7 +36,7 @@ internal static class InspectCommand
 
     private static void Render(TextWriter o, IImageSource src)
     {
-        o.WriteLine($"{src.DisplayName}: {src.Format}{(src.ArchiveCompression == CompressionKind.None ? "" : $" ({Compressions.Name(src.ArchiveCompression)}-compressed)")}, {src.Images.Count} image{(src.Images.Count == 1 ? "" : "s")}");
+        o.WriteLine($"{src.DisplayName}: {src.Format}{(src.ArchiveCompression == CompressionKind.None ? "" : $" ({src.ArchiveCompression.ToString().ToLowerInvariant()}-compressed)")}, {src.Images.Count} image{(src.Images.Count == 1 ? "" : "s")}");
         int n = 0;
         foreach (var image in src.Images)
         {
@@ -82,7 +82,7 @@ internal static class InspectCommand
                 o.WriteLine("    layers");
                 o.WriteLine($"      {"DIGEST",-71} {"COMPRESSION",-11} {"SIZE",10}  DIFF_ID");
                 foreach (var l in img.Layers)
-                    o.WriteLine($"      {l.Descriptor.Digest,-71} {Compressions.Name(l.ActualCompression),-11} {Size(l.Descriptor.Size),10}  {l.DiffId?.ToString() ?? "-"}");
+                    o.WriteLine($"      {l.Descriptor.Digest,-71} {l.ActualCompression.ToString().ToLowerInvariant(),-11} {Size(l.Descriptor.Size),10}  {l.DiffId?.ToString() ?? "-"}");
             }
         }
     }

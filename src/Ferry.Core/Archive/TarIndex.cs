@@ -4,7 +4,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Ferry.Archive;
 
 /// <summary>What an indexed tar entry is.</summary>
-public enum TarEntryKind
+internal enum TarEntryKind
 {
     File,
     Directory,
@@ -14,14 +14,14 @@ public enum TarEntryKind
 }
 
 /// <summary>One entry of an indexed tar: its normalised name and where its data lies.</summary>
-public sealed record TarIndexEntry(string Name, TarEntryKind Kind, long DataOffset, long Length, string? LinkTarget, int Ordinal);
+internal sealed record TarIndexEntry(string Name, TarEntryKind Kind, long DataOffset, long Length, string? LinkTarget, int Ordinal);
 
 /// <summary>
 /// A tar archive on a seekable file, indexed once (headers only, data skipped), whose regular-file entries are then
 /// read as windows by offset. Names are normalised (<c>./</c> and empty components dropped); symlinks and hard links
 /// are resolved inside the archive. Names are only ever looked up, never joined into host paths.
 /// </summary>
-public sealed class TarIndex : IDisposable
+internal sealed class TarIndex : IDisposable
 {
     /// <summary>The most links followed while resolving one name.</summary>
     public const int MaxLinkDepth = 16;

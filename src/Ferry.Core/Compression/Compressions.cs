@@ -5,15 +5,20 @@ namespace Ferry.Compression;
 /// <summary>A compression format, recognised by its magic bytes.</summary>
 public enum CompressionKind
 {
+    /// <summary>Not compressed.</summary>
     None,
+    /// <summary>gzip (RFC 1952).</summary>
     Gzip,
+    /// <summary>Zstandard.</summary>
     Zstd,
+    /// <summary>xz (only whole archives).</summary>
     Xz,
+    /// <summary>bzip2 (only whole archives).</summary>
     Bzip2,
 }
 
 /// <summary>Sniffing by magic bytes, and decompressing / compressing streams.</summary>
-public static class Compressions
+internal static class Compressions
 {
     /// <summary>
     /// The zlib-ng level used for gzip layers unless told otherwise: 3. Measured on the 187 MB bench layer it gives the
@@ -95,5 +100,8 @@ public static class Compressions
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
         public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
     }
 }

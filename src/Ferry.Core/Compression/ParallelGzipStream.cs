@@ -9,7 +9,7 @@ namespace Ferry.Compression;
 /// every gunzip, Go's compress/gzip and GZipStream read). Output is deterministic: it depends only on the bytes, the
 /// chunk size and the level. Memory is bounded: at most <c>window</c> chunks are in flight.
 /// </summary>
-public sealed class ParallelGzipStream : Stream
+internal sealed class ParallelGzipStream : Stream
 {
     /// <summary>The default chunk size: 1 MiB (about 0.3 % larger output than one stream; see bench/RESULTS.md).</summary>
     public const int DefaultChunkSize = 1 << 20;
@@ -60,7 +60,28 @@ public sealed class ParallelGzipStream : Stream
         }
     }
 
-    private void Submit()
+    /// <summary>The asynchronous write (what the copier uses): waits for compressed chunks and writes them without blocking a thread.</summary>
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (buffer.Length > 0)
+        {
+            int n = Math.Min(buffer.Length, _chunkSize - _filled);
+            buffer.Span[..n].CopyTo(_current.AsSpan(_filled));
+            _filled += n;
+            buffer = buffer[n..];
+            if (_filled == _chunkSize)
+            {
+                Enqueue();
+                while (_pending.Count >= _window)
+                    await WriteOldestAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    private void Enqueue()
     {
         byte[] chunk = _current;
         int length = _filled;
@@ -68,8 +89,60 @@ public sealed class ParallelGzipStream : Stream
         _pending.Enqueue(Task.Run(() => CompressChunk(chunk, length, level)));
         _current = ArrayPool<byte>.Shared.Rent(_chunkSize);
         _filled = 0;
+    }
+
+    private void Submit()
+    {
+        Enqueue();
         while (_pending.Count >= _window)
             WriteOldest();
+    }
+
+    private async Task WriteOldestAsync(CancellationToken cancel)
+    {
+        var (buffer, length) = await _pending.Dequeue().ConfigureAwait(false);
+        try
+        {
+            await _output.WriteAsync(buffer.AsMemory(0, length), cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Ends the stream asynchronously: the last member, then every pending one, in order.</summary>
+    public override async ValueTask DisposeAsync()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            try
+            {
+                if (_filled > 0 || _pending.Count == 0)
+                    _pending.Enqueue(Task.FromResult(CompressChunk(_current, _filled, _level)));
+                else
+                    ArrayPool<byte>.Shared.Return(_current);
+                while (_pending.Count > 0)
+                    await WriteOldestAsync(CancellationToken.None).ConfigureAwait(false);
+                await _output.FlushAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                while (_pending.Count > 0)
+                {
+                    try
+                    {
+                        ArrayPool<byte>.Shared.Return((await _pending.Dequeue().ConfigureAwait(false)).Buffer);
+                    }
+                    catch (Exception)
+                    {
+                        // already failing
+                    }
+                }
+            }
+        }
+        await base.DisposeAsync().ConfigureAwait(false);
     }
 
     private static (byte[] Buffer, int Length) CompressChunk(byte[] chunk, int length, int level)
@@ -95,6 +168,7 @@ public sealed class ParallelGzipStream : Stream
         }
     }
 
+    /// <summary>The synchronous path (for synchronous callers): blocks on the oldest compression task, which runs on the thread pool.</summary>
     private void WriteOldest()
     {
         var (buffer, length) = _pending.Dequeue().GetAwaiter().GetResult();

@@ -9,8 +9,11 @@ public enum CompressMode
 {
     /// <summary>Keep each layer's bytes, unless the destination cannot keep their compression (zstd for docker before 23.0 becomes gzip).</summary>
     Keep,
+    /// <summary>Every layer as gzip.</summary>
     Gzip,
+    /// <summary>Every layer as zstd.</summary>
     Zstd,
+    /// <summary>Every layer uncompressed.</summary>
     None,
 }
 

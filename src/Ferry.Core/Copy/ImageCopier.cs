@@ -287,7 +287,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 {
                     int n;
                     while ((n = await checkedPlain.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
-                        compressor.Write(buf, 0, n);
+                        await compressor.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
                 }
                 finally
                 {

@@ -20,6 +20,7 @@ public readonly record struct Digest
     /// <summary>The lowercase hex encoding of the hash.</summary>
     public string Hex { get; }
 
+    /// <inheritdoc/>
     public override string ToString() => Algorithm + ":" + Hex;
 
     /// <summary>Parses a digest; returns false for anything that is not exactly a supported, canonical digest.</summary>

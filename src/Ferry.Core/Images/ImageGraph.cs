@@ -13,13 +13,16 @@ public sealed class SourceImage
     /// <summary>The parsed config; its exact bytes are <see cref="ImageConfig.Raw"/>.</summary>
     public required ImageConfig Config { get; init; }
 
+    /// <summary>The config's descriptor (its digest is the image ID).</summary>
     public required Descriptor ConfigDescriptor { get; init; }
 
+    /// <summary>Where the config's bytes are.</summary>
     public required BlobSource ConfigBlob { get; init; }
 
     /// <summary>The manifest as found in the source; null for docker-archive images, which have none.</summary>
     public ImageManifest? Manifest { get; init; }
 
+    /// <summary>The layers, in order, with their diff_ids.</summary>
     public required IReadOnlyList<SourceLayer> Layers { get; init; }
 
     /// <summary>The image ID docker shows: the digest of the config bytes.</summary>
@@ -41,14 +44,17 @@ public abstract class ManifestNode
 /// <summary>An image manifest and what it refers to.</summary>
 public sealed class ImageNode : ManifestNode
 {
+    /// <summary>The image.</summary>
     public required SourceImage Image { get; init; }
 }
 
 /// <summary>An image index (or Docker manifest list) and its children, in the index's order.</summary>
 public sealed class IndexNode : ManifestNode
 {
+    /// <summary>The parsed index; its exact bytes are <see cref="ImageIndex.Raw"/>.</summary>
     public required ImageIndex Index { get; init; }
 
+    /// <summary>The nodes the index lists.</summary>
     public required IReadOnlyList<ManifestNode> Children { get; init; }
 
     /// <summary>Where the index's bytes are.</summary>
@@ -79,6 +85,7 @@ public sealed class NamedImage
     internal List<ImageName> NameList { get; } = [];
     internal List<string> RefNameList { get; } = [];
 
+    /// <summary>The image or index (or an absent or uninterpreted manifest).</summary>
     public required ManifestNode Root { get; init; }
 
     /// <summary>Full references (<c>docker.io/library/ubuntu:20.04</c>; a digest-pinned image has a name with a digest and no tag).</summary>

@@ -6,9 +6,13 @@ namespace Ferry.Model;
 /// <summary>An OCI content descriptor: what a blob is, its digest and its size.</summary>
 public sealed record Descriptor(string MediaType, Digest Digest, long Size)
 {
+    /// <summary>The descriptor's annotations (in index.json: the image names).</summary>
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
+    /// <summary>The platform an index entry is for.</summary>
     public Platform? Platform { get; init; }
+    /// <summary>Where a non-distributable layer can be downloaded.</summary>
     public IReadOnlyList<string>? Urls { get; init; }
+    /// <summary>The artifact type of an OCI 1.1 artifact manifest.</summary>
     public string? ArtifactType { get; init; }
 
     /// <summary>Parses a descriptor object; <paramref name="what"/> names it in errors.</summary>

@@ -11,23 +11,40 @@ public sealed class ImageConfig
 {
     private ImageConfig(byte[] raw) => Raw = raw;
 
+    /// <summary>The exact bytes.</summary>
     public byte[] Raw { get; }
+    /// <summary>The SHA-256 of the bytes: the image ID.</summary>
     public Digest Digest => Digest.Sha256Of(Raw);
+    /// <summary>The <c>os</c> field.</summary>
     public string? Os { get; private init; }
+    /// <summary>The <c>architecture</c> field.</summary>
     public string? Architecture { get; private init; }
+    /// <summary>The <c>variant</c> field.</summary>
     public string? Variant { get; private init; }
+    /// <summary>The <c>created</c> time, as written.</summary>
     public string? Created { get; private init; }
+    /// <summary>The <c>author</c> field.</summary>
     public string? Author { get; private init; }
+    /// <summary><c>config.Entrypoint</c>.</summary>
     public IReadOnlyList<string>? Entrypoint { get; private init; }
+    /// <summary><c>config.Cmd</c>.</summary>
     public IReadOnlyList<string>? Cmd { get; private init; }
+    /// <summary><c>config.Env</c>.</summary>
     public IReadOnlyList<string>? Env { get; private init; }
+    /// <summary><c>config.WorkingDir</c>.</summary>
     public string? WorkingDir { get; private init; }
+    /// <summary><c>config.User</c>.</summary>
     public string? User { get; private init; }
+    /// <summary><c>config.Labels</c>.</summary>
     public IReadOnlyDictionary<string, string>? Labels { get; private init; }
+    /// <summary>The keys of <c>config.ExposedPorts</c>.</summary>
     public IReadOnlyList<string> ExposedPorts { get; private init; } = [];
+    /// <summary><c>rootfs.diff_ids</c>: the digests of the uncompressed layers.</summary>
     public IReadOnlyList<Digest> DiffIds { get; private init; } = [];
+    /// <summary><c>history</c>.</summary>
     public IReadOnlyList<HistoryEntry> History { get; private init; } = [];
 
+    /// <summary><c>os/architecture[/variant]</c>, when both are set.</summary>
     public Platform? Platform => Os is not null && Architecture is not null ? new Platform(Os, Architecture, Variant) : null;
 
     /// <summary>Parses config bytes; every diff_id must be a valid digest.</summary>

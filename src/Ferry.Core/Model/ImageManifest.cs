@@ -17,10 +17,13 @@ public sealed class ImageManifest
 
     /// <summary>The exact bytes; never re-serialised.</summary>
     public byte[] Raw { get; }
+    /// <summary>The SHA-256 of the exact bytes.</summary>
     public Digest Digest { get; }
     /// <summary>The manifest's media type (from its own field, else from the descriptor that pointed to it).</summary>
     public string MediaType { get; }
+    /// <summary>The config descriptor.</summary>
     public Descriptor Config { get; }
+    /// <summary>The layer descriptors, in order.</summary>
     public IReadOnlyList<Descriptor> Layers { get; }
 
     /// <summary>Parses manifest bytes. <paramref name="declaredMediaType"/> is the media type of the descriptor that referenced it.</summary>
@@ -85,6 +88,7 @@ public sealed class ImageManifest
         return Json.OptStringMap(doc.RootElement, "annotations");
     }
 
+    /// <summary>A descriptor of this manifest.</summary>
     public Descriptor ToDescriptor() => new(MediaType, Digest, Raw.LongLength);
 }
 
@@ -99,11 +103,16 @@ public sealed class ImageIndex
         Digest = Digest.Sha256Of(raw);
     }
 
+    /// <summary>The exact bytes; never re-serialised.</summary>
     public byte[] Raw { get; }
+    /// <summary>The SHA-256 of the exact bytes.</summary>
     public Digest Digest { get; }
+    /// <summary>The index's media type (its own field, else the referring descriptor's, else OCI).</summary>
     public string MediaType { get; }
+    /// <summary>The descriptors it lists, in order.</summary>
     public IReadOnlyList<Descriptor> Manifests { get; }
 
+    /// <summary>Parses index bytes; <paramref name="declaredMediaType"/> is the media type of the descriptor that referenced it, <paramref name="what"/> names it in errors.</summary>
     public static ImageIndex Parse(byte[] raw, string? declaredMediaType, string what)
     {
         using var doc = Json.Parse(raw, what);
@@ -146,5 +155,6 @@ public sealed class ImageIndex
         });
     }
 
+    /// <summary>A descriptor of this index.</summary>
     public Descriptor ToDescriptor() => new(MediaType, Digest, Raw.LongLength);
 }

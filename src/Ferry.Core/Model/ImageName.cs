@@ -9,6 +9,7 @@ namespace Ferry.Model;
 /// </summary>
 public sealed partial record ImageName
 {
+    /// <summary>The domain of names without one.</summary>
     public const string DefaultDomain = "docker.io";
 
     private ImageName(string domain, string path, string? tag, Digest? digest)
@@ -19,9 +20,13 @@ public sealed partial record ImageName
         Digest = digest;
     }
 
+    /// <summary>The registry domain, e.g. <c>docker.io</c> or <c>127.0.0.1:5000</c>.</summary>
     public string Domain { get; }
+    /// <summary>The repository path, e.g. <c>library/ubuntu</c>.</summary>
     public string Path { get; }
+    /// <summary>The tag, or null.</summary>
     public string? Tag { get; }
+    /// <summary>The digest, or null.</summary>
     public Digest? Digest { get; }
 
     /// <summary><c>docker.io/library/ubuntu</c>.</summary>
@@ -47,6 +52,7 @@ public sealed partial record ImageName
     /// <summary>The same repository pinned to this digest (and no tag).</summary>
     public ImageName WithDigest(Digest digest) => new(Domain, Path, null, digest);
 
+    /// <summary>The name with <c>:latest</c> when it has neither a tag nor a digest.</summary>
     public ImageName WithDefaultTag() => Tag is null && Digest is null ? WithTag("latest") : this;
 
     [GeneratedRegex("^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$", RegexOptions.CultureInvariant)]

@@ -3,25 +3,42 @@ namespace Ferry.Model;
 /// <summary>The media types Ferry knows, and predicates over them. One table, used everywhere.</summary>
 public static class MediaTypes
 {
+    /// <summary>OCI image manifest.</summary>
     public const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
+    /// <summary>OCI image index.</summary>
     public const string OciIndex = "application/vnd.oci.image.index.v1+json";
+    /// <summary>OCI image config.</summary>
     public const string OciConfig = "application/vnd.oci.image.config.v1+json";
+    /// <summary>OCI uncompressed layer.</summary>
     public const string OciLayer = "application/vnd.oci.image.layer.v1.tar";
+    /// <summary>OCI gzip layer.</summary>
     public const string OciLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+    /// <summary>OCI zstd layer.</summary>
     public const string OciLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+    /// <summary>OCI non-distributable uncompressed layer (deprecated).</summary>
     public const string OciLayerNondistributable = "application/vnd.oci.image.layer.nondistributable.v1.tar";
+    /// <summary>OCI non-distributable gzip layer (deprecated).</summary>
     public const string OciLayerNondistributableGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+    /// <summary>OCI non-distributable zstd layer (deprecated).</summary>
     public const string OciLayerNondistributableZstd = "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
     /// <summary>Used by some writers (go-containerregistry) in index.json for a manifest of unknown kind.</summary>
     public const string OciDescriptor = "application/vnd.oci.descriptor.v1+json";
 
+    /// <summary>Docker schema 2 manifest.</summary>
     public const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+    /// <summary>Docker manifest list.</summary>
     public const string DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
+    /// <summary>Docker image config.</summary>
     public const string DockerConfig = "application/vnd.docker.container.image.v1+json";
+    /// <summary>Docker uncompressed layer.</summary>
     public const string DockerLayer = "application/vnd.docker.image.rootfs.diff.tar";
+    /// <summary>Docker gzip layer.</summary>
     public const string DockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    /// <summary>Docker foreign (non-distributable) layer.</summary>
     public const string DockerForeignLayerGzip = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+    /// <summary>Docker schema 1 manifest (not supported).</summary>
     public const string DockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
+    /// <summary>Signed Docker schema 1 manifest (not supported).</summary>
     public const string DockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
     /// <summary>The layer media type of in-toto attestations (buildx provenance and SBOM attestations).</summary>
@@ -36,12 +53,16 @@ public static class MediaTypes
     /// <summary>The annotation buildx puts on an attestation manifest's index descriptor: the digest of the image it attests.</summary>
     public const string DockerReferenceDigestAnnotation = "vnd.docker.reference.digest";
 
+    /// <summary>Whether the type is an image manifest (OCI or Docker schema 2).</summary>
     public static bool IsImageManifest(string? mediaType) => mediaType is OciManifest or DockerManifest;
 
+    /// <summary>Whether the type is an index (OCI index or Docker manifest list).</summary>
     public static bool IsIndex(string? mediaType) => mediaType is OciIndex or DockerManifestList;
 
+    /// <summary>Whether the type is a Docker schema 1 manifest.</summary>
     public static bool IsSchema1(string? mediaType) => mediaType is DockerSchema1 or DockerSchema1Signed;
 
+    /// <summary>Whether the type is one of Docker's.</summary>
     public static bool IsDocker(string? mediaType) => mediaType?.StartsWith("application/vnd.docker.", StringComparison.Ordinal) == true;
 
     /// <summary>Whether the type names a layer (any compression, distributable or not).</summary>
@@ -49,6 +70,7 @@ public static class MediaTypes
         (mediaType.StartsWith("application/vnd.oci.image.layer.", StringComparison.Ordinal) ||
          mediaType.StartsWith("application/vnd.docker.image.rootfs.", StringComparison.Ordinal));
 
+    /// <summary>Whether the type is a foreign or non-distributable layer (its bytes may be absent).</summary>
     public static bool IsForeign(string? mediaType) => mediaType is DockerForeignLayerGzip ||
         mediaType?.StartsWith("application/vnd.oci.image.layer.nondistributable.", StringComparison.Ordinal) == true;
 

@@ -5,6 +5,7 @@ namespace Ferry.Model;
 /// <summary>An image's platform: <c>os/architecture[/variant]</c>.</summary>
 public sealed record Platform(string Os, string Architecture, string? Variant = null, string? OsVersion = null)
 {
+    /// <inheritdoc/>
     public override string ToString() => Variant is null ? $"{Os}/{Architecture}" : $"{Os}/{Architecture}/{Variant}";
 
     /// <summary>Parses <c>os/arch[/variant]</c>.</summary>

@@ -32,6 +32,7 @@ public interface ITransport
 /// <summary>A parsed SOURCE or DEST: a transport and what it names. <see cref="object.ToString"/> gives the reference back.</summary>
 public abstract class ImageReference
 {
+    /// <summary>For transports of other assemblies.</summary>
     protected ImageReference() { }
 
     /// <summary>The transport that opens this reference.</summary>
@@ -244,8 +245,10 @@ public sealed class BlobContent
         _open = open;
     }
 
+    /// <summary>The blob's digest.</summary>
     public Digest Digest { get; }
 
+    /// <summary>The blob's size in bytes.</summary>
     public long Size { get; }
 
     /// <summary>What the blob is, for messages and progress (e.g. <c>layer sha256:8a0b…</c>).</summary>

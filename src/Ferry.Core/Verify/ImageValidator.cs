@@ -6,15 +6,19 @@ using Ferry.Transports;
 
 namespace Ferry.Verify;
 
+/// <summary>How serious a finding is.</summary>
 public enum Severity
 {
+    /// <summary>Worth knowing; the source is usable.</summary>
     Warning,
+    /// <summary>The source is broken; <c>verify</c> exits 1.</summary>
     Error,
 }
 
 /// <summary>One problem found by <see cref="ImageValidator"/>: what it is about (entry and digest) and what is wrong.</summary>
 public sealed record Finding(Severity Severity, string Subject, string Message)
 {
+    /// <inheritdoc/>
     public override string ToString() =>
         $"{(Severity == Severity.Error ? "error" : "warning")}: {(Subject.Length == 0 || Message.StartsWith(Subject, StringComparison.Ordinal) ? "" : Subject + ": ")}{Message}";
 }
@@ -22,8 +26,10 @@ public sealed record Finding(Severity Severity, string Subject, string Message)
 /// <summary>The result of verifying a source: every finding, not just the first.</summary>
 public sealed record ValidationReport(string Source, string? Format, IReadOnlyList<Finding> Findings, int ImagesChecked, int BlobsChecked)
 {
+    /// <summary>Whether no finding is an error.</summary>
     public bool Ok => !Findings.Any(f => f.Severity == Severity.Error);
 
+    /// <summary>The stable JSON form of <c>ferry verify --json</c>.</summary>
     public byte[] ToJson() => Json.Write(w =>
     {
         w.WriteStartObject();

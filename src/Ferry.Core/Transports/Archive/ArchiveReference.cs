@@ -14,6 +14,7 @@ public sealed class ArchiveReference : ImageReference
         Name = name;
     }
 
+    /// <inheritdoc/>
     public override ITransport Transport { get; }
 
     /// <summary>The file or directory (<c>-</c>: stdin or stdout).</summary>
@@ -22,9 +23,12 @@ public sealed class ArchiveReference : ImageReference
     /// <summary>The <c>:NAME</c> part, or null.</summary>
     public string? Name { get; }
 
+    /// <inheritdoc/>
     public override bool IsStdio => Path == "-";
 
+    /// <inheritdoc/>
     public override string? LocalPath => IsStdio ? null : Path;
 
+    /// <inheritdoc/>
     public override string ToString() => Transport is PathTransport ? Path : Transport.Name + ":" + Path + (Name is null ? "" : ":" + Name);
 }

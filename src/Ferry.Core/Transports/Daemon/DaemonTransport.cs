@@ -11,11 +11,13 @@ public sealed class DaemonReference : ImageReference
 {
     internal DaemonReference(IReadOnlyList<string> names) => Names = names;
 
+    /// <inheritdoc/>
     public override ITransport Transport => DaemonTransport.Instance;
 
     /// <summary>The names or IDs (empty: a destination that keeps the images' names).</summary>
     public IReadOnlyList<string> Names { get; }
 
+    /// <inheritdoc/>
     public override string ToString() => "docker-daemon:" + string.Join(",", Names);
 }
 

@@ -10,6 +10,7 @@ public sealed class RegistryReference : ImageReference
 {
     internal RegistryReference(ImageName name) => Name = name;
 
+    /// <inheritdoc/>
     public override ITransport Transport => RegistryTransport.Instance;
 
     /// <summary>The normalised name: <c>docker.io/library/ubuntu:latest</c> for <c>ubuntu</c>.</summary>
@@ -22,6 +23,7 @@ public sealed class RegistryReference : ImageReference
     /// <exception cref="UsageException">Not a valid reference.</exception>
     public static RegistryReference Parse(string text) => RegistryTransport.ParseName(text);
 
+    /// <inheritdoc/>
     public override string ToString() => "docker://" + Name;
 }
 
@@ -38,6 +40,7 @@ public sealed class RegistryPrefixReference : ImageReference
         Prefix = prefix;
     }
 
+    /// <inheritdoc/>
     public override ITransport Transport => RegistryTransport.Instance;
 
     /// <summary><c>host[:port]</c>.</summary>
@@ -58,6 +61,7 @@ public sealed class RegistryPrefixReference : ImageReference
         return ImageName.Parse(text);
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"docker://{Registry}/{(Prefix.Length == 0 ? "" : Prefix + "/")}";
 }
 
