@@ -81,10 +81,11 @@ internal abstract class LocalBlob : BlobSource
     }
 }
 
-/// <summary>Bytes already in memory (a fetched manifest or config, a synthesised legacy config).</summary>
-internal sealed class BytesBlob(byte[] bytes, string name) : LocalBlob
+/// <summary>Bytes already in memory (a fetched manifest or config, a synthesised legacy config); fetched ones keep their origin.</summary>
+internal sealed class BytesBlob(byte[] bytes, string name, BlobOrigin? origin = null) : LocalBlob
 {
     public override string Name => name;
+    public override BlobOrigin? Origin => origin;
     public override long Length => bytes.LongLength;
     public override Stream OpenRead() => new MemoryStream(bytes, writable: false);
 }

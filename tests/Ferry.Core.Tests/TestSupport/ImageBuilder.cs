@@ -93,10 +93,12 @@ public static class ImageBuilder
         return Image(ls, seed, tags);
     }
 
-    public static TestImage Image(IReadOnlyList<TestLayer> layers, int seed, params string[] tags)
+    public static TestImage Image(IReadOnlyList<TestLayer> layers, int seed, params string[] tags) => ImageFor(layers, seed, "amd64", tags);
+
+    public static TestImage ImageFor(IReadOnlyList<TestLayer> layers, int seed, string architecture, params string[] tags)
     {
         string diffIds = string.Join(",", layers.Select(l => $"\"{l.DiffId}\""));
-        string config = $"{{\"architecture\":\"amd64\",\"config\":{{\"Env\":[\"PATH=/bin\",\"SEED={seed}\"],\"Cmd\":[\"/bin/sh\"],\"Labels\":{{\"seed\":\"{seed}\"}}}},\"created\":\"2024-01-0{seed % 9 + 1}T00:00:00Z\",\"history\":[{{\"created_by\":\"test\"}}],\"os\":\"linux\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[{diffIds}]}}}}";
+        string config = $"{{\"architecture\":\"{architecture}\",\"config\":{{\"Env\":[\"PATH=/bin\",\"SEED={seed}\"],\"Cmd\":[\"/bin/sh\"],\"Labels\":{{\"seed\":\"{seed}\"}}}},\"created\":\"2024-01-0{seed % 9 + 1}T00:00:00Z\",\"history\":[{{\"created_by\":\"test\"}}],\"os\":\"linux\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[{diffIds}]}}}}";
         return new TestImage(Encoding.UTF8.GetBytes(config), layers, tags);
     }
 
@@ -218,6 +220,45 @@ public static class ImageBuilder
             return;
         }
         WriteTar(path, files, TarEntryFormat.Ustar);
+    }
+
+    /// <summary>An OCI index over per-platform images: its bytes and digest (children in the given order, each with its platform).</summary>
+    public static (byte[] Bytes, string Digest) Index(IReadOnlyList<TestImage> images)
+    {
+        string children = string.Join(",", images.Select(i =>
+        {
+            string arch = System.Text.Json.JsonDocument.Parse(i.Config).RootElement.GetProperty("architecture").GetString()!;
+            return $"{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{i.ManifestDigest}\",\"size\":{i.OciManifest().Length},\"platform\":{{\"architecture\":\"{arch}\",\"os\":\"linux\"}}}}";
+        }));
+        byte[] bytes = Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{children}]}}");
+        return (bytes, "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes)));
+    }
+
+    /// <summary>An oci-archive holding one multi-platform index named <paramref name="name"/> (full name in both annotations).</summary>
+    public static string WriteOciIndexArchive(string path, IReadOnlyList<TestImage> images, string name)
+    {
+        var (index, digest) = Index(images);
+        var files = new List<(string Name, byte[]? Data, string? Link, TarEntryType Type)>
+        {
+            ("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray(), null, TarEntryType.RegularFile),
+        };
+        var seen = new HashSet<string>();
+        void Blob(string d, byte[] data)
+        {
+            if (seen.Add(d))
+                files.Add(("blobs/sha256/" + d[7..], data, null, TarEntryType.RegularFile));
+        }
+        foreach (var img in images)
+        {
+            foreach (var l in img.Layers)
+                Blob(l.Digest, l.Blob);
+            Blob(img.ImageId, img.Config);
+            Blob(img.ManifestDigest, img.OciManifest());
+        }
+        Blob(digest, index);
+        files.Add(("index.json", Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"manifests\":[{{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"{digest}\",\"size\":{index.Length},\"annotations\":{{\"io.containerd.image.name\":\"{name}\",\"org.opencontainers.image.ref.name\":\"{name}\"}}}}]}}"), null, TarEntryType.RegularFile));
+        WriteTar(path, files, TarEntryFormat.Ustar);
+        return digest;
     }
 
     public static void WriteTar(string path, IEnumerable<(string Name, byte[]? Data, string? Link, TarEntryType Type)> files, TarEntryFormat format = TarEntryFormat.Ustar)

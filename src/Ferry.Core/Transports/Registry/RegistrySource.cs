@@ -133,7 +133,7 @@ internal sealed class RegistrySource : IImageSource
             {
                 Config = config,
                 ConfigDescriptor = manifest.Config,
-                ConfigBlob = new BytesBlob(cfgBytes, $"docker://{client.Registry}/{repo}@{manifest.Config.Digest}"),
+                ConfigBlob = new BytesBlob(cfgBytes, $"docker://{client.Registry}/{repo}@{manifest.Config.Digest}", cfgBlob.Origin),
                 Manifest = manifest,
                 Layers = layers,
             },

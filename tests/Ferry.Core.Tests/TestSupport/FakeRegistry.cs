@@ -1,0 +1,336 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Ferry.Tests.TestSupport;
+
+/// <summary>
+/// An in-process registry speaking enough of the OCI distribution API for the conformance tests: <c>/v2/</c>, blobs
+/// (HEAD, GET with Range, monolithic and chunked uploads, cross-repository mounts), manifests by tag and digest with
+/// <c>Docker-Content-Digest</c>, tag lists, optional Basic auth. It checks every upload's digest, as distribution does,
+/// counts what it was sent, and can be told to lie (serve a corrupted blob).
+/// </summary>
+public sealed class FakeRegistry : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Task _serve;
+    private readonly ConcurrentDictionary<(string Repo, string Digest), byte[]> _blobs = new();
+    private readonly ConcurrentDictionary<(string Repo, string Digest), (byte[] Bytes, string MediaType)> _manifests = new();
+    private readonly ConcurrentDictionary<(string Repo, string Tag), string> _tags = new();
+    private readonly ConcurrentDictionary<string, (string Repo, MemoryStream Data)> _uploads = new();
+    private int _uploadsDone;
+
+    /// <summary>Every upload received: repository and digest.</summary>
+    public ConcurrentQueue<string> UploadLog { get; } = new();
+    private int _mounts;
+
+    /// <param name="credentials">When given, every request needs Basic auth with this <c>user:password</c>.</param>
+    public FakeRegistry(string? credentials = null)
+    {
+        Credentials = credentials;
+        int port = FreePort();
+        Address = $"127.0.0.1:{port}";
+        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        _listener.Start();
+        _serve = Task.Run(ServeAsync);
+    }
+
+    /// <summary><c>127.0.0.1:PORT</c>.</summary>
+    public string Address { get; }
+
+    public string? Credentials { get; }
+
+    /// <summary>Blobs whose bytes were received (monolithic or chunked).</summary>
+    public int BlobUploads => _uploadsDone;
+
+    /// <summary>Blobs mounted from another repository.</summary>
+    public int Mounts => _mounts;
+
+    /// <summary>Blobs served with one byte flipped (the registry lies).</summary>
+    public ConcurrentDictionary<string, bool> Corrupt { get; } = new();
+
+    /// <summary>The tags of a repository.</summary>
+    public IReadOnlyList<string> Tags(string repo) => [.. _tags.Keys.Where(k => k.Repo == repo).Select(k => k.Tag).Order(StringComparer.Ordinal)];
+
+    /// <summary>The manifest digest a tag points at, or null.</summary>
+    public string? Resolve(string repo, string tag) => _tags.GetValueOrDefault((repo, tag));
+
+    public bool HasBlob(string repo, string digest) => _blobs.ContainsKey((repo, digest));
+
+    internal static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private async Task ServeAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext ctx;
+            try
+            {
+                ctx = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await HandleAsync(ctx);
+                }
+                catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
+                {
+                }
+                finally
+                {
+                    try
+                    {
+                        ctx.Response.Close();
+                    }
+                    catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                    {
+                    }
+                }
+            });
+        }
+    }
+
+    private static async Task<byte[]> Body(HttpListenerRequest r)
+    {
+        using var ms = new MemoryStream();
+        await r.InputStream.CopyToAsync(ms);
+        return ms.ToArray();
+    }
+
+    private static string Sha(byte[] b) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(b));
+
+    private static async Task Send(HttpListenerResponse res, int status, byte[]? body = null, string? contentType = null)
+    {
+        res.StatusCode = status;
+        if (contentType is not null)
+            res.ContentType = contentType;
+        res.ContentLength64 = body?.Length ?? 0;
+        if (body is { Length: > 0 })
+            await res.OutputStream.WriteAsync(body);
+    }
+
+    private static Task Error(HttpListenerResponse res, int status, string code, string message) =>
+        Send(res, status, Encoding.UTF8.GetBytes($"{{\"errors\":[{{\"code\":\"{code}\",\"message\":\"{message}\"}}]}}"), "application/json");
+
+    private async Task HandleAsync(HttpListenerContext ctx)
+    {
+        var req = ctx.Request;
+        var res = ctx.Response;
+        if (Credentials is not null)
+        {
+            string want = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(Credentials));
+            if (req.Headers["Authorization"] != want)
+            {
+                res.AddHeader("WWW-Authenticate", "Basic realm=\"fake\"");
+                await Error(res, 401, "UNAUTHORIZED", "authentication required");
+                return;
+            }
+        }
+        string path = req.Url!.AbsolutePath;
+        if (path is "/v2/" or "/v2")
+        {
+            await Send(res, 200, "{}"u8.ToArray(), "application/json");
+            return;
+        }
+        if (!path.StartsWith("/v2/", StringComparison.Ordinal))
+        {
+            await Error(res, 404, "NOT_FOUND", "not found");
+            return;
+        }
+        string rest = path[4..];
+        int m;
+        if ((m = rest.LastIndexOf("/blobs/uploads/", StringComparison.Ordinal)) >= 0)
+        {
+            await UploadAsync(ctx, rest[..m], rest[(m + "/blobs/uploads/".Length)..]);
+            return;
+        }
+        if ((m = rest.LastIndexOf("/blobs/", StringComparison.Ordinal)) >= 0)
+        {
+            await BlobAsync(ctx, rest[..m], rest[(m + "/blobs/".Length)..]);
+            return;
+        }
+        if ((m = rest.LastIndexOf("/manifests/", StringComparison.Ordinal)) >= 0)
+        {
+            await ManifestAsync(ctx, rest[..m], rest[(m + "/manifests/".Length)..]);
+            return;
+        }
+        if (rest.EndsWith("/tags/list", StringComparison.Ordinal))
+        {
+            string repo = rest[..^"/tags/list".Length];
+            await Send(res, 200, JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["name"] = repo, ["tags"] = Tags(repo) }), "application/json");
+            return;
+        }
+        await Error(res, 404, "NOT_FOUND", "not found");
+    }
+
+    private async Task BlobAsync(HttpListenerContext ctx, string repo, string digest)
+    {
+        var res = ctx.Response;
+        if (!_blobs.TryGetValue((repo, digest), out var data))
+        {
+            await Error(res, 404, "BLOB_UNKNOWN", "blob unknown to registry");
+            return;
+        }
+        if (Corrupt.ContainsKey(digest))
+        {
+            data = (byte[])data.Clone();
+            data[data.Length / 2] ^= 0xff;
+        }
+        res.AddHeader("Docker-Content-Digest", digest);
+        if (ctx.Request.HttpMethod == "HEAD")
+        {
+            res.StatusCode = 200;
+            res.ContentLength64 = data.Length;
+            return;
+        }
+        long from = 0;
+        if (ctx.Request.Headers["Range"] is string range && range.StartsWith("bytes=", StringComparison.Ordinal))
+        {
+            from = long.Parse(range[6..].TrimEnd('-').Split('-')[0], System.Globalization.CultureInfo.InvariantCulture);
+            res.AddHeader("Content-Range", $"bytes {from}-{data.Length - 1}/{data.Length}");
+            await Send(res, 206, data[(int)from..], "application/octet-stream");
+            return;
+        }
+        await Send(res, 200, data, "application/octet-stream");
+    }
+
+    private async Task UploadAsync(HttpListenerContext ctx, string repo, string id)
+    {
+        var req = ctx.Request;
+        var res = ctx.Response;
+        var query = System.Web.HttpUtility.ParseQueryString(req.Url!.Query);
+        if (req.HttpMethod == "POST")
+        {
+            await Body(req);
+            if (query["mount"] is string mount && query["from"] is string from)
+            {
+                if (_blobs.TryGetValue((from, mount), out var data))
+                {
+                    _blobs[(repo, mount)] = data;
+                    Interlocked.Increment(ref _mounts);
+                    UploadLog.Enqueue($"mount {repo} {mount} from {from}");
+                    res.AddHeader("Location", $"/v2/{repo}/blobs/{mount}");
+                    res.AddHeader("Docker-Content-Digest", mount);
+                    await Send(res, 201);
+                    return;
+                }
+            }
+            string uuid = Guid.NewGuid().ToString("N");
+            _uploads[uuid] = (repo, new MemoryStream());
+            res.AddHeader("Location", $"/v2/{repo}/blobs/uploads/{uuid}");
+            res.AddHeader("Range", "0-0");
+            await Send(res, 202);
+            return;
+        }
+        if (!_uploads.TryGetValue(id, out var upload))
+        {
+            await Error(res, 404, "BLOB_UPLOAD_UNKNOWN", "upload unknown");
+            return;
+        }
+        var body = await Body(req);
+        upload.Data.Write(body);
+        if (req.HttpMethod == "PATCH")
+        {
+            res.AddHeader("Location", $"/v2/{repo}/blobs/uploads/{id}");
+            res.AddHeader("Range", $"0-{upload.Data.Length - 1}");
+            await Send(res, 202);
+            return;
+        }
+        // PUT ?digest=
+        var bytes = upload.Data.ToArray();
+        _uploads.TryRemove(id, out _);
+        string? want = query["digest"];
+        if (want is null || Sha(bytes) != want)
+        {
+            await Error(res, 400, "DIGEST_INVALID", "provided digest did not match uploaded content");
+            return;
+        }
+        _blobs[(repo, want)] = bytes;
+        Interlocked.Increment(ref _uploadsDone);
+        UploadLog.Enqueue($"{repo} {want}");
+        res.AddHeader("Location", $"/v2/{repo}/blobs/{want}");
+        res.AddHeader("Docker-Content-Digest", want);
+        await Send(res, 201);
+    }
+
+    private async Task ManifestAsync(HttpListenerContext ctx, string repo, string reference)
+    {
+        var req = ctx.Request;
+        var res = ctx.Response;
+        bool byDigest = reference.StartsWith("sha256:", StringComparison.Ordinal);
+        if (req.HttpMethod == "PUT")
+        {
+            var bytes = await Body(req);
+            string digest = Sha(bytes);
+            if (byDigest && digest != reference)
+            {
+                await Error(res, 400, "DIGEST_INVALID", "manifest digest did not match");
+                return;
+            }
+            // As distribution does: every blob a manifest refers to must be in the repository.
+            using (var doc = JsonDocument.Parse(bytes))
+            {
+                var refs = new List<string>();
+                if (doc.RootElement.TryGetProperty("config", out var cfg))
+                    refs.Add(cfg.GetProperty("digest").GetString()!);
+                if (doc.RootElement.TryGetProperty("layers", out var layers))
+                    refs.AddRange(layers.EnumerateArray().Where(l => !l.TryGetProperty("urls", out _)).Select(l => l.GetProperty("digest").GetString()!));
+                if (refs.FirstOrDefault(d => !_blobs.ContainsKey((repo, d))) is string missing)
+                {
+                    await Error(res, 400, "MANIFEST_BLOB_UNKNOWN", $"blob unknown to registry: {missing}");
+                    return;
+                }
+            }
+            _manifests[(repo, digest)] = (bytes, req.ContentType ?? "application/vnd.oci.image.manifest.v1+json");
+            if (!byDigest)
+                _tags[(repo, reference)] = digest;
+            res.AddHeader("Docker-Content-Digest", digest);
+            res.AddHeader("Location", $"/v2/{repo}/manifests/{digest}");
+            await Send(res, 201);
+            return;
+        }
+        string? d = byDigest ? reference : _tags.GetValueOrDefault((repo, reference));
+        if (d is null || !_manifests.TryGetValue((repo, d), out var m))
+        {
+            await Error(res, 404, "MANIFEST_UNKNOWN", "manifest unknown");
+            return;
+        }
+        res.AddHeader("Docker-Content-Digest", d);
+        if (req.HttpMethod == "HEAD")
+        {
+            res.StatusCode = 200;
+            res.ContentType = m.MediaType;
+            res.ContentLength64 = m.Bytes.Length;
+            return;
+        }
+        await Send(res, 200, m.Bytes, m.MediaType);
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        try
+        {
+            _serve.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+    }
+}
