@@ -14,10 +14,8 @@ namespace Ferry.Tests.TestSupport;
 /// layout's <c>index.json</c> first, and there an image's ID is its index.json entry's digest. It keeps what it was
 /// sent, so tests can check what a destination chose to send. Saving re-exports with Ferry in the store's own shape.
 /// </summary>
-public sealed class FakeDockerEngine : IDisposable
+public sealed class FakeDockerEngine : InProcessHttpServer
 {
-    private readonly HttpListener _listener = new();
-    private readonly Task _serve;
     private readonly TempDir _dir = new();
     private readonly ConcurrentDictionary<string, (string Archive, string Id)> _images = new(StringComparer.Ordinal);
     private int _loads;
@@ -28,11 +26,8 @@ public sealed class FakeDockerEngine : IDisposable
     {
         ContainerdStore = containerdStore;
         ApiVersion = apiVersion;
-        int port = FakeRegistry.FreePort();
-        Host = $"tcp://127.0.0.1:{port}";
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        _listener.Start();
-        _serve = Task.Run(ServeAsync);
+        Host = $"tcp://127.0.0.1:{Port}";
+        Start();
     }
 
     public string Host { get; }
@@ -50,41 +45,6 @@ public sealed class FakeDockerEngine : IDisposable
     /// <summary>Every name and ID it has, with the image ID it gave.</summary>
     public IReadOnlyDictionary<string, string> Images => _images.ToDictionary(kv => kv.Key, kv => kv.Value.Id, StringComparer.Ordinal);
 
-    private async Task ServeAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext ctx;
-            try
-            {
-                ctx = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await HandleAsync(ctx);
-                }
-                catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
-                {
-                }
-                finally
-                {
-                    try
-                    {
-                        ctx.Response.Close();
-                    }
-                    catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                    {
-                    }
-                }
-            });
-        }
-    }
 
     private static async Task Json(HttpListenerResponse res, int status, string body)
     {
@@ -95,7 +55,7 @@ public sealed class FakeDockerEngine : IDisposable
         await res.OutputStream.WriteAsync(bytes);
     }
 
-    private async Task HandleAsync(HttpListenerContext ctx)
+    protected override async Task HandleAsync(HttpListenerContext ctx)
     {
         string path = ctx.Request.Url!.AbsolutePath;
         int slash = path.IndexOf('/', 1);
@@ -192,17 +152,5 @@ public sealed class FakeDockerEngine : IDisposable
         await fs.CopyToAsync(ctx.Response.OutputStream);
     }
 
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            _serve.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-        }
-        _dir.Dispose();
-    }
+    protected override void Disposing() => _dir.Dispose();
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -13,10 +12,8 @@ namespace Ferry.Tests.TestSupport;
 /// <c>Docker-Content-Digest</c>, tag lists, optional Basic auth. It checks every upload's digest, as distribution does,
 /// counts what it was sent, and can be told to lie (serve a corrupted blob).
 /// </summary>
-public sealed class FakeRegistry : IDisposable
+public sealed class FakeRegistry : InProcessHttpServer
 {
-    private readonly HttpListener _listener = new();
-    private readonly Task _serve;
     private readonly ConcurrentDictionary<(string Repo, string Digest), byte[]> _blobs = new();
     private readonly ConcurrentDictionary<(string Repo, string Digest), (byte[] Bytes, string MediaType)> _manifests = new();
     private readonly ConcurrentDictionary<(string Repo, string Tag), string> _tags = new();
@@ -31,11 +28,8 @@ public sealed class FakeRegistry : IDisposable
     public FakeRegistry(string? credentials = null)
     {
         Credentials = credentials;
-        int port = FreePort();
-        Address = $"127.0.0.1:{port}";
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        _listener.Start();
-        _serve = Task.Run(ServeAsync);
+        Address = $"127.0.0.1:{Port}";
+        Start();
     }
 
     /// <summary><c>127.0.0.1:PORT</c>.</summary>
@@ -60,50 +54,7 @@ public sealed class FakeRegistry : IDisposable
 
     public bool HasBlob(string repo, string digest) => _blobs.ContainsKey((repo, digest));
 
-    internal static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 
-    private async Task ServeAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext ctx;
-            try
-            {
-                ctx = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await HandleAsync(ctx);
-                }
-                catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
-                {
-                }
-                finally
-                {
-                    try
-                    {
-                        ctx.Response.Close();
-                    }
-                    catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                    {
-                    }
-                }
-            });
-        }
-    }
 
     private static async Task<byte[]> Body(HttpListenerRequest r)
     {
@@ -127,7 +78,7 @@ public sealed class FakeRegistry : IDisposable
     private static Task Error(HttpListenerResponse res, int status, string code, string message) =>
         Send(res, status, Encoding.UTF8.GetBytes($"{{\"errors\":[{{\"code\":\"{code}\",\"message\":\"{message}\"}}]}}"), "application/json");
 
-    private async Task HandleAsync(HttpListenerContext ctx)
+    protected override async Task HandleAsync(HttpListenerContext ctx)
     {
         var req = ctx.Request;
         var res = ctx.Response;
@@ -319,18 +270,5 @@ public sealed class FakeRegistry : IDisposable
             return;
         }
         await Send(res, 200, m.Bytes, m.MediaType);
-    }
-
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            _serve.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-        }
     }
 }
