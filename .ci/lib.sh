@@ -171,6 +171,152 @@ EOF
   return 1
 }
 
+# ---------------------------------------------------------------- docker 26
+# Docker 26 (Debian 13 "trixie": docker.io 26.1.5, containerd 1.7.24, docker-cli) beside docker 20.10, in both image
+# stores. The .debs come from the machine's own Debian mirror, suite trixie, through a private apt state (the system's
+# apt state and sources are not touched), and are unpacked with dpkg-deb -x into a cache; dockerd, containerd, the
+# shim and the CLI run natively here (glibc 2.34 is enough); runc and docker-init are the system's.
+# Facts (checked by hand on Debian 12 + the trixie binaries):
+# * the classic store takes --storage-driver=vfs; the containerd image store ({"features":{"containerd-snapshotter":
+#   true}}) takes the containerd snapshotters native or overlayfs (vfs/overlay2 start, then every import fails).
+# * /info tells the stores apart only by DriverStatus [["driver-type","io.containerd.snapshotter.v1"]].
+# * dockerd without --containerd uses /run/containerd/containerd.sock when that exists: each instance here gets its
+#   own containerd 1.7 and --containerd, so nothing depends on what else runs on the machine.
+
+_ci_debian_mirror() {
+  local m=""
+  if [ -r /etc/apt/sources.list.d/debian.sources ]; then
+    m=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  fi
+  if [ -z "$m" ] && [ -r /etc/apt/sources.list ]; then
+    m=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' /etc/apt/sources.list)
+  fi
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+# ci_fetch_docker26 [CACHE]: prints the directory the packages are unpacked in (CACHE/docker26/x).
+ci_fetch_docker26() {
+  local cache="${1:-${FERRY_CI_CACHE:-/var/cache/ferry-ci}}/docker26" mirror attempt d
+  local x="$cache/x"
+  if [ -x "$x/usr/sbin/dockerd" ] && [ -x "$x/usr/bin/containerd" ] && [ -x "$x/usr/bin/docker" ]; then
+    echo "$x"
+    return 0
+  fi
+  mirror=$(_ci_debian_mirror)
+  rm -rf "$cache"
+  mkdir -p "$cache/apt/lists/partial" "$cache/apt/cache/archives/partial" "$cache/apt/preferences.d" "$cache/debs" "$cache/x.tmp"
+  touch "$cache/apt/status"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" >"$cache/apt/sources.list"
+  local opts=(-q -o "Dir::State=$cache/apt" -o "Dir::State::Lists=$cache/apt/lists" -o "Dir::State::status=$cache/apt/status"
+              -o "Dir::Cache=$cache/apt/cache" -o "Dir::Etc::SourceList=$cache/apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+              -o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=$cache/apt/preferences.d" -o "Debug::NoLocking=1"
+              -o "APT::Sandbox::User=root")
+  for attempt in 1 2 3; do
+    if apt-get "${opts[@]}" update >"$cache/apt.log" 2>&1 &&
+       (cd "$cache/debs" && apt-get "${opts[@]}" download docker.io containerd docker-cli >>"$cache/apt.log" 2>&1); then
+      break
+    fi
+    echo "ci: fetching docker 26 from $mirror (trixie), attempt $attempt failed; retrying" >&2
+    sleep 5
+  done
+  if ! ls "$cache"/debs/docker.io_*.deb "$cache"/debs/containerd_*.deb "$cache"/debs/docker-cli_*.deb >/dev/null 2>&1; then
+    echo "ci: could not download docker.io, containerd and docker-cli from $mirror trixie:" >&2
+    tail -n 20 "$cache/apt.log" >&2
+    return 1
+  fi
+  for d in "$cache"/debs/*.deb; do
+    dpkg-deb -x "$d" "$cache/x.tmp" || return 1
+  done
+  mv "$cache/x.tmp" "$x"
+  echo "$x"
+}
+
+# ci_start_dockerd26 DIR NAME classic|containerd: a private docker 26 under DIR/NAME with its own containerd 1.7.
+# Exports FERRY_DOCKER26_CLI and FERRY_DOCKER26_HOST (classic) or FERRY_DOCKER26_CONTAINERD_HOST (containerd store).
+ci_start_dockerd26() {
+  local dir name="${2:?name}" store="${3:?classic or containerd}" x d pid i driver snapshotter
+  dir=$(_ci_dir "${1:-}") || return
+  x=$(ci_fetch_docker26) || return 1
+  d="$dir/$name"
+  mkdir -p "$d/root" "$d/exec" "$d/cd-root" "$d/cd-state" "$d/cd-opt" "$d/cli"
+  {
+    echo 'version = 2'
+    echo "root = \"$d/cd-root\""
+    echo "state = \"$d/cd-state\""
+    echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]'
+    echo '[grpc]'
+    echo "  address = \"$d/cd.sock\""
+    echo '[ttrpc]'
+    echo '  address = ""'
+    echo '[debug]'
+    echo '  address = ""'
+    echo '[metrics]'
+    echo '  address = ""'
+    echo '[plugins."io.containerd.internal.v1.opt"]'
+    echo "  path = \"$d/cd-opt\""
+  } >"$d/containerd.toml"
+  PATH="$x/usr/bin:$PATH" "$x/usr/bin/containerd" --config "$d/containerd.toml" </dev/null >>"$d/containerd.log" 2>&1 &
+  echo $! >"$d/containerd.ci.pid"
+  for i in $(seq 1 120); do
+    "$x/usr/bin/ctr" -a "$d/cd.sock" version >/dev/null 2>&1 && break
+    if ! _ci_alive "$(cat "$d/containerd.ci.pid")"; then
+      echo "ci: $name: containerd exited:" >&2
+      tail -n 20 "$d/containerd.log" >&2
+      return 1
+    fi
+    sleep 0.25
+  done
+  if [ "$store" = containerd ]; then
+    driver=native
+    snapshotter=true
+  else
+    driver=vfs
+    snapshotter=false
+  fi
+  printf '{ "features": { "containerd-snapshotter": %s } }\n' "$snapshotter" >"$d/daemon.json"
+  PATH="$x/usr/sbin:$x/usr/bin:$PATH" "$x/usr/sbin/dockerd" --config-file "$d/daemon.json" \
+    --containerd "$d/cd.sock" --storage-driver="$driver" \
+    --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false \
+    --data-root "$d/root" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
+    -H "unix://$d/docker.sock" </dev/null >>"$d/dockerd.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$d/dockerd.ci.pid"
+  for i in $(seq 1 120); do
+    if "$x/usr/bin/docker" --config "$d/cli" -H "unix://$d/docker.sock" version >/dev/null 2>&1; then
+      export FERRY_DOCKER26_CLI="$x/usr/bin/docker"
+      if [ "$store" = containerd ]; then
+        export FERRY_DOCKER26_CONTAINERD_HOST="unix://$d/docker.sock"
+      else
+        export FERRY_DOCKER26_HOST="unix://$d/docker.sock"
+      fi
+      return 0
+    fi
+    if ! _ci_alive "$pid"; then
+      echo "ci: $name: dockerd 26 exited during startup; last log lines:" >&2
+      tail -n 30 "$d/dockerd.log" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "ci: $name: dockerd 26 did not answer within 60 s" >&2
+  tail -n 30 "$d/dockerd.log" >&2
+  return 1
+}
+
+_ci_stop_dockerd26() {
+  local dir="$1" name="$2" d
+  d="$dir/$name"
+  [ -d "$d" ] || return 0
+  if [ -s "$d/dockerd.ci.pid" ]; then
+    _ci_stop_pid "$(cat "$d/dockerd.ci.pid")" "$dir" "dockerd 26 ($name)"
+    rm -f "$d/dockerd.ci.pid"
+  fi
+  if [ -s "$d/containerd.ci.pid" ]; then
+    _ci_stop_pid "$(cat "$d/containerd.ci.pid")" "$dir" "containerd 1.7 ($name)"
+    rm -f "$d/containerd.ci.pid"
+  fi
+}
+
 # Podman needs no daemon: just an isolated store. Exports:
 #   FERRY_PODMAN_ARGS        flags to put after `podman` (word-split it)
 #   CONTAINERS_STORAGE_CONF  + CONTAINERS_CONF  so plain `podman`/`skopeo` use DIR too
@@ -207,6 +353,8 @@ ci_podman() {
 ci_stop_all() {
   local dir pid
   dir=$(_ci_dir "${1:-}") || return
+  _ci_stop_dockerd26 "$dir" d26
+  _ci_stop_dockerd26 "$dir" d26c
   if [ -s "$dir/dockerd.ci.pid" ]; then
     pid=$(cat "$dir/dockerd.ci.pid")
     _ci_stop_pid "$pid" "$dir" dockerd

@@ -60,7 +60,7 @@ internal static class JsonOut
             w.WriteString("digest", i.ManifestDigest?.ToString());
             Strings(w, "references", i.References);
             w.WriteString("destinationImageId", i.DestinationId?.ToString());
-            w.WriteNumber("uploaded", i.Blobs.Count(b => b.Action == BlobAction.Written));
+            w.WriteNumber("written", i.Blobs.Count(b => b.Action == BlobAction.Written));
             w.WriteNumber("mounted", i.Blobs.Count(b => b.Action == BlobAction.Mounted));
             w.WriteNumber("existed", i.Blobs.Count(b => b.Action == BlobAction.Present));
             w.WriteStartArray("blobs");

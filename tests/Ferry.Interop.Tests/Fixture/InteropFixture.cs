@@ -36,6 +36,7 @@ public sealed class InteropFixture : IDisposable
 
     private readonly Step<IReadOnlySet<string>> _dockerKeep;
     private readonly Step<IReadOnlySet<string>> _podmanKeep;
+    private readonly Dictionary<string, Step<IReadOnlySet<string>>> _docker26Keep;
     private readonly Step<IReadOnlyDictionary<string, SourceArchive>> _docker;
     private readonly Step<IReadOnlyDictionary<string, SourceArchive>> _podman;
     private readonly Step<IReadOnlyDictionary<string, SourceArchive>> _skopeo;
@@ -57,6 +58,8 @@ public sealed class InteropFixture : IDisposable
         Directory.CreateDirectory(OutDir);
         _dockerKeep = new("docker: images present before the tests", run => Engines.ListIds(run, Tool.Docker));
         _podmanKeep = new("podman: images present before the tests", run => Engines.ListIds(run, Tool.Podman));
+        _docker26Keep = new[] { Tool.Docker26, Tool.Docker26Containerd }.ToDictionary(t => t,
+            t => new Step<IReadOnlySet<string>>($"{t}: images present before the tests", run => Engines.ListIds(run, t)), StringComparer.Ordinal);
         _docker = new("docker: build images and `docker save` them", BuildDocker);
         _podman = new("podman: build images and `podman save` them", BuildPodman);
         _skopeo = new("skopeo: `skopeo copy` docker's save to OCI", BuildSkopeo);
@@ -78,6 +81,15 @@ public sealed class InteropFixture : IDisposable
 
     /// <summary>Removes every docker image the tests made or loaded.</summary>
     public void WipeDocker(Runner run) => Engines.Wipe(run, Tool.Docker, DockerKeep(run));
+
+    /// <summary>Removes every image the tests made or loaded from one of the docker daemons (<see cref="Tool.Dockers"/>).</summary>
+    public void WipeDocker(Runner run, string tool)
+    {
+        if (tool == Tool.Docker)
+            WipeDocker(run);
+        else
+            Engines.Wipe(run, tool, _docker26Keep[tool].Get(run));
+    }
 
     /// <summary>Removes every podman image the tests made or loaded.</summary>
     public void WipePodman(Runner run) => Engines.Wipe(run, Tool.Podman, PodmanKeep(run));
@@ -156,6 +168,14 @@ public sealed class InteropFixture : IDisposable
             if (_podmanKeep.Built && Tool.WhyUnavailable(Tool.Podman) is null)
                 WipePodman(run);
         });
+        foreach (var (tool, keep) in _docker26Keep)
+        {
+            TryCleanup(() =>
+            {
+                if (keep.Built && Tool.WhyUnavailable(tool) is null)
+                    Engines.Wipe(run, tool, keep.Get(run));
+            });
+        }
         TryCleanup(() =>
         {
             if (Tool.WhyUnavailable(Tool.Containerd) is not null)

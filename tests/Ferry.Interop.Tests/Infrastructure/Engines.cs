@@ -17,7 +17,8 @@ public static class Engines
     /// <summary>`podman image inspect REF`, or null when podman does not know REF.</summary>
     public static ImageState? PodmanInspect(Runner run, string reference) => Inspect(run, Tool.Podman, reference);
 
-    private static ImageState? Inspect(Runner run, string tool, string reference)
+    /// <summary>`TOOL image inspect REF` for any docker or podman tool, or null when it does not know REF.</summary>
+    public static ImageState? Inspect(Runner run, string tool, string reference)
     {
         var r = run.Exec(tool, ["image", "inspect", reference], maxLog: 400);
         if (!r.Ok)

@@ -14,13 +14,37 @@ public static class Tool
     public const string Htpasswd = "htpasswd";
     public const string Openssl = "openssl";
 
+    /// <summary>Docker 26 (Debian 13's docker.io) with the classic image store (.ci/lib.sh ci_start_dockerd26 DIR d26 classic).</summary>
+    public const string Docker26 = "docker26";
+
+    /// <summary>Docker 26 with the containerd image store (.ci/lib.sh ci_start_dockerd26 DIR d26c containerd).</summary>
+    public const string Docker26Containerd = "docker26-containerd";
+
     /// <summary>Mounting a small tmpfs (root only), for the disk-full test.</summary>
     public const string Tmpfs = "tmpfs";
 
     /// <summary>The docker 20.10 client. /usr/local/bin/docker may be a newer CLI that shadows it on PATH.</summary>
     public const string DockerPath = "/usr/bin/docker";
 
-    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs];
+    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd];
+
+    /// <summary>The docker daemons the loader tests use: 20.10, and 26 in both image stores.</summary>
+    public static readonly IReadOnlyList<string> Dockers = [Docker, Docker26, Docker26Containerd];
+
+    /// <summary>Whether <paramref name="tool"/> keeps images in containerd's image store (image ID = manifest or index digest).</summary>
+    public static bool UsesContainerdStore(string tool) => tool == Docker26Containerd;
+
+    /// <summary>The Engine API address of a docker tool (for `ferry load --host`).</summary>
+    public static string HostOf(string tool) => tool switch
+    {
+        Docker => DockerHost ?? "",
+        Docker26 => Env("FERRY_DOCKER26_HOST") ?? "",
+        Docker26Containerd => Env("FERRY_DOCKER26_CONTAINERD_HOST") ?? "",
+        _ => throw new ArgumentException($"{tool} is not a docker", nameof(tool)),
+    };
+
+    /// <summary>Where the docker 26 CLI keeps its config (never ~/.docker).</summary>
+    private static string Docker26Config => Path.Combine(Env("FERRY_CI_DIR") ?? Path.GetTempPath(), "docker26-cli");
 
     private static readonly ConcurrentDictionary<string, Lazy<string?>> Probes = new(StringComparer.Ordinal);
 
@@ -75,6 +99,7 @@ public static class Tool
         Htpasswd => ("/usr/bin/htpasswd", []),
         Openssl => ("openssl", []),
         Tmpfs => ("mount", []),
+        Docker26 or Docker26Containerd => (Env("FERRY_DOCKER26_CLI") ?? "docker26-cli-not-set", ["--config", Docker26Config, "-H", HostOf(tool)]),
         _ => throw new ArgumentException($"unknown tool '{tool}' (want one of {string.Join(", ", All)})", nameof(tool)),
     };
 
@@ -95,6 +120,19 @@ public static class Tool
                     return "DOCKER_HOST is not set; these tests delete images and retag ubuntu:20.04, so they only run against a private dockerd (.ci/lib.sh: ci_start_dockerd DIR)";
                 var r = Proc.Run(DockerPath, ["version", "--format", "{{.Server.Version}}"], TimeSpan.FromSeconds(30));
                 return r.Ok ? null : $"'{r.Command}' failed against DOCKER_HOST={DockerHost}: {FirstLine(r)}";
+            }
+            case Docker26:
+            case Docker26Containerd:
+            {
+                string var = tool == Docker26 ? "FERRY_DOCKER26_HOST" : "FERRY_DOCKER26_CONTAINERD_HOST";
+                if (Env("FERRY_DOCKER26_CLI") is null || Env(var) is null)
+                    return $"FERRY_DOCKER26_CLI or {var} is not set; start a private docker 26 (.ci/lib.sh: ci_start_dockerd26 DIR {(tool == Docker26 ? "d26 classic" : "d26c containerd")})";
+                var (file, prefix) = Command(tool);
+                var r = Proc.Run(file, [.. prefix, "info", "--format", "{{.ServerVersion}} {{.DriverStatus}}"], TimeSpan.FromSeconds(30));
+                if (!r.Ok)
+                    return $"'{r.Command}' failed: {FirstLine(r)}";
+                bool containerd = r.Stdout.Contains("io.containerd.snapshotter", StringComparison.Ordinal);
+                return containerd == (tool == Docker26Containerd) ? null : $"{Env(var)} is {(containerd ? "" : "not ")}in the containerd image store";
             }
             case Containerd:
             {

@@ -85,6 +85,43 @@ public sealed class ConversionMatrixTests(InteropFixture fixture, ITestOutputHel
         checks.ThrowIfAny($"docker load of ferry's {format} conversion of {source}");
     }
 
+    /// <summary>Docker 26, classic store: loads portable and docker-archive outputs with names and config-digest IDs (as 20.10).</summary>
+    [InteropTheory(Tool.Docker, Tool.Podman, Tool.Skopeo, Tool.Containerd, Tool.Docker26)]
+    [MemberData(nameof(DockerFormats))]
+    public void Docker26_classic_store_load(string source, string format)
+    {
+        var src = _fx.Source(_run, source);
+        string output = _fx.Output(_run, source, format);
+        var checks = new Checks(_log);
+        LoaderChecks.DockerLoad(_fx, _run, checks, Tool.Docker26, output, src.Images);
+        checks.ThrowIfAny($"docker 26 (classic store) load of ferry's {format} conversion of {source}");
+    }
+
+    /// <summary>The README's "no" for oci-archive in docker's classic store, checked on 20.10 and 26.</summary>
+    [InteropTheory(Tool.Docker, Tool.Podman, Tool.Skopeo, Tool.Containerd, Tool.Docker26)]
+    [InlineData(Sources.DockerOne, Tool.Docker)]
+    [InlineData(Sources.PodmanOci, Tool.Docker26)]
+    [InlineData(Sources.DockerMulti, Tool.Docker26)]
+    public void Docker_classic_store_refuses_oci_archive(string source, string tool)
+    {
+        string output = _fx.Output(_run, source, Sources.OciArchive);
+        var checks = new Checks(_log);
+        LoaderChecks.DockerClassicRefusesOciArchive(_fx, _run, checks, tool, output);
+        checks.ThrowIfAny($"{tool} load of ferry's oci-archive conversion of {source}");
+    }
+
+    /// <summary>Docker 26, containerd image store: loads portable, docker-archive and oci-archive outputs; the image ID is the index.json entry's digest (kept from the source).</summary>
+    [InteropTheory(Tool.Docker, Tool.Podman, Tool.Skopeo, Tool.Containerd, Tool.Docker26Containerd)]
+    [MemberData(nameof(ContainerdFormats))]
+    public void Docker26_containerd_store_load(string source, string format)
+    {
+        var src = _fx.Source(_run, source);
+        string output = _fx.Output(_run, source, format);
+        var checks = new Checks(_log);
+        LoaderChecks.DockerLoad(_fx, _run, checks, Tool.Docker26Containerd, output, src.Images);
+        checks.ThrowIfAny($"docker 26 (containerd image store) load of ferry's {format} conversion of {source}");
+    }
+
     [InteropTheory(Tool.Docker, Tool.Podman, Tool.Skopeo, Tool.Containerd)]
     [MemberData(nameof(AllFormats))]
     public void Podman_load(string source, string format)

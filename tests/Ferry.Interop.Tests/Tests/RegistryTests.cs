@@ -23,7 +23,7 @@ public sealed class RegistryTests(InteropFixture fixture, ITestOutputHelper outp
     {
         using var doc = JsonDocument.Parse(r.Stdout);
         return [.. doc.RootElement.GetProperty("images").EnumerateArray().SelectMany(i => i.GetProperty("references").EnumerateArray()
-            .Select(x => new Pushed(x.GetString()!, i.GetProperty("digest").GetString()!, i.GetProperty("uploaded").GetInt32())))];
+            .Select(x => new Pushed(x.GetString()!, i.GetProperty("digest").GetString()!, i.GetProperty("written").GetInt32())))];
     }
 
     /// <summary>

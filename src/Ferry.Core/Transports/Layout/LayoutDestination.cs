@@ -12,6 +12,7 @@ internal sealed class LayoutDestination : IImageDestination
 {
     private readonly LayoutBuilder _builder;
     private readonly OutputTarget _target;
+    private Action<string>? _log;
 
     private LayoutDestination(LayoutFormat format, OutputTarget target, string displayName, string? requestedName, string stagingDirectory, long mtime)
     {
@@ -49,7 +50,7 @@ internal sealed class LayoutDestination : IImageDestination
             : layout.IsDirectory ? OutputTarget.CreateDirectory(path)
             : OutputTarget.CreateFile(path);
         string staging = stdio ? options.TempDir : Path.GetDirectoryName(Path.GetFullPath(path.TrimEnd('/')))!;
-        return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime);
+        return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime) { _log = options.Log };
     }
 
     public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default) =>
@@ -69,6 +70,9 @@ internal sealed class LayoutDestination : IImageDestination
             throw new OutputException($"{DisplayName}: cannot write: {e.Message}", e);
         }
         _target.Commit();
+        // Said once the archive is written (an error stays one line).
+        if (_builder.Format.Format == OutputFormat.OciArchive)
+            _log?.Invoke("note: docker's classic image store (docker 20.10, and 25+ unless the containerd image store is on) cannot load an oci-archive; the portable format (the default) loads everywhere");
         return [];
     }
 
