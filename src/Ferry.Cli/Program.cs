@@ -15,11 +15,27 @@ public static class Program
         return await Run(args, Console.Out, Console.Error, stderrIsTerminal: !Console.IsErrorRedirected);
     }
 
+    /// <summary>How long a command has, after a signal, to stop on its own before the process exits anyway.</summary>
+    internal static TimeSpan SignalGrace { get; } = TimeSpan.FromSeconds(1);
+
+    private static int _signalled;
+
     private static void OnSignal(System.Runtime.InteropServices.PosixSignalContext context)
     {
-        // Keep the process alive: the command sees the cancellation, cleans up and returns.
+        // Keep the process alive: the command sees the cancellation, cleans up and returns 130.
         context.Cancel = true;
         Interrupt.Cancel();
+        if (Interlocked.Exchange(ref _signalled, 1) != 0)
+            return;
+        // A read that cannot be cancelled (stdin, a pipe) would keep it waiting: after the grace period the temp files
+        // go and the process exits regardless.
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(SignalGrace).ConfigureAwait(false);
+            TemporaryFiles.DeleteAll();
+            await Console.Error.WriteLineAsync("ferry: interrupted; nothing was written").ConfigureAwait(false);
+            Environment.Exit(130);
+        });
     }
 
     /// <summary>Runs the command line with the given writers (tests call this directly).</summary>
@@ -36,6 +52,8 @@ public static class Program
         root.Subcommands.Add(DaemonCommands.Save(io, debug));
         root.Subcommands.Add(RegistryCommands.Pull(io, debug));
         root.Subcommands.Add(RegistryCommands.Push(io, debug));
+        root.Subcommands.Add(LoginCommands.Login(io, debug));
+        root.Subcommands.Add(LoginCommands.Logout(io, debug));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -53,6 +71,36 @@ public sealed record CliIO(TextWriter Out, TextWriter Err, Func<Stream>? Stdin, 
 {
     /// <summary>Whether live progress bars may be drawn on stderr.</summary>
     public bool StderrIsTerminal { get; init; }
+
+    private string? _password;
+
+    /// <summary>
+    /// Standard input as an archive source: a terminal is refused at once (as docker does), since nobody types an
+    /// archive and Ferry would wait silently.
+    /// </summary>
+    public Func<Stream> ArchiveStdin => Stdin ?? (() =>
+    {
+        if (!Console.IsInputRedirected)
+            throw new UsageException("refusing to read an archive from a terminal: name a file, or pipe one in (… | ferry load)");
+        return Console.OpenStandardInput();
+    });
+
+    /// <summary>The password given on stdin (<c>--password-stdin</c>): its first line, read once.</summary>
+    public string Password()
+    {
+        if (_password is not null)
+            return _password;
+        using var input = (Stdin ?? Console.OpenStandardInput)();
+        using var reader = new StreamReader(input, System.Text.Encoding.UTF8, leaveOpen: true);
+        var buf = new char[4096];
+        int n = reader.ReadBlock(buf, 0, buf.Length);
+        string text = new string(buf, 0, n);
+        int nl = text.IndexOfAny(['\r', '\n']);
+        _password = (nl < 0 ? text : text[..nl]);
+        if (_password.Length == 0)
+            throw new UsageException("--password-stdin: stdin holds no password");
+        return _password;
+    }
 }
 
 /// <summary>Runs a command body, turning exceptions into one-line messages and exit codes.</summary>

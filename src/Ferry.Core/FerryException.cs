@@ -73,3 +73,15 @@ public sealed class UsageException : FerryException
     /// <inheritdoc/>
     public override int ExitCode => ExitCodes.Usage;
 }
+
+/// <summary>A peer (registry, token server, daemon) misbehaved or failed: one line naming it.</summary>
+public sealed class PeerException : FerryException
+{
+    /// <summary>A failure of a peer, with the exit code to use (1 by default).</summary>
+    public PeerException(string message, Exception? inner = null, int exitCode = ExitCodes.Failure) : base(message, inner) => _exitCode = exitCode;
+
+    private readonly int _exitCode;
+
+    /// <inheritdoc/>
+    public override int ExitCode => _exitCode;
+}

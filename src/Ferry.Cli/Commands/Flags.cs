@@ -22,6 +22,7 @@ internal sealed class RegistryFlags
 {
     private readonly Dictionary<Side, (Option<string> Creds, Option<string> AuthFile, Option<bool> Insecure, Option<string> CaCert)> _sides = [];
     private readonly Option<int?> _chunk = new("--chunk-size") { Description = "Upload blobs larger than this many MiB in chunks of that size (default 256)" };
+    private readonly Option<bool> _passwordStdin = new("--password-stdin") { Description = "Read the password of --creds USER (or --src-creds/--dest-creds USER) from stdin, as docker login does" };
 
     /// <param name="sides">The sides offered: a copy has both and each; a command with one registry end only the plain forms.</param>
     public RegistryFlags(params Side[] sides)
@@ -48,16 +49,28 @@ internal sealed class RegistryFlags
             c.Options.Add(ca);
         }
         c.Options.Add(_chunk);
+        c.Options.Add(_passwordStdin);
     }
 
     /// <summary>The options for <paramref name="side"/>: its own flags where given, else the plain ones.</summary>
-    public RegistryOptions Read(ParseResult p, Side side)
+    public RegistryOptions Read(ParseResult p, Side side, CliIO io)
     {
         var plain = _sides[Side.Both];
         var own = _sides.TryGetValue(side, out var o) ? o : plain;
+        string? creds = p.GetValue(own.Creds) ?? p.GetValue(plain.Creds);
+        if (p.GetValue(_passwordStdin))
+        {
+            var missing = _sides.Values.Select(x => p.GetValue(x.Creds)).Where(c => c is not null && !c.Contains(':', StringComparison.Ordinal)).Distinct().ToList();
+            if (missing.Count == 0)
+                throw new UsageException("--password-stdin needs --creds USER (without a password)");
+            if (missing.Count > 1)
+                throw new UsageException("--password-stdin gives one password, but several --creds lack one");
+            if (creds is not null && !creds.Contains(':', StringComparison.Ordinal))
+                creds = creds + ":" + io.Password();
+        }
         return new RegistryOptions
         {
-            Credentials = p.GetValue(own.Creds) ?? p.GetValue(plain.Creds),
+            Credentials = creds,
             AuthFile = p.GetValue(own.AuthFile) ?? p.GetValue(plain.AuthFile),
             Insecure = p.GetValue(own.Insecure) || p.GetValue(plain.Insecure),
             CaCertificate = p.GetValue(own.CaCert) ?? p.GetValue(plain.CaCert),
@@ -78,6 +91,7 @@ internal sealed class CopyFlags
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print nothing but errors" };
     public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (images, digests, references, blobs)" };
     public Option<string> Host { get; } = DaemonOptions.Host();
+    public Option<string> Timeout { get; } = TimeoutOption.Create();
     public RegistryFlags Registry { get; }
 
     public CopyFlags(params Side[] sides)
@@ -94,7 +108,7 @@ internal sealed class CopyFlags
 
     public void AddTo(Command c, bool host = true)
     {
-        foreach (var o in new Option[] { Image, Tag, Compress, Level, Platform, Progress, Quiet, Json })
+        foreach (var o in new Option[] { Image, Tag, Compress, Level, Platform, Progress, Quiet, Json, Timeout })
             c.Options.Add(o);
         if (host)
             c.Options.Add(Host);
@@ -107,6 +121,7 @@ internal sealed class CopyFlags
         bool quiet = p.GetValue(Quiet) || p.GetValue(Json);
         Action<string>? log = p.GetValue(Quiet) ? null : m => io.Err.WriteLine("ferry: " + m);
         string? host = p.GetValue(Host);
+        var timeout = TimeoutOption.Read(p, Timeout);
         return new CopyOptions
         {
             Compress = CopyOptions.ParseCompress(p.GetValue(Compress) ?? "keep"),
@@ -115,10 +130,11 @@ internal sealed class CopyFlags
             Tags = p.GetValue(Tag) ?? [],
             Platform = p.GetValue(Platform) is string pl ? Model.Platform.Parse(pl) : null,
             Log = log,
-            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source), DockerHost = host, Stdin = io.Stdin, Log = log },
+            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), DockerHost = host, Stdin = io.ArchiveStdin, Log = log, Timeout = timeout },
             Destination = new TransportOptions
             {
-                Registry = Registry.Read(p, Side.Destination),
+                Registry = Registry.Read(p, Side.Destination, io),
+                Timeout = timeout,
                 DockerHost = host,
                 Stdout = io.RawStdout,
                 Format = format is null ? null : OutputFormats.Parse(format),
@@ -150,6 +166,36 @@ internal static class DaemonOptions
     {
         Description = "Docker Engine address for docker-daemon: (unix:///path or tcp://host:port; default: $DOCKER_HOST, else unix:///var/run/docker.sock)",
     };
+}
+
+/// <summary><c>--timeout DURATION</c>: how long a peer may keep Ferry waiting.</summary>
+internal static class TimeoutOption
+{
+    public static Option<string> Create() => new("--timeout")
+    {
+        Description = "How long a registry or daemon may keep Ferry waiting (to connect, to answer, for the next byte): e.g. 30s, 5m (default 2m)",
+    };
+
+    public static TimeSpan Read(ParseResult p, Option<string> option) =>
+        p.GetValue(option) is string text ? Parse(text) : new TransportOptions().Timeout;
+
+    /// <summary><c>500ms</c>, <c>30s</c>, <c>5m</c>, <c>1h</c>, or seconds.</summary>
+    public static TimeSpan Parse(string text)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(text.Trim(), "^([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        if (!m.Success || !double.TryParse(m.Groups[1].Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v))
+            throw new UsageException($"--timeout {text}: want a duration such as 30s, 5m or 1h");
+        var t = m.Groups[2].Value switch
+        {
+            "ms" => TimeSpan.FromMilliseconds(v),
+            "m" => TimeSpan.FromMinutes(v),
+            "h" => TimeSpan.FromHours(v),
+            _ => TimeSpan.FromSeconds(v),
+        };
+        if (t <= TimeSpan.Zero || t > TimeSpan.FromDays(1))
+            throw new UsageException($"--timeout {text}: want more than 0 and at most a day");
+        return t;
+    }
 }
 
 /// <summary>The <c>--format</c> option of the verbs that write an archive.</summary>

@@ -13,13 +13,14 @@ internal static class InspectCommand
         var source = new Argument<string>("SOURCE") { Description = "What to describe: any SOURCE of copy (path, '-', transport:PATH[:NAME], docker-daemon:NAME, docker://HOST/REPO[:TAG])" };
         var json = new Option<bool>("--json") { Description = "Print stable JSON instead of text" };
         var host = DaemonOptions.Host();
+        var timeout = TimeoutOption.Create();
         var registry = new RegistryFlags(Side.Both);
-        var cmd = new Command("inspect", "Show the images of a source: names, digests, platform, config, history and layers") { source, json, host };
+        var cmd = new Command("inspect", "Show the images of a source: names, digests, platform, config, history and layers") { source, json, host, timeout };
         registry.AddTo(cmd);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
-            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source), DockerHost = parse.GetValue(host), Stdin = io.Stdin };
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout) };
             await using var src = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
             {

@@ -11,12 +11,13 @@ internal static class VerifyCommand
         var source = new Argument<string>("SOURCE") { Description = "What to verify: any SOURCE of copy (path, '-', transport:PATH[:NAME], docker-daemon:NAME, docker://HOST/REPO[:TAG])" };
         var json = new Option<bool>("--json") { Description = "Print a JSON report" };
         var host = DaemonOptions.Host();
+        var timeout = TimeoutOption.Create();
         var registry = new RegistryFlags(Side.Both);
-        var cmd = new Command("verify", "Re-hash every blob and check sizes, diff_ids, media types, references and names; report every finding (nothing is written)") { source, json, host };
+        var cmd = new Command("verify", "Re-hash every blob and check sizes, diff_ids, media types, references and names; report every finding (nothing is written)") { source, json, host, timeout };
         registry.AddTo(cmd);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source), DockerHost = parse.GetValue(host), Stdin = io.Stdin };
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout) };
             var report = await ImageValidator.VerifyAsync(TransportRegistry.Default.Parse(parse.GetValue(source)!), options, cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
             {

@@ -30,7 +30,8 @@ public static class ImageCopier
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(options);
-        if (source.LocalPath is string a && destination.LocalPath is string b && SamePath(a, b))
+        // Compared by real path (symlinks, .. and /proc/self/cwd resolved): writing through an alias would replace the input.
+        if (source.LocalPath is string a && destination.LocalPath is string b && TemporaryFiles.RealPath(a) == TemporaryFiles.RealPath(b))
             throw new OutputException($"{b}: refusing to overwrite the input");
         await using var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log }, cancel).ConfigureAwait(false);
         await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log }, cancel).ConfigureAwait(false);
@@ -48,24 +49,6 @@ public static class ImageCopier
             options.Log?.Invoke("warning: " + w);
         await using var run = new CopyRun(source, destination, options);
         return await run.RunAsync(cancel).ConfigureAwait(false);
-    }
-
-    private static bool SamePath(string a, string b)
-    {
-        string fa = Path.GetFullPath(a).TrimEnd('/');
-        string fb = Path.GetFullPath(b).TrimEnd('/');
-        if (fa == fb)
-            return true;
-        try
-        {
-            var ta = File.ResolveLinkTarget(fa, returnFinalTarget: true)?.FullName ?? fa;
-            var tb = File.ResolveLinkTarget(fb, returnFinalTarget: true)?.FullName ?? fb;
-            return ta == tb;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 }
 
@@ -91,6 +74,9 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     {
         public IImageWriter Writer { get; } = writer;
         public ConcurrentDictionary<Digest, Lazy<Task<CopiedBlob>>> Blobs { get; } = new();
+
+        /// <summary>Manifests and indexes already written (an index graph may list one many times), by source digest.</summary>
+        public Dictionary<Digest, Descriptor> Written { get; } = [];
     }
 
     public async Task<CopyResult> RunAsync(CancellationToken cancel)
@@ -269,7 +255,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     private async Task<Staged> RecompressAsync(SourceLayer layer, CompressionKind target, string dir, CancellationToken cancel)
     {
         var src = layer.Descriptor;
-        string temp = Path.Combine(dir, $".ferry-layer-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
+        string temp = TemporaryFiles.New(dir, ".", "layer-", ".tmp");
         _tempFiles.Add(temp);
         string item = $"recompress {src.Digest.Hex[..12]} {Compressions.Name(layer.ActualCompression)}→{Compressions.Name(target)}";
         options.Progress?.Started(item, src.Size);
@@ -300,7 +286,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         }
         catch (IOException e) when (e is not FileNotFoundException and not EndOfStreamException && e.InnerException is not FerryException)
         {
-            throw new OutputException($"{dir}: cannot stage layer {src.Digest}: {e.Message}", e);
+            throw new OutputException($"{dir}: cannot stage layer {src.Digest}: {e.Message.Replace(temp, dir, StringComparison.Ordinal)}", e);
         }
         finally
         {
@@ -343,6 +329,10 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         cancel.ThrowIfCancellationRequested();
         switch (node)
         {
+            case IndexNode idx when state.Written.TryGetValue(idx.Index.Digest, out var done):
+                return (idx.Descriptor ?? idx.Index.ToDescriptor()) with { MediaType = done.MediaType, Digest = done.Digest, Size = done.Size };
+            case ImageNode { Image.Manifest: { } m } img when state.Written.TryGetValue(m.Digest, out var done):
+                return (img.Descriptor ?? m.ToDescriptor()) with { MediaType = done.MediaType, Digest = done.Digest, Size = done.Size };
             case ImageNode img:
                 return await WriteOciImageAsync(state, img, cancel).ConfigureAwait(false);
             case IndexNode idx:
@@ -355,6 +345,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                     var digest = changed ? Digest.Sha256Of(raw) : idx.Index.Digest;
                     var d = (idx.Descriptor ?? idx.Index.ToDescriptor()) with { Digest = digest, Size = raw.LongLength };
                     await state.Writer.PutManifestAsync(d, raw, cancel).ConfigureAwait(false);
+                    state.Written[idx.Index.Digest] = d;
                     return d;
                 }
             case OpaqueNode opaque:
@@ -395,6 +386,8 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             result = ImageManifest.Parse(RewriteManifest(manifest.Raw, layerDescs, toOci: dockerManifest && anyZstd), null, "rewritten manifest");
         var d = (node.Descriptor ?? result.ToDescriptor()) with { MediaType = result.MediaType, Digest = result.Digest, Size = result.Raw.LongLength };
         await state.Writer.PutManifestAsync(d, result.Raw, cancel).ConfigureAwait(false);
+        if (manifest is not null)
+            state.Written[manifest.Digest] = d;
         return d;
     }
 
@@ -451,15 +444,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     public ValueTask DisposeAsync()
     {
         foreach (var f in _tempFiles)
-        {
-            try
-            {
-                File.Delete(f);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-            }
-        }
+            TemporaryFiles.Delete(f);
         return ValueTask.CompletedTask;
     }
 }

@@ -60,13 +60,33 @@ public sealed class IndexNode : ManifestNode
     /// <summary>Where the index's bytes are.</summary>
     public required BlobSource Blob { get; init; }
 
-    /// <summary>The images of this tree, depth first.</summary>
-    public IEnumerable<ImageNode> Images() => Children.SelectMany(c => c switch
+    /// <summary>The images of this tree, depth first, each manifest once (an index graph may list one many times).</summary>
+    public IEnumerable<ImageNode> Images()
     {
-        ImageNode i => [i],
-        IndexNode x => x.Images(),
-        _ => [],
-    });
+        var seen = new HashSet<Digest>();
+        var stack = new Stack<IEnumerator<ManifestNode>>();
+        stack.Push(Children.GetEnumerator());
+        seen.Add(Index.Digest);
+        while (stack.Count > 0)
+        {
+            var e = stack.Peek();
+            if (!e.MoveNext())
+            {
+                e.Dispose();
+                stack.Pop();
+                continue;
+            }
+            switch (e.Current)
+            {
+                case ImageNode i when i.Image.Manifest is null || seen.Add(i.Image.Manifest.Digest):
+                    yield return i;
+                    break;
+                case IndexNode x when seen.Add(x.Index.Digest):
+                    stack.Push(x.Children.GetEnumerator());
+                    break;
+            }
+        }
+    }
 }
 
 /// <summary>

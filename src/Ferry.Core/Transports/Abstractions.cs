@@ -75,10 +75,20 @@ public sealed record TransportOptions
     /// <summary>Receives warnings and notes meant for people (stderr).</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>
+    /// How long a peer (registry, token server, daemon, credential helper) may keep Ferry waiting: to connect, for the
+    /// answer to a request once its body is sent, for the next byte of a transfer, and for a whole small document
+    /// (a manifest, a token, <c>/version</c>): 2 minutes.
+    /// </summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Where stdin and daemon saves are spooled (default: the system's temp directory).</summary>
     public string? TempDirectory { get; init; }
 
     internal string TempDir => TempDirectory ?? Path.GetTempPath();
+
+    /// <summary>The most a daemon's save may send (tests make it small); a save also stops when the temp disk runs low.</summary>
+    internal long MaxDaemonSaveBytes { get; init; } = 1L << 40;
 
     private static long DefaultMtime() =>
         long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v) ? v : 0;

@@ -103,6 +103,8 @@ public static class ImageValidator
         {
             switch (node)
             {
+                case IndexNode idx when Seen.Contains(idx.Index.Digest):
+                    break;
                 case IndexNode idx:
                     await CheckBlobAsync(idx.Blob, idx.Descriptor!.Digest, idx.Descriptor.Size, "index", cancel).ConfigureAwait(false);
                     foreach (var c in idx.Children)
@@ -115,6 +117,8 @@ public static class ImageValidator
                     if (!string.IsNullOrEmpty(o.Descriptor!.MediaType) && !MediaTypes.IsLayer(o.Descriptor.MediaType))
                         Findings.Add(new Finding(Severity.Warning, o.Descriptor.Digest.ToString(), $"unknown media type '{o.Descriptor.MediaType}'; copied as it is"));
                     await CheckBlobAsync(o.Blob!, o.Descriptor.Digest, o.Descriptor.Size, "blob", cancel).ConfigureAwait(false);
+                    break;
+                case ImageNode { Image.Manifest: { } m } when Seen.Contains(m.Digest):
                     break;
                 case ImageNode img:
                     Images++;

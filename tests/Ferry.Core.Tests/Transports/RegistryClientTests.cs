@@ -119,7 +119,7 @@ public sealed class RegistryClientTests : IDisposable
     [Fact]
     public async Task InterruptedDownloadResumesWithRangeAndVerifies()
     {
-        using var client = new RegistryClient(Address, new RegistryOptions { RetryDelay = TimeSpan.FromMilliseconds(10) });
+        using var client = new RegistryClient(Address, new RegistryOptions { RetryDelay = TimeSpan.FromMilliseconds(10) }, TimeSpan.FromSeconds(30));
         await using var blob = new VerifyingStream(await client.OpenBlobAsync("repo/x", _digest, _blob.Length, CancellationToken.None), "blob", _digest, _blob.Length);
         Assert.Equal(_digest, await blob.DrainAsync());
         Assert.Equal(2, _blobGets);
@@ -129,7 +129,7 @@ public sealed class RegistryClientTests : IDisposable
     [Fact]
     public async Task RetriesA503ThenReportsTheRegistrysError()
     {
-        using var client = new RegistryClient(Address, new RegistryOptions { RetryDelay = TimeSpan.FromMilliseconds(10) });
+        using var client = new RegistryClient(Address, new RegistryOptions { RetryDelay = TimeSpan.FromMilliseconds(10) }, TimeSpan.FromSeconds(30));
         var e = await Assert.ThrowsAsync<ImageNotFoundException>(() => client.GetManifestAsync("repo/x", "1", CancellationToken.None));
         Assert.Equal($"registry {Address}: repo/x:1: MANIFEST_UNKNOWN: manifest unknown", e.Message);
         Assert.Equal(2, _manifestGets);

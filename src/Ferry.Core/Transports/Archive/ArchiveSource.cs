@@ -84,7 +84,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     /// <summary>Opens an archive file Ferry spooled itself (a daemon's save), deleting it when the source is disposed.</summary>
     public static ArchiveSource OpenTemporary(string path, string displayName, string? selector)
     {
-        var store = new TarEntryStore(TarIndex.Open(path, displayName, () => TryDelete(path)));
+        var store = new TarEntryStore(TarIndex.Open(path, displayName, () => TemporaryFiles.Delete(path)));
         return Read(store, ArchiveKind.Any, selector, CompressionKind.None, displayName);
     }
 
@@ -239,20 +239,18 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             throw new ArchiveFormatException($"{displayName}: empty input");
         var compression = Compressions.Sniff(prefix.AsSpan(0, n));
         var joined = new PrefixedStream(prefix.AsMemory(0, n), buffered);
-        string temp = Path.Combine(tempDir, $"ferry-spool-{Environment.ProcessId}-{Guid.NewGuid():N}.tar");
+        string temp = TemporaryFiles.New(tempDir, "", "spool-", ".tar");
         try
         {
-            await using (var src = BoundedDecompression.Open(joined, compression, displayName))
-            await using (var dst = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            try
             {
-                try
-                {
-                    await src.CopyToAsync(dst, 1 << 20, cancel).ConfigureAwait(false);
-                }
-                catch (IOException e) when (e is not EndOfStreamException)
-                {
-                    throw new OutputException($"{displayName}: cannot spool the archive to {tempDir}: {e.Message}", e);
-                }
+                await using var src = BoundedDecompression.Open(joined, compression, displayName);
+                await using var dst = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await CopyToSpoolAsync(src, dst, cancel).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SpoolWriteException or UnauthorizedAccessException || (e is IOException && e is not EndOfStreamException && e.InnerException is null && !File.Exists(temp)))
+            {
+                throw new OutputException($"{displayName}: cannot spool the archive to {tempDir}: {(e.InnerException ?? e).Message.Replace(temp, tempDir, StringComparison.Ordinal)}", e);
             }
             using (var check = File.OpenRead(temp))
             {
@@ -260,12 +258,48 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
                 int m = check.ReadAtLeast(h, 512, throwOnEndOfStream: false);
                 CheckTarHeader(h.AsSpan(0, m), displayName);
             }
-            return (TarIndex.Open(temp, displayName, () => TryDelete(temp)), compression);
+            return (TarIndex.Open(temp, displayName, () => TemporaryFiles.Delete(temp)), compression);
         }
         catch
         {
-            TryDelete(temp);
+            TemporaryFiles.Delete(temp);
             throw;
+        }
+    }
+
+    /// <summary>A write to the spool file failed (the disk is full): the error is the temp directory's, not the input's.</summary>
+    private sealed class SpoolWriteException(IOException inner) : IOException(inner.Message, inner);
+
+    /// <summary>Copies the input into the spool file; a failed write is told apart from a failed read.</summary>
+    private static async Task CopyToSpoolAsync(Stream src, Stream dst, CancellationToken cancel)
+    {
+        byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            int n;
+            while ((n = await src.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+            {
+                try
+                {
+                    await dst.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    throw new SpoolWriteException(e);
+                }
+            }
+            try
+            {
+                await dst.FlushAsync(cancel).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                throw new SpoolWriteException(e);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buf);
         }
     }
 

@@ -37,18 +37,27 @@ internal sealed class DaemonTransport : ITransport
         var r = Check(reference);
         if (r.Names.Count == 0)
             throw new UsageException("docker-daemon: needs an image name or ID (docker-daemon:NAME[:TAG])");
-        using var client = new DockerEngineClient(options.DockerHost);
+        using var client = new DockerEngineClient(options.DockerHost, options.Timeout) { MaxSaveBytes = options.MaxDaemonSaveBytes };
         await client.NegotiateAsync(cancel).ConfigureAwait(false);
-        string temp = Path.Combine(options.TempDir, $"ferry-save-{Environment.ProcessId}-{Guid.NewGuid():N}.tar");
+        string temp = TemporaryFiles.New(options.TempDir, "", "save-", ".tar");
         try
         {
-            await using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-                await client.SaveAsync(r.Names, fs, cancel).ConfigureAwait(false);
+            FileStream fs;
+            try
+            {
+                fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new OutputException($"{options.TempDir}: cannot spool the daemon's save there: {e.Message.Replace(temp, options.TempDir, StringComparison.Ordinal)}", e);
+            }
+            await using (fs)
+                await client.SaveAsync(r.Names, fs, options.TempDir, cancel).ConfigureAwait(false);
             return ArchiveSource.OpenTemporary(temp, $"docker-daemon:{string.Join(",", r.Names)} ({client.Host})", null);
         }
         catch
         {
-            ArchiveSource.TryDelete(temp);
+            TemporaryFiles.Delete(temp);
             throw;
         }
     }
@@ -60,7 +69,7 @@ internal sealed class DaemonTransport : ITransport
             throw new UsageException($"'{r}': a destination takes at most one name");
         if (options.Format is { } f)
             throw new UsageException($"--format {OutputFormats.Name(f)} applies to archives and layouts, not to the daemon destination '{r}'");
-        var client = new DockerEngineClient(options.DockerHost);
+        var client = new DockerEngineClient(options.DockerHost, options.Timeout);
         try
         {
             await client.NegotiateAsync(cancel).ConfigureAwait(false);

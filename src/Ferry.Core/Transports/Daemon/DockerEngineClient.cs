@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Ferry.Model;
+using Ferry.Transports.Http;
 
 namespace Ferry.Transports.Daemon;
 
@@ -21,8 +22,10 @@ internal sealed class DockerEngineClient : IDisposable
     /// <c>unix:///path/to/docker.sock</c> or <c>tcp://host:port</c>; null means <c>DOCKER_HOST</c>, else
     /// <c>unix:///var/run/docker.sock</c>.
     /// </param>
-    public DockerEngineClient(string? host = null)
+    /// <param name="timeout">How long the daemon may keep us waiting (see <see cref="TransportOptions.Timeout"/>).</param>
+    public DockerEngineClient(string? host = null, TimeSpan? timeout = null)
     {
+        Timeout = timeout ?? TimeSpan.FromMinutes(2);
         Host = host ?? (Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } env ? env : "unix:///var/run/docker.sock");
         if (Host.StartsWith("unix://", StringComparison.Ordinal))
         {
@@ -44,11 +47,11 @@ internal sealed class DockerEngineClient : IDisposable
                     }
                 },
             };
-            _http = new HttpClient(handler) { BaseAddress = new Uri("http://docker/"), Timeout = Timeout.InfiniteTimeSpan };
+            _http = new HttpClient(handler) { BaseAddress = new Uri("http://docker/"), Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         }
         else if (Host.StartsWith("tcp://", StringComparison.Ordinal) || Host.StartsWith("http://", StringComparison.Ordinal))
         {
-            _http = new HttpClient { BaseAddress = new Uri("http://" + Host[(Host.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/') + "/"), Timeout = Timeout.InfiniteTimeSpan };
+            _http = new HttpClient { BaseAddress = new Uri("http://" + Host[(Host.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/') + "/"), Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         }
         else
         {
@@ -58,6 +61,26 @@ internal sealed class DockerEngineClient : IDisposable
 
     /// <summary>The daemon address, for messages.</summary>
     public string Host { get; }
+
+    /// <summary>How long the daemon may keep us waiting for an answer or the next byte.</summary>
+    public TimeSpan Timeout { get; }
+
+    /// <summary>The most a save may send: it stops here, or when the temp directory's free space runs low (default 1 TiB).</summary>
+    public long MaxSaveBytes { get; init; } = 1L << 40;
+
+    /// <summary>The free space kept on the temp directory's disk while a save is spooled: 256 MiB.</summary>
+    public long SaveReserveBytes { get; init; } = 256L << 20;
+
+    /// <summary>The most bytes of answer a load may send (progress lines included): 256 MiB.</summary>
+    public const long MaxLoadAnswerBytes = 256L << 20;
+
+    /// <summary>The longest line of a load's answer: 1 MiB.</summary>
+    public const int MaxLoadLineBytes = 1 << 20;
+
+    /// <summary>The most "Loaded image" names read from one load.</summary>
+    public const int MaxLoadedNames = 100_000;
+
+    private string Peer => $"docker daemon at {Host}";
 
     /// <summary>The API version in use, after <see cref="NegotiateAsync"/>.</summary>
     public string ApiVersion => _apiVersion ?? throw new InvalidOperationException("call NegotiateAsync first");
@@ -71,12 +94,26 @@ internal sealed class DockerEngineClient : IDisposable
     /// <summary>Asks the daemon for its version and picks the API version to use.</summary>
     public async Task NegotiateAsync(CancellationToken cancel = default)
     {
-        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, "version"), cancel).ConfigureAwait(false);
-        await EnsureSuccess(response, "version", cancel).ConfigureAwait(false);
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancel).ConfigureAwait(false));
+        using var doc = await GetJsonAsync("version", "/version", cancel).ConfigureAwait(false);
         string server = Json.OptString(doc.RootElement, "ApiVersion") ?? "1.24";
         ServerVersion = Json.OptString(doc.RootElement, "Version");
         _apiVersion = CompareVersions(server, MaxApiVersion) < 0 ? server : MaxApiVersion;
+    }
+
+    /// <summary>GETs a small JSON document (<c>/version</c>, <c>/info</c>) within a size limit and the timeout.</summary>
+    private async Task<JsonDocument> GetJsonAsync(string path, string what, CancellationToken cancel)
+    {
+        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, path), cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, what.TrimStart('/'), cancel).ConfigureAwait(false);
+        byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxDaemonDocumentBytes, Timeout, Peer, what, cancel).ConfigureAwait(false);
+        try
+        {
+            return JsonDocument.Parse(body);
+        }
+        catch (JsonException)
+        {
+            throw new PeerException($"{Peer}: {what} is not JSON (is it a Docker Engine API?)");
+        }
     }
 
     /// <summary>
@@ -87,9 +124,7 @@ internal sealed class DockerEngineClient : IDisposable
     /// </summary>
     public async Task<bool> UsesContainerdStoreAsync(CancellationToken cancel = default)
     {
-        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/info"), cancel).ConfigureAwait(false);
-        await EnsureSuccess(response, "info", cancel).ConfigureAwait(false);
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancel).ConfigureAwait(false));
+        using var doc = await GetJsonAsync($"v{ApiVersion}/info", "/info", cancel).ConfigureAwait(false);
         if (Json.OptArray(doc.RootElement, "DriverStatus") is not JsonElement status)
             return false;
         foreach (var pair in status.EnumerateArray())
@@ -105,61 +140,155 @@ internal sealed class DockerEngineClient : IDisposable
         return false;
     }
 
-    /// <summary>Streams a tar into <c>POST /images/load</c>; returns the names (or IDs) the daemon reports as loaded.</summary>
-    /// <exception cref="FerryException">The daemon is unreachable or rejects the archive.</exception>
+    /// <summary>
+    /// Streams a tar into <c>POST /images/load</c> (the answer must start within the timeout once the tar is sent, and
+    /// each line must follow within it); returns the names (or IDs) the daemon reports as loaded. The answer is read
+    /// line by line, within limits.
+    /// </summary>
+    /// <exception cref="FerryException">The daemon is unreachable, stalls, or rejects the archive.</exception>
     public async Task<IReadOnlyList<string>> LoadAsync(Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancel = default)
     {
+        using var watchdog = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, watchdog.Token);
         var request = new HttpRequestMessage(HttpMethod.Post, $"v{ApiVersion}/images/load?quiet=0")
         {
-            Content = new StreamingContent(writeTar),
+            Content = new StreamingContent((stream, ct) => writeTar(new ActivityStream(stream, watchdog, Timeout), ct)),
         };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-tar");
-        using var response = await SendAsync(request, cancel, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
-        await EnsureSuccess(response, "load", cancel).ConfigureAwait(false);
-        var loaded = new List<string>();
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false));
-        string? line;
-        while ((line = await reader.ReadLineAsync(cancel).ConfigureAwait(false)) is not null)
+        watchdog.CancelAfter(Timeout);
+        HttpResponseMessage response;
+        try
         {
-            if (line.Trim().Length == 0)
-                continue;
-            JsonDocument doc;
+            response = await SendAsync(request, linked.Token, ownTimeout: false).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested && watchdog.IsCancellationRequested)
+        {
+            throw new PeerException($"{Peer}: load: no answer within {HttpLimits.Seconds(Timeout)}");
+        }
+        using (response)
+        {
+            await EnsureSuccess(response, "load", cancel).ConfigureAwait(false);
+            var loaded = new List<string>();
+            await using var body = new IdleTimeoutStream(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), Timeout);
+            var lines = new BoundedLineReader(body, MaxLoadLineBytes, MaxLoadAnswerBytes);
             try
             {
-                doc = JsonDocument.Parse(line);
-            }
-            catch (JsonException)
-            {
-                continue;
-            }
-            using (doc)
-            {
-                if (Json.OptString(doc.RootElement, "error") is string error)
-                    throw new FerryException($"docker daemon at {Host} rejected the archive: {error.Trim()}");
-                if (Json.OptString(doc.RootElement, "stream") is string stream)
+                while (await lines.ReadLineAsync(cancel).ConfigureAwait(false) is string line)
                 {
-                    foreach (var l in stream.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    if (line.Trim().Length == 0)
+                        continue;
+                    JsonDocument doc;
+                    try
                     {
-                        if (l.StartsWith("Loaded image: ", StringComparison.Ordinal))
-                            loaded.Add(l["Loaded image: ".Length..]);
-                        else if (l.StartsWith("Loaded image ID: ", StringComparison.Ordinal))
-                            loaded.Add(l["Loaded image ID: ".Length..]);
+                        doc = JsonDocument.Parse(line);
+                    }
+                    catch (JsonException)
+                    {
+                        continue;
+                    }
+                    using (doc)
+                    {
+                        if (Json.OptString(doc.RootElement, "error") is string error)
+                            throw new PeerException($"{Peer} rejected the archive: {Digests.Digest.Describe(error.Trim())}");
+                        if (Json.OptString(doc.RootElement, "stream") is not string stream)
+                            continue;
+                        foreach (var l in stream.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                        {
+                            string? name = l.StartsWith("Loaded image: ", StringComparison.Ordinal) ? l["Loaded image: ".Length..]
+                                : l.StartsWith("Loaded image ID: ", StringComparison.Ordinal) ? l["Loaded image ID: ".Length..] : null;
+                            if (name is null)
+                                continue;
+                            if (loaded.Count >= MaxLoadedNames)
+                                throw new PeerException($"{Peer}: load reported more than {MaxLoadedNames} loaded images");
+                            loaded.Add(Digests.Digest.Describe(name));
+                        }
                     }
                 }
             }
+            catch (LineTooLongException e)
+            {
+                throw new PeerException($"{Peer}: load: {e.Message}");
+            }
+            catch (IOException e)
+            {
+                throw new PeerException($"{Peer}: load: the answer broke off: {HttpLimits.Innermost(e)}", e);
+            }
+            return loaded;
         }
-        return loaded;
     }
 
-    /// <summary>Writes <c>GET /images/get?names=…</c> (a docker-archive) into <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Writes <c>GET /images/get?names=…</c> into <paramref name="destination"/> (a file in <paramref name="tempDir"/>):
+    /// each byte must follow within the timeout, and the save stops at <see cref="MaxSaveBytes"/> or when the disk's
+    /// free space falls to <see cref="SaveReserveBytes"/> (the daemon declares no size).
+    /// </summary>
     /// <exception cref="ImageNotFoundException">The daemon has no such image.</exception>
-    public async Task SaveAsync(IReadOnlyList<string> names, Stream destination, CancellationToken cancel = default)
+    public async Task SaveAsync(IReadOnlyList<string> names, Stream destination, string tempDir, CancellationToken cancel = default)
     {
         string query = string.Join("&", names.Select(n => "names=" + Uri.EscapeDataString(n)));
-        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/images/get?{query}"), cancel, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
-        await EnsureSuccess(response, "save " + string.Join(" ", names), cancel).ConfigureAwait(false);
-        using var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
-        await body.CopyToAsync(destination, 1 << 20, cancel).ConfigureAwait(false);
+        using var watchdog = new CancellationTokenSource(Timeout);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, watchdog.Token);
+        HttpResponseMessage response;
+        try
+        {
+            response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/images/get?{query}"), linked.Token, ownTimeout: false).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested && watchdog.IsCancellationRequested)
+        {
+            throw new PeerException($"{Peer}: save: no answer within {HttpLimits.Seconds(Timeout)}");
+        }
+        using (response)
+        {
+            await EnsureSuccess(response, "save " + string.Join(" ", names), cancel).ConfigureAwait(false);
+            await using var body = new IdleTimeoutStream(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), Timeout);
+            byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                long total = 0, checkedAt = 0;
+                int n;
+                while ((n = await body.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+                {
+                    total += n;
+                    if (total > MaxSaveBytes)
+                        throw new PeerException($"{Peer}: save sent more than {MaxSaveBytes >> 30} GiB; stopped");
+                    if (total - checkedAt >= 64L << 20)
+                    {
+                        checkedAt = total;
+                        long free = FreeSpace(tempDir);
+                        if (free >= 0 && free < SaveReserveBytes)
+                            throw new OutputException($"{tempDir}: only {free >> 20} MiB left after {total >> 20} MiB of the save; stopped (set TMPDIR to a bigger disk)");
+                    }
+                    try
+                    {
+                        await destination.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                    }
+                    catch (IOException e)
+                    {
+                        throw new OutputException($"{tempDir}: cannot spool the save: {e.Message}", e);
+                    }
+                }
+            }
+            catch (IOException e)
+            {
+                throw new PeerException($"{Peer}: save: the transfer broke off: {HttpLimits.Innermost(e)}", e);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buf);
+            }
+        }
+    }
+
+    private static long FreeSpace(string dir)
+    {
+        try
+        {
+            return new DriveInfo(Path.GetFullPath(dir)).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
     }
 
     /// <summary>Whether the daemon has an image of this name or ID.</summary>
@@ -169,11 +298,19 @@ internal sealed class DockerEngineClient : IDisposable
         return response.StatusCode == HttpStatusCode.OK;
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancel, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+    /// <summary>Sends a request and waits for the answer's headers (within the timeout, unless the caller keeps its own watchdog); the body is not read.</summary>
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancel, bool ownTimeout = true)
     {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        if (ownTimeout)
+            timer.CancelAfter(Timeout);
         try
         {
-            return await _http.SendAsync(request, completion, cancel).ConfigureAwait(false);
+            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (ownTimeout && !cancel.IsCancellationRequested && timer.IsCancellationRequested)
+        {
+            throw new PeerException($"{Peer}: {request.RequestUri}: no answer within {HttpLimits.Seconds(Timeout)}", e);
         }
         catch (HttpRequestException e) when (Find<FerryException>(e) is { } inner)
         {
@@ -197,7 +334,7 @@ internal sealed class DockerEngineClient : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new FerryException($"docker daemon at {Host}: {e.Message}", e);
+            throw new PeerException($"{Peer}: {HttpLimits.Innermost(e)}", e);
         }
         finally
         {
@@ -219,20 +356,21 @@ internal sealed class DockerEngineClient : IDisposable
     {
         if (response.IsSuccessStatusCode)
             return;
-        string body = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
-        string message = body;
+        string message = $"{(int)response.StatusCode} {response.ReasonPhrase}";
         try
         {
+            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxErrorBytes, Timeout, Peer, "error", cancel).ConfigureAwait(false);
+            message = System.Text.Encoding.UTF8.GetString(body);
             using var doc = JsonDocument.Parse(body);
-            message = Json.OptString(doc.RootElement, "message") ?? body;
+            message = Json.OptString(doc.RootElement, "message") ?? message;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or PeerException)
         {
         }
-        message = message.Trim();
+        message = Digests.Digest.Describe(message.Trim().Split('\n')[0]);
         if (response.StatusCode == HttpStatusCode.NotFound)
-            throw new ImageNotFoundException($"docker daemon at {Host}: {what}: {message}");
-        throw new FerryException($"docker daemon at {Host}: {what}: {(int)response.StatusCode} {message}");
+            throw new ImageNotFoundException($"{Peer}: {what}: {message}");
+        throw new PeerException($"{Peer}: {what}: {(int)response.StatusCode} {message}");
     }
 
     internal static int CompareVersions(string a, string b)
@@ -262,6 +400,44 @@ internal sealed class DockerEngineClient : IDisposable
         {
             length = 0;
             return false;
+        }
+    }
+}
+
+/// <summary>A line longer than a reader's limit.</summary>
+internal sealed class LineTooLongException(string message) : Exception(message);
+
+/// <summary>Reads UTF-8 lines from a stream with a limit on each line and on the whole stream (a peer may send endless lines).</summary>
+internal sealed class BoundedLineReader(Stream stream, int maxLine, long maxTotal)
+{
+    private readonly byte[] _buf = new byte[64 << 10];
+    private int _start;
+    private int _end;
+    private long _total;
+
+    public async Task<string?> ReadLineAsync(CancellationToken cancel)
+    {
+        using var line = new MemoryStream();
+        while (true)
+        {
+            if (_start == _end)
+            {
+                _start = 0;
+                _end = await stream.ReadAsync(_buf, cancel).ConfigureAwait(false);
+                if (_end == 0)
+                    return line.Length == 0 ? null : System.Text.Encoding.UTF8.GetString(line.ToArray());
+                _total += _end;
+                if (_total > maxTotal)
+                    throw new LineTooLongException($"the answer is longer than {maxTotal >> 20} MiB");
+            }
+            int nl = Array.IndexOf(_buf, (byte)'\n', _start, _end - _start);
+            int stop = nl < 0 ? _end : nl;
+            if (line.Length + (stop - _start) > maxLine)
+                throw new LineTooLongException($"a line of the answer is longer than {maxLine >> 10} KiB");
+            line.Write(_buf, _start, stop - _start);
+            _start = nl < 0 ? _end : nl + 1;
+            if (nl >= 0)
+                return System.Text.Encoding.UTF8.GetString(line.ToArray());
         }
     }
 }

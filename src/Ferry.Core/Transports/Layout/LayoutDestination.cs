@@ -65,9 +65,9 @@ internal sealed class LayoutDestination : IImageDestination
             else
                 await _builder.WriteTarAsync(_target.Stream, cancel).ConfigureAwait(false);
         }
-        catch (IOException e) when (e is not FileNotFoundException and not EndOfStreamException)
+        catch (Exception e) when (e is UnauthorizedAccessException || (e is IOException && e is not FileNotFoundException and not EndOfStreamException && e.InnerException is not FerryException))
         {
-            throw new OutputException($"{DisplayName}: cannot write: {e.Message}", e);
+            throw new OutputException($"{DisplayName}: cannot write: {OutputTarget.Reason(e, _target.Temp, DisplayName)}", e);
         }
         _target.Commit();
         // Said once the archive is written (an error stays one line).

@@ -36,15 +36,19 @@ internal sealed class OutputTarget : IDisposable
             throw new OutputException($"{path}: directory {dir} does not exist");
         if (System.IO.Directory.Exists(full))
             throw new OutputException($"{path}: is a directory");
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.ferry-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
+        string temp = TemporaryFiles.New(dir, $".{Path.GetFileName(full)}.", "", ".tmp");
         try
         {
             var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            // Overwriting keeps the existing file's mode (a 0600 archive stays 0600).
+            if (!OperatingSystem.IsWindows() && File.Exists(full))
+                File.SetUnixFileMode(temp, File.GetUnixFileMode(full));
             return new OutputTarget(full, temp, false, fs) { _file = fs };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OutputException($"{path}: cannot create: {e.Message}", e);
+            TemporaryFiles.Delete(temp);
+            throw new OutputException($"{path}: cannot create: {Reason(e, temp, path)}", e);
         }
     }
 
@@ -59,13 +63,28 @@ internal sealed class OutputTarget : IDisposable
         string parent = Path.GetDirectoryName(full)!;
         if (!System.IO.Directory.Exists(parent))
             throw new OutputException($"{path}: directory {parent} does not exist");
-        string temp = Path.Combine(parent, $".{Path.GetFileName(full)}.ferry-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
-        System.IO.Directory.CreateDirectory(temp);
+        string temp = TemporaryFiles.New(parent, $".{Path.GetFileName(full)}.", "", ".tmp");
+        try
+        {
+            System.IO.Directory.CreateDirectory(temp);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TemporaryFiles.Delete(temp);
+            throw new OutputException($"{path}: cannot create: {Reason(e, temp, path)}", e);
+        }
         return new OutputTarget(full, temp, true, Stream.Null);
     }
 
     /// <summary>Standard output (or any stream): no temp file; nothing to roll back.</summary>
     public static OutputTarget ForStream(Stream stream) => new(null, null, false, stream);
+
+    /// <summary>An I/O error's message with the temp path replaced by the user's (temp names mean nothing to people).</summary>
+    internal static string Reason(Exception e, string? temp, string user) =>
+        temp is null ? e.Message : e.Message.Replace(temp, user, StringComparison.Ordinal);
+
+    /// <summary>The temp path being written (null for a stream target).</summary>
+    public string? Temp => _temp;
 
     /// <summary>The target path (null for a stream target).</summary>
     public string? Target => _target;
@@ -92,10 +111,12 @@ internal sealed class OutputTarget : IDisposable
                 Stream.Flush();
             }
             _committed = true;
+            if (_temp is not null)
+                TemporaryFiles.Unregister(_temp);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OutputException($"{_target ?? "output"}: cannot write: {e.Message}", e);
+            throw new OutputException($"{_target ?? "output"}: cannot write: {Reason(e, _temp, _target ?? "output")}", e);
         }
     }
 
@@ -103,16 +124,15 @@ internal sealed class OutputTarget : IDisposable
     {
         if (_committed)
             return;
-        _file?.Dispose();
         try
         {
-            if (_directory && _temp is not null && System.IO.Directory.Exists(_temp))
-                System.IO.Directory.Delete(_temp, recursive: true);
-            else if (_temp is not null && File.Exists(_temp))
-                File.Delete(_temp);
+            _file?.Dispose();
         }
         catch (IOException)
         {
+            // A full disk fails the final flush too; the temp file goes anyway.
         }
+        if (_temp is not null)
+            TemporaryFiles.Delete(_temp);
     }
 }

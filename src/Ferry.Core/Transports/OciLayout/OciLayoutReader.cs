@@ -104,6 +104,9 @@ internal static class OciLayoutReader
         if (MediaTypes.IsLayer(d.MediaType) || d.Size > Json.MaxDocumentBytes)
             return new OpaqueNode { Descriptor = d, Blob = loc };
         string label = $"{store.DisplayName}: {what} {d.Digest}";
+        // An index listed many times (a DAG) is read once.
+        if (cache.TryGetValue(d.Digest, out var known) && known is IndexNode done)
+            return new IndexNode { Descriptor = d, Index = done.Index, Children = done.Children, Blob = done.Blob };
         byte[] raw = loc.ReadDocument(d.Digest, d.Size, label);
         string kind = Classify(raw, d.MediaType, label);
         if (MediaTypes.IsIndex(kind))
@@ -114,7 +117,9 @@ internal static class OciLayoutReader
             for (int i = 0; i < index.Manifests.Count; i++)
                 children.Add(LoadNode(store, index.Manifests[i], $"{d.Digest} manifests[{i}]", depth + 1, path, cache));
             path.Remove(d.Digest);
-            return new IndexNode { Descriptor = d, Index = index, Children = children, Blob = loc };
+            var node = new IndexNode { Descriptor = d, Index = index, Children = children, Blob = loc };
+            cache[d.Digest] = node;
+            return node;
         }
         if (MediaTypes.IsImageManifest(kind))
         {

@@ -1,52 +1,60 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Ferry.Digests;
 using Ferry.Model;
+using Ferry.Transports.Http;
 
 namespace Ferry.Transports.Registry;
 
 /// <summary>
 /// A client of one registry's OCI distribution API: manifests and blobs (with Docker-Content-Digest checks, resumed
-/// downloads), uploads (HEAD first, cross-repository mount, monolithic PUT), anonymous, basic and bearer-token auth,
-/// retries with backoff on 429, 5xx and broken connections; registry errors become one-line messages.
+/// downloads), uploads (HEAD first, cross-repository mount, monolithic PUT or PATCH chunks), anonymous, basic and
+/// bearer-token auth, retries with backoff on 429, 5xx and broken connections. The registry is a stranger: credentials
+/// and tokens go only to its own origin (never to a redirect or an upload Location elsewhere, never to a realm that
+/// downgrades from https); a TLS failure is reported, never retried as plain HTTP; every body is read with a limit and
+/// every wait has a timeout (<see cref="TransportOptions.Timeout"/>); registry errors become one-line messages.
 /// </summary>
 internal sealed class RegistryClient : IDisposable
 {
     public static readonly string[] ManifestAccept = [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
 
+    /// <summary>The most redirects followed for one request.</summary>
+    private const int MaxRedirects = 5;
+
     private readonly HttpClient _http;
     private readonly RegistryOptions _options;
-    private readonly string? _basic;
+    private readonly Lazy<string?> _basic;
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _schemeLock = new(1, 1);
     private readonly Lock _tokenLock = new();
     private string? _scheme;
+    private string? _tlsProblem;
+    private readonly TimeSpan _timeout;
 
     /// <param name="registry"><c>host[:port]</c>.</param>
     /// <param name="options">Credentials, TLS and retry settings.</param>
-    public RegistryClient(string registry, RegistryOptions options)
+    /// <param name="timeout">How long the registry may keep us waiting (see <see cref="TransportOptions.Timeout"/>).</param>
+    public RegistryClient(string registry, RegistryOptions options, TimeSpan timeout)
     {
         Registry = registry;
         _options = options;
+        _timeout = timeout;
         var handler = new SocketsHttpHandler
         {
-            AllowAutoRedirect = true,
+            // Redirects are followed by hand: credentials must not follow them to another host.
+            AllowAutoRedirect = false,
             MaxConnectionsPerServer = Math.Max(2, options.Concurrency * 2),
-            ConnectTimeout = TimeSpan.FromSeconds(30),
+            ConnectTimeout = timeout < TimeSpan.FromSeconds(30) ? timeout : TimeSpan.FromSeconds(30),
+            MaxResponseHeadersLength = 64,
         };
-        bool local = IsLocal(registry);
-        if (options.Insecure)
+        X509Certificate2Collection? roots = null;
+        if (!options.Insecure && options.CaCertificate is string ca)
         {
-#pragma warning disable CA5359 // --insecure asks for exactly this: TLS without verification, as skopeo --tls-verify=false
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
-#pragma warning restore CA5359
-        }
-        else if (options.CaCertificate is string ca)
-        {
-            var roots = new X509Certificate2Collection();
+            roots = [];
             try
             {
                 roots.ImportFromPemFile(ca);
@@ -55,29 +63,19 @@ internal sealed class RegistryClient : IDisposable
             {
                 throw new UsageException($"--ca-cert {ca}: cannot read PEM certificates: {e.Message}");
             }
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, errors) =>
-            {
-                if (errors == System.Net.Security.SslPolicyErrors.None)
-                    return true;
-                if (cert is null || (errors & System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-                    return false;
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(new X509Certificate2(cert));
-            };
         }
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, chain, errors) => Validate(cert, chain, errors, roots);
+        _http = new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("ferry/1.0");
-        AllowHttp = options.Insecure || local;
-        _basic = Credentials.Find(registry, options);
+        AllowHttp = options.Insecure || IsLocal(registry);
+        // Found on first use: a credential helper runs only when the registry asks for credentials.
+        _basic = new Lazy<string?>(() => Credentials.Find(registry, options, timeout), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string Registry { get; }
 
     /// <summary>How long the first contact (TLS or plain HTTP) may take.</summary>
-    public static TimeSpan ProbeTimeout { get; } = TimeSpan.FromSeconds(15);
+    public TimeSpan ProbeTimeout => _timeout < TimeSpan.FromSeconds(15) ? _timeout : TimeSpan.FromSeconds(15);
 
     /// <summary>Whether plain HTTP may be used (insecure, or a loopback registry).</summary>
     public bool AllowHttp { get; }
@@ -88,9 +86,33 @@ internal sealed class RegistryClient : IDisposable
         return host is "localhost" or "[::1]" || host.StartsWith("127.", StringComparison.Ordinal);
     }
 
+    /// <summary>Checks the registry's certificate (the system's roots, or <c>--ca-cert</c>'s, or none with <c>--insecure</c>) and remembers why it failed.</summary>
+    private bool Validate(X509Certificate? cert, X509Chain? chain, SslPolicyErrors errors, X509Certificate2Collection? roots)
+    {
+        if (_options.Insecure || errors == SslPolicyErrors.None)
+            return true;
+        if (cert is not null && roots is not null && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0)
+        {
+            using var custom = new X509Chain();
+            custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            custom.ChainPolicy.CustomTrustStore.AddRange(roots);
+            custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            if (custom.Build(new X509Certificate2(cert)))
+                return true;
+            chain = custom;
+        }
+        _tlsProblem = (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0 ? $"x509: certificate is not valid for {Registry}"
+            : (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0 ? "x509: the registry sent no certificate"
+            : chain?.ChainStatus.Any(s => s.Status == X509ChainStatusFlags.NotTimeValid) == true ? "x509: certificate has expired or is not yet valid"
+            : "x509: certificate signed by unknown authority";
+        return false;
+    }
+
+    private string? Basic => _basic.Value;
+
     // ---- reading ---------------------------------------------------------------------------------------------------
 
-    /// <summary>GETs a manifest or index; checks its digest (the reference's, or the Docker-Content-Digest header).</summary>
+    /// <summary>GETs a manifest or index (within <see cref="Json.MaxDocumentBytes"/> and the timeout); checks its digest (the reference's, or the Docker-Content-Digest header).</summary>
     public async Task<(byte[] Bytes, string MediaType, Digest Digest)> GetManifestAsync(string repo, string reference, CancellationToken cancel)
     {
         using var response = await SendAsync(() =>
@@ -101,9 +123,7 @@ internal sealed class RegistryClient : IDisposable
             return r;
         }, Scope(repo, push: false), $"manifest {repo}:{reference}", cancel).ConfigureAwait(false);
         await EnsureSuccess(response, $"{repo}:{reference}", cancel).ConfigureAwait(false);
-        if (response.Content.Headers.ContentLength > Json.MaxDocumentBytes)
-            throw new ArchiveFormatException($"registry {Registry}: manifest {repo}:{reference} is over the {Json.MaxDocumentBytes}-byte limit");
-        byte[] bytes = Json.ReadLimited(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), $"manifest {repo}:{reference}");
+        byte[] bytes = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"manifest {repo}:{reference}", cancel).ConfigureAwait(false);
         var digest = Digest.Sha256Of(bytes);
         if (Digest.TryParse(reference, out var wanted) && wanted != digest)
             throw new DigestMismatchException($"registry {Registry}: manifest {repo}@{reference} hashes to {digest}");
@@ -113,11 +133,11 @@ internal sealed class RegistryClient : IDisposable
         return (bytes, mediaType, digest);
     }
 
-    /// <summary>Opens a blob for reading (the first request is made now); a broken download resumes with a Range request.</summary>
+    /// <summary>Opens a blob for reading (the first request is made now); a broken or stalled download resumes with a Range request.</summary>
     public async ValueTask<Stream> OpenBlobAsync(string repo, Digest digest, long size, CancellationToken cancel)
     {
         var first = await OpenBlobAtAsync(repo, digest, 0, cancel).ConfigureAwait(false);
-        return new ResumingBlobStream(this, repo, digest, size, first, cancel);
+        return new ResumingBlobStream(this, repo, digest, size, first, _options.Resumes, cancel);
     }
 
     internal async Task<Stream> OpenBlobAtAsync(string repo, Digest digest, long offset, CancellationToken cancel)
@@ -128,13 +148,14 @@ internal sealed class RegistryClient : IDisposable
             if (offset > 0)
                 r.Headers.Range = new RangeHeaderValue(offset, null);
             return r;
-        }, Scope(repo, push: false), $"blob {repo}@{digest}", cancel, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        }, Scope(repo, push: false), $"blob {repo}@{digest}", cancel).ConfigureAwait(false);
         try
         {
             await EnsureSuccess(response, $"{repo}@{digest}", cancel).ConfigureAwait(false);
             if (offset > 0 && response.StatusCode != HttpStatusCode.PartialContent)
-                throw new FerryException($"registry {Registry}: blob {repo}@{digest}: cannot resume the download (no Range support)");
-            return new OwningStream(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), response);
+                throw new PeerException($"registry {Registry}: blob {repo}@{digest}: cannot resume the download at byte {offset} (no Range support)");
+            var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
+            return new IdleTimeoutStream(body, _timeout, response);
         }
         catch
         {
@@ -151,6 +172,13 @@ internal sealed class RegistryClient : IDisposable
             return false;
         await EnsureSuccess(response, $"{repo}@{digest}", cancel).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>Checks that the registry takes the credentials (<c>GET /v2/</c>, authenticating when challenged), for <c>ferry login</c>.</summary>
+    public async Task CheckLoginAsync(CancellationToken cancel)
+    {
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, "v2/"), "", "login", cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, "login", cancel).ConfigureAwait(false);
     }
 
     // ---- writing ---------------------------------------------------------------------------------------------------
@@ -178,7 +206,7 @@ internal sealed class RegistryClient : IDisposable
                    Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false))
         {
             await EnsureSuccess(start, $"{repo}: start upload of {digest}", cancel).ConfigureAwait(false);
-            location = start.Headers.Location ?? throw new FerryException($"registry {Registry}: {repo}: upload of {digest} gave no Location");
+            location = start.Headers.Location ?? throw new PeerException($"registry {Registry}: {repo}: upload of {digest} gave no Location");
         }
         location = await Absolute(location, cancel).ConfigureAwait(false);
         if (size > _options.ChunkSize)
@@ -305,7 +333,10 @@ internal sealed class RegistryClient : IDisposable
 
     private static string Scope(string repo, bool push) => $"repository:{repo}:{(push ? "pull,push" : "pull")}";
 
-    /// <summary>https, or http for a registry that does not speak TLS when that is allowed.</summary>
+    /// <summary>
+    /// https, or http for a registry that does not speak TLS at all when that is allowed (loopback, <c>--insecure</c>).
+    /// A TLS registry whose certificate fails is an error naming the reason, never a fall back to plain HTTP.
+    /// </summary>
     private async Task<string> BaseAsync(CancellationToken cancel)
     {
         if (_scheme is not null)
@@ -315,31 +346,35 @@ internal sealed class RegistryClient : IDisposable
         {
             if (_scheme is not null)
                 return $"{_scheme}://{Registry}/";
-            // The probe is bounded in time: a server that never answers the TLS handshake must not hang us.
             using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             probe.CancelAfter(ProbeTimeout);
             try
             {
-                using var r = await _http.GetAsync($"https://{Registry}/v2/", probe.Token).ConfigureAwait(false);
+                using var r = await _http.GetAsync($"https://{Registry}/v2/", HttpCompletionOption.ResponseHeadersRead, probe.Token).ConfigureAwait(false);
                 _scheme = "https";
+            }
+            catch (Exception e) when (!cancel.IsCancellationRequested && _tlsProblem is not null)
+            {
+                throw new PeerException($"registry {Registry}: {_tlsProblem} (trust its CA with --ca-cert FILE, or skip verification with --insecure)", e);
             }
             catch (Exception e) when (AllowHttp && !cancel.IsCancellationRequested &&
                                       (e is OperationCanceledException || e.InnerException is System.Security.Authentication.AuthenticationException or IOException))
             {
+                // Not TLS at all (a plain-HTTP registry hangs up on the handshake, or answers with something else).
                 using var plain = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                 plain.CancelAfter(ProbeTimeout);
-                using var r = await _http.GetAsync($"http://{Registry}/v2/", plain.Token).ConfigureAwait(false);
+                using var r = await _http.GetAsync($"http://{Registry}/v2/", HttpCompletionOption.ResponseHeadersRead, plain.Token).ConfigureAwait(false);
                 _scheme = "http";
-            }
-            catch (OperationCanceledException e) when (!cancel.IsCancellationRequested)
-            {
-                throw new FerryException($"registry {Registry}: unreachable: no answer within {ProbeTimeout.TotalSeconds:0} s", e);
             }
             return $"{_scheme}://{Registry}/";
         }
+        catch (OperationCanceledException e) when (!cancel.IsCancellationRequested)
+        {
+            throw new PeerException($"registry {Registry}: unreachable: no answer within {HttpLimits.Seconds(ProbeTimeout)}", e);
+        }
         catch (HttpRequestException e)
         {
-            throw new FerryException($"registry {Registry}: unreachable: {Inner(e)}", e);
+            throw new PeerException($"registry {Registry}: unreachable: {HttpLimits.Innermost(e)}", e);
         }
         finally
         {
@@ -347,55 +382,85 @@ internal sealed class RegistryClient : IDisposable
         }
     }
 
-    private static string Inner(Exception e)
+    /// <summary>
+    /// Sends a request (made anew for each attempt): the answer's headers must come within the timeout once the body is
+    /// sent. Authenticates on 401 (credentials and tokens only ever go to the registry's own origin), follows redirects
+    /// by hand (without credentials when they leave it), and retries 429/5xx, broken connections and timeouts.
+    /// The response body is not read: callers read it with a limit.
+    /// </summary>
+    internal async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, string scope, string what, CancellationToken cancel, bool retry = true)
     {
-        var x = e;
-        while (x.InnerException is not null)
-            x = x.InnerException;
-        return x.Message;
-    }
-
-    /// <summary>Sends a request (made anew for each attempt), authenticating on 401 and retrying 429/5xx and broken connections.</summary>
-    internal async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, string scope, string what, CancellationToken cancel,
-        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, bool retry = true)
-    {
-        string root = await BaseAsync(cancel).ConfigureAwait(false);
+        var root = new Uri(await BaseAsync(cancel).ConfigureAwait(false));
         bool authenticated = false;
         TimeSpan delay = _options.RetryDelay;
         for (int attempt = 1; ; attempt++)
         {
-            using var request = make();
-            if (!request.RequestUri!.IsAbsoluteUri)
-                request.RequestUri = new Uri(new Uri(root), request.RequestUri);
-            string? auth;
-            lock (_tokenLock)
-                auth = _tokens.GetValueOrDefault(scope);
-            if (auth is not null)
-                request.Headers.Authorization = AuthenticationHeaderValue.Parse(auth);
+            Uri? redirected = null;
             HttpResponseMessage response;
-            try
+            for (int hop = 0; ; hop++)
             {
-                response = await _http.SendAsync(request, completion, cancel).ConfigureAwait(false);
+                using var request = make();
+                if (redirected is not null)
+                {
+                    request.RequestUri = redirected;
+                    if (request.Method == HttpMethod.Post || request.Method == HttpMethod.Put || request.Method == HttpMethod.Patch)
+                        throw new PeerException($"registry {Registry}: {what}: the registry redirected a {request.Method} (not followed)");
+                }
+                else if (!request.RequestUri!.IsAbsoluteUri)
+                {
+                    request.RequestUri = new Uri(root, request.RequestUri);
+                }
+                if (HttpLimits.SameOrigin(request.RequestUri!, root))
+                {
+                    string? auth;
+                    lock (_tokenLock)
+                        auth = _tokens.GetValueOrDefault(scope);
+                    if (auth is not null)
+                        request.Headers.Authorization = AuthenticationHeaderValue.Parse(auth);
+                }
+                else if (request.RequestUri!.Scheme != Uri.UriSchemeHttps && root.Scheme == Uri.UriSchemeHttps)
+                {
+                    throw new PeerException($"registry {Registry}: {what}: the registry sent Ferry from https to plain http ({request.RequestUri!.GetLeftPart(UriPartial.Authority)}); not followed");
+                }
+                try
+                {
+                    response = await SendWithTimeoutAsync(request, cancel).ConfigureAwait(false);
+                }
+                catch (Exception e) when (retry && attempt < _options.Attempts && e is HttpRequestException or TimeoutException && e.InnerException is not FerryException)
+                {
+                    response = null!;
+                    break;
+                }
+                catch (HttpRequestException e)
+                {
+                    if (e.InnerException is FerryException f)
+                        throw f;
+                    throw new PeerException($"registry {Registry}: {what}: {HttpLimits.Innermost(e)}", e);
+                }
+                catch (TimeoutException e)
+                {
+                    throw new PeerException($"registry {Registry}: {what}: no answer within {HttpLimits.Seconds(_timeout)}", e);
+                }
+                if (!HttpLimits.IsRedirect(response.StatusCode) || response.Headers.Location is not Uri location)
+                    break;
+                response.Dispose();
+                if (hop >= MaxRedirects)
+                    throw new PeerException($"registry {Registry}: {what}: more than {MaxRedirects} redirects");
+                redirected = location.IsAbsoluteUri ? location : new Uri(request.RequestUri!, location);
             }
-            catch (HttpRequestException e) when (retry && attempt < _options.Attempts && e.InnerException is not FerryException)
+            if (response is null)
             {
                 await Task.Delay(delay, cancel).ConfigureAwait(false);
                 delay *= 2;
                 continue;
             }
-            catch (HttpRequestException e)
-            {
-                if (e.InnerException is FerryException f)
-                    throw f;
-                throw new FerryException($"registry {Registry}: {what}: {Inner(e)}", e);
-            }
             if (response.StatusCode == HttpStatusCode.Unauthorized && !authenticated && response.Headers.WwwAuthenticate.FirstOrDefault() is { } challenge)
             {
                 authenticated = true;
-                string header = await AuthenticateAsync(challenge, scope, cancel).ConfigureAwait(false);
+                response.Dispose();
+                string header = await AuthenticateAsync(challenge, scope, root, cancel).ConfigureAwait(false);
                 lock (_tokenLock)
                     _tokens[scope] = header;
-                response.Dispose();
                 attempt--;
                 continue;
             }
@@ -411,42 +476,122 @@ internal sealed class RegistryClient : IDisposable
         }
     }
 
-    /// <summary>Answers a WWW-Authenticate challenge: Basic with the credentials, or a Bearer token from the realm.</summary>
-    private async Task<string> AuthenticateAsync(AuthenticationHeaderValue challenge, string scope, CancellationToken cancel)
+    /// <summary>Sends and waits for the answer's headers: the timeout runs from the last byte of the request body on.</summary>
+    private async Task<HttpResponseMessage> SendWithTimeoutAsync(HttpRequestMessage request, CancellationToken cancel)
+    {
+        using var watchdog = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, watchdog.Token);
+        watchdog.CancelAfter(_timeout);
+        if (request.Content is not null)
+            request.Content = new WatchedContent(request.Content, watchdog, _timeout);
+        try
+        {
+            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancel.IsCancellationRequested && watchdog.IsCancellationRequested)
+        {
+            throw new TimeoutException("no answer", e);
+        }
+    }
+
+    /// <summary>A request body that re-arms the answer's timeout while it is being sent.</summary>
+    private sealed class WatchedContent : HttpContent
+    {
+        private readonly HttpContent _inner;
+        private readonly CancellationTokenSource _watchdog;
+        private readonly TimeSpan _timeout;
+
+        public WatchedContent(HttpContent inner, CancellationTokenSource watchdog, TimeSpan timeout)
+        {
+            _inner = inner;
+            _watchdog = watchdog;
+            _timeout = timeout;
+            foreach (var h in inner.Headers)
+                Headers.TryAddWithoutValidation(h.Key, h.Value);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            await using var watched = new ActivityStream(stream, _watchdog, _timeout);
+            await _inner.CopyToAsync(watched, context, cancellationToken).ConfigureAwait(false);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _inner.Headers.ContentLength ?? -1;
+            return length >= 0;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                _inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>
+    /// Answers a WWW-Authenticate challenge: Basic with the credentials (only ever to the registry itself), or a Bearer
+    /// token from the realm. A realm that downgrades from https to http is refused (unless the registry is on loopback
+    /// and <c>--insecure</c> is given); the token reply is read with a limit and a timeout.
+    /// </summary>
+    private async Task<string> AuthenticateAsync(AuthenticationHeaderValue challenge, string scope, Uri root, CancellationToken cancel)
     {
         if (string.Equals(challenge.Scheme, "Basic", StringComparison.OrdinalIgnoreCase))
-            return "Basic " + (_basic ?? throw new FerryException($"registry {Registry}: authentication required (use --creds or --authfile)"));
+            return "Basic " + (Basic ?? throw new PeerException($"registry {Registry}: authentication required (use --creds, --authfile or ferry login)"));
         if (!string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase))
-            throw new FerryException($"registry {Registry}: unsupported authentication scheme {challenge.Scheme}");
+            throw new PeerException($"registry {Registry}: unsupported authentication scheme {challenge.Scheme}");
         var p = ParseChallenge(challenge.Parameter ?? "");
-        string realm = p.GetValueOrDefault("realm") ?? throw new FerryException($"registry {Registry}: bearer challenge without realm");
+        string realmText = p.GetValueOrDefault("realm") ?? throw new PeerException($"registry {Registry}: bearer challenge without realm");
+        if (!Uri.TryCreate(realmText, UriKind.Absolute, out var realm) || (realm.Scheme != Uri.UriSchemeHttps && realm.Scheme != Uri.UriSchemeHttp))
+            throw new PeerException($"registry {Registry}: bearer realm '{Digest.Describe(realmText)}' is not an http(s) URL");
+        if (realm.Scheme == Uri.UriSchemeHttp && root.Scheme == Uri.UriSchemeHttps && !(_options.Insecure && IsLocal(realm.Authority)))
+            throw new PeerException($"registry {Registry}: its token server {realm.GetLeftPart(UriPartial.Authority)} is plain http although the registry speaks https; credentials are not sent there");
         var query = new StringBuilder();
         if (p.TryGetValue("service", out var service))
             query.Append("service=").Append(Uri.EscapeDataString(service));
-        foreach (var s in scope.Split(' '))
+        foreach (var s in scope.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             query.Append(query.Length > 0 ? "&" : "").Append("scope=").Append(Uri.EscapeDataString(s));
-        using var request = new HttpRequestMessage(HttpMethod.Get, realm + (realm.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query);
-        if (_basic is not null)
-            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", _basic);
+        using var request = new HttpRequestMessage(HttpMethod.Get, realmText + (realmText.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query);
+        // The realm is where the registry sends its users to log in: it gets the registry's credentials (as docker does).
+        if (Basic is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Basic);
         HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, cancel).ConfigureAwait(false);
+            response = await SendWithTimeoutAsync(request, cancel).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
-            throw new FerryException($"registry {Registry}: token server {realm}: {Inner(e)}", e);
+            throw new PeerException($"registry {Registry}: token server {realm.GetLeftPart(UriPartial.Authority)}: {HttpLimits.Innermost(e)}", e);
+        }
+        catch (TimeoutException e)
+        {
+            throw new PeerException($"registry {Registry}: token server {realm.GetLeftPart(UriPartial.Authority)}: no answer within {HttpLimits.Seconds(_timeout)}", e);
         }
         using (response)
         {
+            string server = $"registry {Registry}: token server {realm.GetLeftPart(UriPartial.Authority)}";
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
-                throw new FerryException($"registry {Registry}: token server {realm} refused the credentials ({(int)response.StatusCode})");
+                throw new PeerException($"{server} refused the credentials ({(int)response.StatusCode})");
             if (!response.IsSuccessStatusCode)
-                throw new FerryException($"registry {Registry}: token server {realm}: {(int)response.StatusCode} {response.ReasonPhrase}");
-            using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancel).ConfigureAwait(false));
-            string token = Json.OptString(doc.RootElement, "token") ?? Json.OptString(doc.RootElement, "access_token")
-                ?? throw new FerryException($"registry {Registry}: token server {realm} returned no token");
-            return "Bearer " + token;
+                throw new PeerException($"{server}: {(int)response.StatusCode} {response.ReasonPhrase}");
+            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxTokenBytes, _timeout, server, "token reply", cancel).ConfigureAwait(false);
+            try
+            {
+                using var doc = JsonDocument.Parse(body);
+                string token = Json.OptString(doc.RootElement, "token") ?? Json.OptString(doc.RootElement, "access_token")
+                    ?? throw new PeerException($"{server} returned no token");
+                if (token.Any(c => c is < ' ' or > '~'))
+                    throw new PeerException($"{server} returned a token with characters a header cannot carry");
+                return "Bearer " + token;
+            }
+            catch (JsonException)
+            {
+                throw new PeerException($"{server}: the token reply is not JSON");
+            }
         }
     }
 
@@ -459,37 +604,28 @@ internal sealed class RegistryClient : IDisposable
         return result;
     }
 
-    /// <summary>Turns an error response into a one-line exception: the registry's structured errors when it sends them.</summary>
+    /// <summary>Turns an error response into a one-line exception: the registry's structured errors when it sends them (read with a limit).</summary>
     private async Task EnsureSuccess(HttpResponseMessage response, string what, CancellationToken cancel)
     {
         if (response.IsSuccessStatusCode)
             return;
-        string body = "";
-        try
-        {
-            body = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
-        }
-        catch (HttpRequestException)
-        {
-        }
         string detail = $"{(int)response.StatusCode} {response.ReasonPhrase}";
         try
         {
+            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxErrorBytes, _timeout, $"registry {Registry}", "error", cancel).ConfigureAwait(false);
             using var doc = JsonDocument.Parse(body);
             if (Json.OptArray(doc.RootElement, "errors") is JsonElement errors)
-            {
-                detail = string.Join("; ", errors.EnumerateArray().Select(e => $"{Json.OptString(e, "code")}: {Json.OptString(e, "message")}"));
-            }
+                detail = string.Join("; ", errors.EnumerateArray().Take(5).Select(e => Digest.Describe($"{Json.OptString(e, "code")}: {Json.OptString(e, "message")}")));
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or PeerException)
         {
         }
         string message = $"registry {Registry}: {what}: {detail}";
         throw response.StatusCode switch
         {
             HttpStatusCode.NotFound => new ImageNotFoundException(message),
-            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new FerryException(message + (_basic is null ? " (no credentials: use --creds or --authfile)" : " (check the credentials)")),
-            _ => new FerryException(message),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new PeerException(message + (Basic is null ? " (no credentials: use --creds, --authfile or ferry login)" : " (check the credentials)")),
+            _ => new PeerException(message),
         };
     }
 
@@ -498,30 +634,14 @@ internal sealed class RegistryClient : IDisposable
         _http.Dispose();
         _schemeLock.Dispose();
     }
-
-    /// <summary>A response stream that disposes its response.</summary>
-    private sealed class OwningStream(Stream inner, HttpResponseMessage owner) : Ferry.Archive.ReadOnlyStream
-    {
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                owner.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-    }
 }
 
 /// <summary>
-/// Reads a blob; when the connection breaks, reopens it at the current offset with a Range request (3 times). Read
-/// asynchronously only: a network read must not block a thread.
+/// Reads a blob; when the connection breaks or stalls (no byte within the timeout), reopens it at the current offset
+/// with a Range request, a bounded number of times, then fails naming the blob and the registry. Read asynchronously
+/// only: a network read must not block a thread.
 /// </summary>
-internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size, Stream first, CancellationToken cancel) : Ferry.Archive.ReadOnlyStream
+internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size, Stream first, int resumes, CancellationToken cancel) : Ferry.Archive.ReadOnlyStream
 {
     private Stream? _current = first;
     private long _position;
@@ -541,14 +661,17 @@ internal sealed class ResumingBlobStream(RegistryClient client, string repo, Dig
             try
             {
                 int n = await _current.ReadAsync(buffer, linked.Token).ConfigureAwait(false);
+                if (n == 0 && _position < size)
+                    throw new IOException($"the body ended at byte {_position} of {size}");
                 _position += n;
                 return n;
             }
-            catch (Exception e) when (e is IOException or HttpRequestException && _resumes < 3 && _position < size && !linked.IsCancellationRequested)
+            catch (Exception e) when (e is IOException or HttpRequestException && !linked.IsCancellationRequested)
             {
-                _resumes++;
                 await _current.DisposeAsync().ConfigureAwait(false);
                 _current = null;
+                if (_resumes++ >= resumes)
+                    throw new PeerException($"registry {client.Registry}: blob {repo}@{digest}: download failed at byte {_position} of {size} after {resumes} resumes: {HttpLimits.Innermost(e)}", e);
             }
         }
     }
@@ -558,52 +681,5 @@ internal sealed class ResumingBlobStream(RegistryClient client, string repo, Dig
         if (disposing)
             _current?.Dispose();
         base.Dispose(disposing);
-    }
-}
-
-/// <summary>Credentials for a registry: --creds, --authfile, REGISTRY_AUTH_FILE, podman's auth.json, docker's config.json.</summary>
-internal static class Credentials
-{
-    /// <summary>base64(user:password) for <paramref name="registry"/>, or null.</summary>
-    public static string? Find(string registry, RegistryOptions options)
-    {
-        if (options.Credentials is string creds)
-        {
-            if (!creds.Contains(':', StringComparison.Ordinal))
-                throw new UsageException("--creds wants USER:PASSWORD");
-            return Convert.ToBase64String(Encoding.UTF8.GetBytes(creds));
-        }
-        var files = new List<string?>
-        {
-            options.AuthFile,
-            Environment.GetEnvironmentVariable("REGISTRY_AUTH_FILE"),
-            Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } run ? Path.Combine(run, "containers", "auth.json") : null,
-            Path.Combine(Environment.GetEnvironmentVariable("DOCKER_CONFIG") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".docker"), "config.json"),
-        };
-        foreach (var file in files.Where(f => f is not null && File.Exists(f)))
-        {
-            try
-            {
-                using var doc = JsonDocument.Parse(File.ReadAllBytes(file!));
-                if (Json.OptObject(doc.RootElement, "auths") is not JsonElement auths)
-                    continue;
-                foreach (var entry in auths.EnumerateObject())
-                {
-                    string key = entry.Name;
-                    if (key.Contains("://", StringComparison.Ordinal))
-                        key = new Uri(key).Authority;
-                    key = key.TrimEnd('/');
-                    if ((key == registry || (registry == "docker.io" && key is "index.docker.io" or "registry-1.docker.io")) && Json.OptString(entry.Value, "auth") is { Length: > 0 } auth)
-                        return auth;
-                }
-            }
-            catch (JsonException)
-            {
-                throw new UsageException($"{file}: not a valid auth file (JSON)");
-            }
-        }
-        if (options.AuthFile is string missing && !File.Exists(missing))
-            throw new UsageException($"--authfile {missing}: no such file");
-        return null;
     }
 }

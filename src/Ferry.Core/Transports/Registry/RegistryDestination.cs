@@ -48,7 +48,7 @@ internal sealed class RegistryDestination : IImageDestination
         lock (_lock)
         {
             if (!_clients.TryGetValue(host, out var c))
-                _clients[host] = c = new RegistryClient(host, _options.Registry);
+                _clients[host] = c = new RegistryClient(host, _options.Registry, _options.Timeout);
             return c;
         }
     }

@@ -26,4 +26,10 @@ public sealed record RegistryOptions
 
     /// <summary>The first retry delay (doubled each time).</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How many times a stalled or broken blob download resumes from its offset (Range) before it fails.</summary>
+    public int Resumes { get; init; } = 3;
+
+    /// <summary>The most manifests and indexes read from a registry for one source (a hostile index graph stops here).</summary>
+    public int MaxManifests { get; init; } = 10_000;
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Ferry.Digests;
 using Ferry.Images;
 using Ferry.Model;
@@ -43,6 +44,7 @@ internal sealed class RegistrySource : IImageSource
     public static async ValueTask<RegistrySource> OpenAsync(IReadOnlyList<RegistryReference> references, TransportOptions options, CancellationToken cancel)
     {
         var clients = new Dictionary<string, RegistryClient>(StringComparer.Ordinal);
+        var fetched = new StrongBox<int>();
         try
         {
             var images = new List<NamedImage>();
@@ -50,9 +52,9 @@ internal sealed class RegistrySource : IImageSource
             {
                 var name = r.Name;
                 if (!clients.TryGetValue(r.Host, out var client))
-                    clients[r.Host] = client = new RegistryClient(r.Host, options.Registry);
+                    clients[r.Host] = client = new RegistryClient(r.Host, options.Registry, options.Timeout);
                 string reference = name.Digest?.ToString() ?? name.Tag!;
-                var root = await LoadNodeAsync(client, name.Path, null, reference, 0, options.Platform, cancel).ConfigureAwait(false);
+                var root = await new Walk(client, name.Path, options.Registry.MaxManifests, fetched).LoadNodeAsync(null, reference, 0, options.Platform, cancel).ConfigureAwait(false);
                 var key = KeyOf(root);
                 var image = images.FirstOrDefault(i => i.Key == key);
                 if (image is null)
@@ -82,75 +84,107 @@ internal sealed class RegistrySource : IImageSource
         _ => node.Descriptor!.Digest,
     };
 
-    private static async Task<ManifestNode> LoadNodeAsync(RegistryClient client, string repo, Descriptor? descriptor, string reference, int depth, Platform? platform, CancellationToken cancel)
+    /// <summary>
+    /// Reads one manifest graph: each digest is fetched once (a graph that lists the same index many times — a DAG —
+    /// costs one request per distinct manifest), and all the walks of a source together fetch at most
+    /// <see cref="RegistryOptions.MaxManifests"/> documents.
+    /// </summary>
+    private sealed class Walk(RegistryClient client, string repo, int maxManifests, StrongBox<int> fetched)
     {
-        if (depth > OciLayout.OciLayoutReader.MaxIndexDepth)
-            throw new ArchiveFormatException($"registry {client.Registry}: {repo}: indexes nested deeper than {OciLayout.OciLayoutReader.MaxIndexDepth}");
-        var (bytes, headerType, digest) = await client.GetManifestAsync(repo, reference, cancel).ConfigureAwait(false);
-        string what = $"docker://{client.Registry}/{repo}@{digest}";
-        string kind;
-        using (var doc = Json.Parse(bytes, what))
-            kind = Json.OptString(doc.RootElement, "mediaType") ?? (doc.RootElement.TryGetProperty("manifests", out _) ? MediaTypes.OciIndex : headerType);
-        if (MediaTypes.IsIndex(kind) || MediaTypes.IsIndex(headerType))
+        private readonly Dictionary<Digest, Task<ManifestNode>> _nodes = [];
+
+        public async Task<ManifestNode> LoadNodeAsync(Descriptor? descriptor, string reference, int depth, Platform? platform, CancellationToken cancel)
         {
-            var index = ImageIndex.Parse(bytes, MediaTypes.IsIndex(headerType) ? headerType : kind, what);
-            if (platform is not null)
+            if (depth > OciLayout.OciLayoutReader.MaxIndexDepth)
+                throw new ArchiveFormatException($"registry {client.Registry}: {repo}: indexes nested deeper than {OciLayout.OciLayoutReader.MaxIndexDepth}");
+            if (descriptor is not null && platform is null)
             {
-                var match = index.Manifests.FirstOrDefault(m => m.Platform is { } p && platform.Matches(p))
-                    ?? throw new ImageNotFoundException($"{what}: no manifest for platform {platform} (has: {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? "?"))})");
-                return await LoadNodeAsync(client, repo, match, match.Digest.ToString(), depth + 1, platform, cancel).ConfigureAwait(false);
+                if (!_nodes.TryGetValue(descriptor.Digest, out var known))
+                    _nodes[descriptor.Digest] = known = FetchAsync(descriptor, reference, depth, platform, cancel);
+                return Reparent(await known.ConfigureAwait(false), descriptor);
             }
-            var children = new List<ManifestNode>();
-            foreach (var child in index.Manifests)
-                children.Add(await LoadChildAsync(client, repo, child, depth + 1, cancel).ConfigureAwait(false));
-            return new IndexNode
+            return await FetchAsync(descriptor, reference, depth, platform, cancel).ConfigureAwait(false);
+        }
+
+        /// <summary>The same content under another parent's descriptor (its platform and annotations).</summary>
+        private static ManifestNode Reparent(ManifestNode node, Descriptor descriptor) => node switch
+        {
+            _ when ReferenceEquals(node.Descriptor, descriptor) => node,
+            ImageNode i => new ImageNode { Descriptor = descriptor, Image = i.Image },
+            IndexNode x => new IndexNode { Descriptor = descriptor, Index = x.Index, Children = x.Children, Blob = x.Blob },
+            OpaqueNode o => new OpaqueNode { Descriptor = descriptor, Blob = o.Blob },
+            _ => node,
+        };
+
+        private async Task<ManifestNode> FetchAsync(Descriptor? descriptor, string reference, int depth, Platform? platform, CancellationToken cancel)
+        {
+            if (Interlocked.Increment(ref fetched.Value) > maxManifests)
+                throw new ArchiveFormatException($"registry {client.Registry}: {repo}: more than {maxManifests} manifests and indexes in one copy (a hostile index graph?)");
+            var (bytes, headerType, digest) = await client.GetManifestAsync(repo, reference, cancel).ConfigureAwait(false);
+            string what = $"docker://{client.Registry}/{repo}@{digest}";
+            string kind;
+            using (var doc = Json.Parse(bytes, what))
+                kind = Json.OptString(doc.RootElement, "mediaType") ?? (doc.RootElement.TryGetProperty("manifests", out _) ? MediaTypes.OciIndex : headerType);
+            if (MediaTypes.IsIndex(kind) || MediaTypes.IsIndex(headerType))
             {
-                Descriptor = descriptor ?? new Descriptor(index.MediaType, digest, bytes.LongLength),
-                Index = index,
-                Children = children,
-                Blob = new BytesBlob(bytes, what),
+                var index = ImageIndex.Parse(bytes, MediaTypes.IsIndex(headerType) ? headerType : kind, what);
+                if (platform is not null)
+                {
+                    var match = index.Manifests.FirstOrDefault(m => m.Platform is { } p && platform.Matches(p))
+                        ?? throw new ImageNotFoundException($"{what}: no manifest for platform {platform} (has: {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? "?"))})");
+                    return await LoadNodeAsync(match, match.Digest.ToString(), depth + 1, platform, cancel).ConfigureAwait(false);
+                }
+                var children = new List<ManifestNode>();
+                foreach (var child in index.Manifests)
+                    children.Add(await LoadChildAsync(child, depth + 1, cancel).ConfigureAwait(false));
+                return new IndexNode
+                {
+                    Descriptor = descriptor ?? new Descriptor(index.MediaType, digest, bytes.LongLength),
+                    Index = index,
+                    Children = children,
+                    Blob = new BytesBlob(bytes, what),
+                };
+            }
+            bool imageLike = MediaTypes.IsImageManifest(kind) || MediaTypes.IsImageManifest(headerType) || MediaTypes.IsSchema1(kind) || MediaTypes.IsSchema1(headerType)
+                             || kind is "" or MediaTypes.OciDescriptor;
+            if (!imageLike)
+            {
+                // An artifact manifest (or anything else): carried as it is.
+                return new OpaqueNode { Descriptor = descriptor ?? new Descriptor(kind, digest, bytes.LongLength), Blob = new BytesBlob(bytes, what) };
+            }
+            var manifest = ImageManifest.Parse(bytes, headerType, what);
+            var cfgBlob = new RegistryBlob(client, repo, manifest.Config.Digest, manifest.Config.Size);
+            byte[] cfgBytes = await cfgBlob.ReadDocumentAsync(manifest.Config.Digest, manifest.Config.Size, $"config {manifest.Config.Digest}", cancel).ConfigureAwait(false);
+            var config = ImageConfig.Parse(cfgBytes, $"docker://{client.Registry}/{repo} config {manifest.Config.Digest}");
+            if (config.DiffIds.Count != manifest.Layers.Count)
+                throw new ArchiveFormatException($"{what}: config has {config.DiffIds.Count} diff_ids but the manifest has {manifest.Layers.Count} layers");
+            var layers = manifest.Layers.Select((l, i) => new SourceLayer(l, config.DiffIds[i], MediaTypes.LayerCompression(l.MediaType),
+                MediaTypes.IsForeign(l.MediaType) ? null : new RegistryBlob(client, repo, l.Digest, l.Size))).ToList();
+            return new ImageNode
+            {
+                Descriptor = descriptor ?? new Descriptor(manifest.MediaType, digest, bytes.LongLength),
+                Image = new SourceImage
+                {
+                    Config = config,
+                    ConfigDescriptor = manifest.Config,
+                    ConfigBlob = new BytesBlob(cfgBytes, $"docker://{client.Registry}/{repo}@{manifest.Config.Digest}", cfgBlob.Origin),
+                    Manifest = manifest,
+                    Layers = layers,
+                },
             };
         }
-        bool imageLike = MediaTypes.IsImageManifest(kind) || MediaTypes.IsImageManifest(headerType) || MediaTypes.IsSchema1(kind) || MediaTypes.IsSchema1(headerType)
-                         || kind is "" or MediaTypes.OciDescriptor;
-        if (!imageLike)
-        {
-            // An artifact manifest (or anything else): carried as it is.
-            return new OpaqueNode { Descriptor = descriptor ?? new Descriptor(kind, digest, bytes.LongLength), Blob = new BytesBlob(bytes, what) };
-        }
-        var manifest = ImageManifest.Parse(bytes, headerType, what);
-        var cfgBlob = new RegistryBlob(client, repo, manifest.Config.Digest, manifest.Config.Size);
-        byte[] cfgBytes = await cfgBlob.ReadDocumentAsync(manifest.Config.Digest, manifest.Config.Size, $"config {manifest.Config.Digest}", cancel).ConfigureAwait(false);
-        var config = ImageConfig.Parse(cfgBytes, $"docker://{client.Registry}/{repo} config {manifest.Config.Digest}");
-        if (config.DiffIds.Count != manifest.Layers.Count)
-            throw new ArchiveFormatException($"{what}: config has {config.DiffIds.Count} diff_ids but the manifest has {manifest.Layers.Count} layers");
-        var layers = manifest.Layers.Select((l, i) => new SourceLayer(l, config.DiffIds[i], MediaTypes.LayerCompression(l.MediaType),
-            MediaTypes.IsForeign(l.MediaType) ? null : new RegistryBlob(client, repo, l.Digest, l.Size))).ToList();
-        return new ImageNode
-        {
-            Descriptor = descriptor ?? new Descriptor(manifest.MediaType, digest, bytes.LongLength),
-            Image = new SourceImage
-            {
-                Config = config,
-                ConfigDescriptor = manifest.Config,
-                ConfigBlob = new BytesBlob(cfgBytes, $"docker://{client.Registry}/{repo}@{manifest.Config.Digest}", cfgBlob.Origin),
-                Manifest = manifest,
-                Layers = layers,
-            },
-        };
-    }
 
-    /// <summary>An index child: an image or index like the root, but a child whose config is not an image config (an attestation, an artifact) is carried as it is.</summary>
-    private static async Task<ManifestNode> LoadChildAsync(RegistryClient client, string repo, Descriptor child, int depth, CancellationToken cancel)
-    {
-        try
+        /// <summary>An index child; a child the registry lacks (a sparse index) is kept as a reference, as an OCI layout may.</summary>
+        private async Task<ManifestNode> LoadChildAsync(Descriptor child, int depth, CancellationToken cancel)
         {
-            return await LoadNodeAsync(client, repo, child, child.Digest.ToString(), depth, null, cancel).ConfigureAwait(false);
-        }
-        catch (ImageNotFoundException) when (child.Platform is not null)
-        {
-            // A sparse index: the registry lacks one platform's manifest. Keep the reference, as an OCI layout may.
-            return new OpaqueNode { Descriptor = child };
+            try
+            {
+                return await LoadNodeAsync(child, child.Digest.ToString(), depth, null, cancel).ConfigureAwait(false);
+            }
+            catch (ImageNotFoundException) when (child.Platform is not null)
+            {
+                return new OpaqueNode { Descriptor = child };
+            }
         }
     }
 

@@ -1,0 +1,153 @@
+using System.Net;
+
+namespace Ferry.Transports.Http;
+
+/// <summary>
+/// Reading from peers that may lie or stall: every body is read with a size limit (stopping at the limit), every wait
+/// has a timeout. Shared by the registry and the Docker Engine clients.
+/// </summary>
+internal static class HttpLimits
+{
+    /// <summary>The largest token-server reply read: 1 MiB (a JWT is a few KiB).</summary>
+    public const int MaxTokenBytes = 1 << 20;
+
+    /// <summary>The largest error body read (for its message): 64 KiB.</summary>
+    public const int MaxErrorBytes = 64 << 10;
+
+    /// <summary>The largest small JSON answer of a daemon (<c>/version</c>, <c>/info</c>): 1 MiB.</summary>
+    public const int MaxDaemonDocumentBytes = 1 << 20;
+
+    /// <summary>
+    /// Reads a whole small body (a manifest, a token, an error, <c>/version</c>) within <paramref name="limit"/> bytes
+    /// and <paramref name="deadline"/> (the whole body, so a peer sending a byte a second cannot hold us).
+    /// </summary>
+    /// <exception cref="PeerException">The body is larger than the limit, or not complete in time.</exception>
+    public static async Task<byte[]> ReadBodyAsync(HttpResponseMessage response, int limit, TimeSpan deadline, string peer, string what, CancellationToken cancel)
+    {
+        if (response.Content.Headers.ContentLength is long declared && declared > limit)
+            throw new PeerException($"{peer}: {what} is {declared} bytes, over the {limit}-byte limit");
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        timer.CancelAfter(deadline);
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(timer.Token).ConfigureAwait(false);
+            using var ms = new MemoryStream();
+            byte[] buf = new byte[64 << 10];
+            int n;
+            while ((n = await body.ReadAsync(buf, timer.Token).ConfigureAwait(false)) > 0)
+            {
+                if (ms.Length + n > limit)
+                    throw new PeerException($"{peer}: {what} is larger than the {limit}-byte limit");
+                ms.Write(buf, 0, n);
+            }
+            return ms.ToArray();
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            throw new PeerException($"{peer}: {what} was not complete within {Seconds(deadline)} (a stalled peer?)");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            throw new PeerException($"{peer}: {what}: the connection broke: {Innermost(e)}", e);
+        }
+    }
+
+    /// <summary>"30 s", "2 min".</summary>
+    public static string Seconds(TimeSpan t) => t.TotalSeconds < 120 ? $"{t.TotalSeconds:0} s" : $"{t.TotalMinutes:0.#} min";
+
+    /// <summary>The innermost exception's message (the one that says what happened).</summary>
+    public static string Innermost(Exception e)
+    {
+        var x = e;
+        while (x.InnerException is not null)
+            x = x.InnerException;
+        return x.Message;
+    }
+
+    /// <summary>Whether a status is a redirect with a Location to follow.</summary>
+    public static bool IsRedirect(HttpStatusCode s) => s is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
+        or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
+
+    /// <summary>Whether two URIs have the same scheme, host and port: credentials given for one may go to the other.</summary>
+    public static bool SameOrigin(Uri a, Uri b) =>
+        string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase) && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
+}
+
+/// <summary>
+/// A read stream over a network body that fails when no byte arrives for <c>idle</c>: each read gets its own deadline.
+/// The failure is an <see cref="IOException"/> (a broken download), so a resuming reader may retry from its offset.
+/// </summary>
+internal sealed class IdleTimeoutStream(Stream inner, TimeSpan idle, IDisposable? owner = null) : Ferry.Archive.ReadOnlyStream
+{
+    public override int Read(Span<byte> buffer) => throw new NotSupportedException("a network body is read asynchronously");
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timer.CancelAfter(idle);
+        try
+        {
+            return await inner.ReadAsync(buffer, timer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException($"no data for {HttpLimits.Seconds(idle)} (the transfer stalled)");
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+            owner?.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// A write-through stream that re-arms a watchdog on every write: while a request body is being sent, the
+/// "first byte" timeout of the answer must not run; it starts when the body is done.
+/// </summary>
+internal sealed class ActivityStream(Stream inner, CancellationTokenSource watchdog, TimeSpan timeout) : Stream
+{
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() => inner.Flush();
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        inner.Write(buffer);
+        Rearm();
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        Rearm();
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    private void Rearm()
+    {
+        try
+        {
+            watchdog.CancelAfter(timeout);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}
