@@ -85,6 +85,13 @@ public sealed record CliIO(TextWriter Out, TextWriter Err, Func<Stream>? Stdin, 
         return Console.OpenStandardInput();
     });
 
+    /// <summary>Refuses, before anything else happens, a source that is a terminal on stdin.</summary>
+    public void RefuseTerminal(Ferry.Transports.ImageReference source)
+    {
+        if (source.IsStdio && Stdin is null && !Console.IsInputRedirected)
+            throw new UsageException("refusing to read an archive from a terminal: name a file, or pipe one in (… | ferry load)");
+    }
+
     /// <summary>The password given on stdin (<c>--password-stdin</c>): its first line, read once.</summary>
     public string Password()
     {
@@ -143,6 +150,17 @@ internal static class Guard
                 return 130;
             case AggregateException { InnerExceptions: [var only] }:
                 return Report(io, debug, only);
+            // Outside failures that escaped the library's translation still get one line (the stack with --debug).
+            case IOException or UnauthorizedAccessException:
+                io.Err.WriteLine($"ferry: {e.Message}");
+                if (debug)
+                    io.Err.WriteLine(e.ToString());
+                return ExitCodes.OutputError;
+            case HttpRequestException or System.Text.Json.JsonException or TimeoutException:
+                io.Err.WriteLine($"ferry: {e.Message}");
+                if (debug)
+                    io.Err.WriteLine(e.ToString());
+                return ExitCodes.Failure;
             default:
                 io.Err.WriteLine($"ferry: internal error: {e.GetType().Name}: {e.Message}");
                 if (debug)

@@ -21,6 +21,7 @@ internal static class CopyCommand
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var src = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            io.RefuseTerminal(src);
             var dst = TransportRegistry.Default.Parse(parse.GetValue(dest)!);
             var options = flags.Read(parse, io, parse.GetValue(format));
             if (options.Platform is not null && src is Transports.Registry.RegistryReference)

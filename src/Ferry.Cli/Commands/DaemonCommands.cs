@@ -16,6 +16,7 @@ internal static class DaemonCommands
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var src = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            io.RefuseTerminal(src);
             var dst = TransportRegistry.Default.Parse("docker-daemon:");
             var options = flags.Read(parse, io);
             return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), toStdout: false, cancel).ConfigureAwait(false);

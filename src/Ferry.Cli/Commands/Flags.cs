@@ -92,6 +92,7 @@ internal sealed class CopyFlags
     public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (images, digests, references, blobs)" };
     public Option<string> Host { get; } = DaemonOptions.Host();
     public Option<string> Timeout { get; } = TimeoutOption.Create();
+    public Option<bool> NoVerifyDiffIds { get; } = new("--no-verify-diff-ids") { Description = "Do not check layers against their config's diff_ids while copying (they are checked by default)" };
     public RegistryFlags Registry { get; }
 
     public CopyFlags(params Side[] sides)
@@ -108,7 +109,7 @@ internal sealed class CopyFlags
 
     public void AddTo(Command c, bool host = true)
     {
-        foreach (var o in new Option[] { Image, Tag, Compress, Level, Platform, Progress, Quiet, Json, Timeout })
+        foreach (var o in new Option[] { Image, Tag, Compress, Level, Platform, Progress, Quiet, Json, Timeout, NoVerifyDiffIds })
             c.Options.Add(o);
         if (host)
             c.Options.Add(Host);
@@ -126,6 +127,7 @@ internal sealed class CopyFlags
         {
             Compress = CopyOptions.ParseCompress(p.GetValue(Compress) ?? "keep"),
             CompressionLevel = p.GetValue(Level),
+            VerifyDiffIds = !p.GetValue(NoVerifyDiffIds),
             Images = p.GetValue(Image) ?? [],
             Tags = p.GetValue(Tag) ?? [],
             Platform = p.GetValue(Platform) is string pl ? Model.Platform.Parse(pl) : null,

@@ -20,6 +20,7 @@ internal static class InspectCommand
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            io.RefuseTerminal(reference);
             var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout) };
             await using var src = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
             if (parse.GetValue(json))

@@ -48,6 +48,7 @@ internal static class RegistryCommands
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var src = TransportRegistry.Default.Parse(parse.GetValue(archive)!);
+            io.RefuseTerminal(src);
             string t = parse.GetValue(target)!;
             ImageReference dst = t.StartsWith("docker://", StringComparison.Ordinal) && !t.EndsWith('/') ? TransportRegistry.Default.Parse(t) : RegistryPrefixReference.Parse(t);
             var options = flags.Read(parse, io);

@@ -18,7 +18,9 @@ internal static class VerifyCommand
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout) };
-            var report = await ImageValidator.VerifyAsync(TransportRegistry.Default.Parse(parse.GetValue(source)!), options, cancel).ConfigureAwait(false);
+            var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            io.RefuseTerminal(reference);
+            var report = await ImageValidator.VerifyAsync(reference, options, cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 io.Out.WriteLine(System.Text.Encoding.UTF8.GetString(report.ToJson()));

@@ -41,6 +41,13 @@ public sealed record CopyOptions
     /// <summary>Receives per-blob progress.</summary>
     public ICopyProgress? Progress { get; init; }
 
+    /// <summary>
+    /// Whether every layer copied is checked against its config's diff_id (default): free for uncompressed layers
+    /// (their digest is their diff_id), decompressed beside the copy on another core for compressed ones. A mismatch
+    /// stops the copy before anything is committed.
+    /// </summary>
+    public bool VerifyDiffIds { get; init; } = true;
+
     /// <summary>How many layers are recompressed at once (default: the processor count).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 

@@ -48,7 +48,14 @@ public static class ImageCopier
         foreach (var w in source.Warnings)
             options.Log?.Invoke("warning: " + w);
         await using var run = new CopyRun(source, destination, options);
-        return await run.RunAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            return await run.RunAsync(cancel).ConfigureAwait(false);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new ArchiveFormatException($"{source.DisplayName}: ended early (was it truncated while it was read?): {e.Message}", e);
+        }
     }
 }
 
@@ -220,7 +227,24 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         }
         var target = TargetCompression(layer.ActualCompression, src.Digest);
         if (target == layer.ActualCompression)
-            return new Outgoing(src, BlobContent.FromSource(layer.Blob, src.Digest, src.Size, $"layer {src.Digest}"));
+        {
+            var content = BlobContent.FromSource(layer.Blob, src.Digest, src.Size, $"layer {src.Digest}");
+            if (options.VerifyDiffIds && layer.DiffId is Digest diffId)
+            {
+                if (layer.ActualCompression == CompressionKind.None)
+                {
+                    // An uncompressed layer's digest is its diff_id: nothing to read to check it.
+                    if (src.Digest != diffId)
+                        throw new DigestMismatchException($"{source.DisplayName}: layer {src.Digest} is uncompressed, so its diff_id must be the same digest, but the config says {diffId} (--no-verify-diff-ids copies it anyway)");
+                }
+                else if (layer.ActualCompression is CompressionKind.Gzip or CompressionKind.Zstd)
+                {
+                    string what = $"{source.DisplayName}: layer {src.Digest}";
+                    content = content.Through(s => new DiffIdVerifyingStream(s, layer.ActualCompression, diffId, what));
+                }
+            }
+            return new Outgoing(src, content);
+        }
         var staged = _staged[(src.Digest, target)];
         var desc = new Descriptor(MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd), staged.Digest, staged.Size) { Annotations = src.Annotations, Urls = src.Urls };
         return new Outgoing(desc, BlobContent.FromStagedFile(staged.Path, staged.Digest, staged.Size, $"layer {staged.Digest}"));

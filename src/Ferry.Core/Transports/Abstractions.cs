@@ -285,6 +285,10 @@ public sealed class BlobContent
     internal static BlobContent FromStagedFile(string path, Digest digest, long size, string what) =>
         new(digest, size, what, null, _ => ValueTask.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan | FileOptions.Asynchronous)));
 
+    /// <summary>The same content read through <paramref name="wrap"/> (a further check on the bytes).</summary>
+    internal BlobContent Through(Func<Stream, Stream> wrap) =>
+        new(Digest, Size, What, Origin, async ct => wrap(await _open(ct).ConfigureAwait(false)));
+
     /// <summary>The same content, reporting the bytes read to <paramref name="progress"/> under <see cref="What"/>.</summary>
     internal BlobContent Reporting(ICopyProgress? progress) => progress is null ? this
         : new(Digest, Size, What, Origin, async ct =>

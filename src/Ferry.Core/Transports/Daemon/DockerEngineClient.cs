@@ -250,7 +250,7 @@ internal sealed class DockerEngineClient : IDisposable
                 {
                     total += n;
                     if (total > MaxSaveBytes)
-                        throw new PeerException($"{Peer}: save sent more than {MaxSaveBytes >> 30} GiB; stopped");
+                        throw new PeerException($"{Peer}: save sent more than {(MaxSaveBytes >= 1L << 30 ? $"{MaxSaveBytes >> 30} GiB" : $"{MaxSaveBytes >> 20} MiB")}; stopped");
                     if (total - checkedAt >= 64L << 20)
                     {
                         checkedAt = total;

@@ -76,7 +76,16 @@ internal sealed class RegistryDestination : IImageDestination
     public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default)
     {
         foreach (var (client, repo, tag, bytes, mediaType) in _tags)
-            await client.PutManifestAsync(repo, tag, bytes, mediaType, cancel).ConfigureAwait(false);
+        {
+            try
+            {
+                await client.PutManifestAsync(repo, tag, bytes, mediaType, cancel).ConfigureAwait(false);
+            }
+            catch (FerryException e) when (e is not UsageException)
+            {
+                throw new PeerException($"{e.Message} (blobs and manifests are in {client.Registry}/{repo} already, the tag is not; a retry uploads nothing more)", e, e.ExitCode);
+            }
+        }
         return [];
     }
 
@@ -155,7 +164,16 @@ internal sealed class RegistryDestination : IImageDestination
             byte[] raw = bytes.ToArray();
             _manifests[manifest.Digest] = (raw, manifest.MediaType);
             foreach (var (client, repo) in _repos)
-                await client.PutManifestAsync(repo, manifest.Digest.ToString(), raw, manifest.MediaType, cancel).ConfigureAwait(false);
+            {
+                try
+                {
+                    await client.PutManifestAsync(repo, manifest.Digest.ToString(), raw, manifest.MediaType, cancel).ConfigureAwait(false);
+                }
+                catch (FerryException e) when (e is not UsageException)
+                {
+                    throw new PeerException($"{e.Message} (the image's blobs are in {client.Registry}/{repo} already; a retry uploads only what is missing)", e, e.ExitCode);
+                }
+            }
         }
 
         public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancel = default)
