@@ -76,6 +76,24 @@ _ci_stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
+# _ci_wait PID LOG WHAT CMD...: waits up to 60 s for CMD to succeed while PID lives; on failure prints LOG's tail.
+_ci_wait() {
+  local pid="$1" log="$2" what="$3" i
+  shift 3
+  for i in $(seq 1 120); do
+    "$@" >/dev/null 2>&1 && return 0
+    if ! _ci_alive "$pid"; then
+      echo "ci: $what exited during startup; last log lines:" >&2
+      tail -n 30 "$log" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "ci: $what did not answer within 60 s; last log lines:" >&2
+  tail -n 30 "$log" >&2
+  return 1
+}
+
 ci_start_dockerd() {
   local dir pid i
   dir=$(_ci_dir "${1:-}") || return
@@ -101,20 +119,10 @@ ci_start_dockerd() {
     </dev/null >>"$dir/dockerd.log" 2>&1 &
   pid=$!
   echo "$pid" >"$dir/dockerd.ci.pid"
-  for i in $(seq 1 120); do
-    if /usr/bin/docker -H "unix://$dir/docker.sock" version >/dev/null 2>&1; then
-      export DOCKER_HOST="unix://$dir/docker.sock"
-      return 0
-    fi
-    if ! _ci_alive "$pid"; then
-      echo "ci: dockerd exited during startup; last log lines:" >&2
-      tail -n 30 "$dir/dockerd.log" >&2
-      return 1
-    fi
-    sleep 0.5
-  done
-  echo "ci: dockerd did not answer within 60 s; last log lines:" >&2
-  tail -n 30 "$dir/dockerd.log" >&2
+  if _ci_wait "$pid" "$dir/dockerd.log" dockerd /usr/bin/docker -H "unix://$dir/docker.sock" version; then
+    export DOCKER_HOST="unix://$dir/docker.sock"
+    return 0
+  fi
   _ci_stop_pid "$pid" "$dir" dockerd
   return 1
 }
@@ -153,20 +161,10 @@ EOF
   containerd --config "$dir/containerd.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
   pid=$!
   echo "$pid" >"$dir/containerd.ci.pid"
-  for i in $(seq 1 120); do
-    if ctr -a "$dir/containerd.sock" version >/dev/null 2>&1; then
-      export CONTAINERD_ADDRESS="$dir/containerd.sock"
-      return 0
-    fi
-    if ! _ci_alive "$pid"; then
-      echo "ci: containerd exited during startup; last log lines:" >&2
-      tail -n 30 "$dir/containerd.log" >&2
-      return 1
-    fi
-    sleep 0.5
-  done
-  echo "ci: containerd did not answer within 60 s; last log lines:" >&2
-  tail -n 30 "$dir/containerd.log" >&2
+  if _ci_wait "$pid" "$dir/containerd.log" containerd ctr -a "$dir/containerd.sock" version; then
+    export CONTAINERD_ADDRESS="$dir/containerd.sock"
+    return 0
+  fi
   _ci_stop_pid "$pid" "$dir" containerd
   return 1
 }
@@ -234,7 +232,7 @@ ci_fetch_docker26() {
 # ci_start_dockerd26 DIR NAME classic|containerd: a private docker 26 under DIR/NAME with its own containerd 1.7.
 # Exports FERRY_DOCKER26_CLI and FERRY_DOCKER26_HOST (classic) or FERRY_DOCKER26_CONTAINERD_HOST (containerd store).
 ci_start_dockerd26() {
-  local dir name="${2:?name}" store="${3:?classic or containerd}" x d pid i driver snapshotter
+  local dir name="${2:?name}" store="${3:?classic or containerd}" x d pid driver snapshotter
   dir=$(_ci_dir "${1:-}") || return
   x=$(ci_fetch_docker26) || return 1
   d="$dir/$name"
@@ -257,15 +255,7 @@ ci_start_dockerd26() {
   } >"$d/containerd.toml"
   PATH="$x/usr/bin:$PATH" "$x/usr/bin/containerd" --config "$d/containerd.toml" </dev/null >>"$d/containerd.log" 2>&1 &
   echo $! >"$d/containerd.ci.pid"
-  for i in $(seq 1 120); do
-    "$x/usr/bin/ctr" -a "$d/cd.sock" version >/dev/null 2>&1 && break
-    if ! _ci_alive "$(cat "$d/containerd.ci.pid")"; then
-      echo "ci: $name: containerd exited:" >&2
-      tail -n 20 "$d/containerd.log" >&2
-      return 1
-    fi
-    sleep 0.25
-  done
+  _ci_wait "$(cat "$d/containerd.ci.pid")" "$d/containerd.log" "$name: containerd 1.7" "$x/usr/bin/ctr" -a "$d/cd.sock" version || return 1
   if [ "$store" = containerd ]; then
     driver=native
     snapshotter=true
@@ -281,26 +271,13 @@ ci_start_dockerd26() {
     -H "unix://$d/docker.sock" </dev/null >>"$d/dockerd.log" 2>&1 &
   pid=$!
   echo "$pid" >"$d/dockerd.ci.pid"
-  for i in $(seq 1 120); do
-    if "$x/usr/bin/docker" --config "$d/cli" -H "unix://$d/docker.sock" version >/dev/null 2>&1; then
-      export FERRY_DOCKER26_CLI="$x/usr/bin/docker"
-      if [ "$store" = containerd ]; then
-        export FERRY_DOCKER26_CONTAINERD_HOST="unix://$d/docker.sock"
-      else
-        export FERRY_DOCKER26_HOST="unix://$d/docker.sock"
-      fi
-      return 0
-    fi
-    if ! _ci_alive "$pid"; then
-      echo "ci: $name: dockerd 26 exited during startup; last log lines:" >&2
-      tail -n 30 "$d/dockerd.log" >&2
-      return 1
-    fi
-    sleep 0.5
-  done
-  echo "ci: $name: dockerd 26 did not answer within 60 s" >&2
-  tail -n 30 "$d/dockerd.log" >&2
-  return 1
+  _ci_wait "$pid" "$d/dockerd.log" "$name: dockerd 26" "$x/usr/bin/docker" --config "$d/cli" -H "unix://$d/docker.sock" version || return 1
+  export FERRY_DOCKER26_CLI="$x/usr/bin/docker"
+  if [ "$store" = containerd ]; then
+    export FERRY_DOCKER26_CONTAINERD_HOST="unix://$d/docker.sock"
+  else
+    export FERRY_DOCKER26_HOST="unix://$d/docker.sock"
+  fi
 }
 
 _ci_stop_dockerd26() {
