@@ -192,11 +192,16 @@ _ci_debian_mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-# ci_fetch_docker26 [CACHE]: prints the directory the packages are unpacked in (CACHE/docker26/x).
-ci_fetch_docker26() {
-  local cache="${1:-${FERRY_CI_CACHE:-/var/cache/ferry-ci}}/docker26" mirror attempt d
+# _ci_fetch_trixie NAME "FILE..." PACKAGE...: downloads Debian 13 (trixie) packages under a private apt state (the
+# system's apt untouched, nothing installed) and unpacks them with dpkg-deb -x into CACHE/NAME/x; prints that
+# directory. Cached: a second call with every FILE (relative to x) present prints it at once.
+_ci_fetch_trixie() {
+  local name="${1:?name}" files="${2:?files}" cache mirror attempt d f ok=1
+  shift 2
+  cache="${FERRY_CI_CACHE:-/var/cache/ferry-ci}/$name"
   local x="$cache/x"
-  if [ -x "$x/usr/sbin/dockerd" ] && [ -x "$x/usr/bin/containerd" ] && [ -x "$x/usr/bin/docker" ]; then
+  for f in $files; do [ -e "$x/$f" ] || ok=0; done
+  if [ "$ok" = 1 ]; then
     echo "$x"
     return 0
   fi
@@ -211,22 +216,49 @@ ci_fetch_docker26() {
               -o "APT::Sandbox::User=root")
   for attempt in 1 2 3; do
     if apt-get "${opts[@]}" update >"$cache/apt.log" 2>&1 &&
-       (cd "$cache/debs" && apt-get "${opts[@]}" download docker.io containerd docker-cli >>"$cache/apt.log" 2>&1); then
+       (cd "$cache/debs" && apt-get "${opts[@]}" download "$@" >>"$cache/apt.log" 2>&1); then
       break
     fi
-    echo "ci: fetching docker 26 from $mirror (trixie), attempt $attempt failed; retrying" >&2
+    echo "ci: fetching $* from $mirror (trixie), attempt $attempt failed; retrying" >&2
     sleep 5
   done
-  if ! ls "$cache"/debs/docker.io_*.deb "$cache"/debs/containerd_*.deb "$cache"/debs/docker-cli_*.deb >/dev/null 2>&1; then
-    echo "ci: could not download docker.io, containerd and docker-cli from $mirror trixie:" >&2
-    tail -n 20 "$cache/apt.log" >&2
-    return 1
-  fi
+  for d in "$@"; do
+    if ! ls "$cache/debs/${d}_"*.deb >/dev/null 2>&1; then
+      echo "ci: could not download $d from $mirror trixie:" >&2
+      tail -n 20 "$cache/apt.log" >&2
+      return 1
+    fi
+  done
   for d in "$cache"/debs/*.deb; do
     dpkg-deb -x "$d" "$cache/x.tmp" || return 1
   done
+  for f in $files; do
+    [ -e "$cache/x.tmp/$f" ] || { echo "ci: $name: $f missing from the unpacked packages" >&2; return 1; }
+  done
   mv "$cache/x.tmp" "$x"
   echo "$x"
+}
+
+# ci_fetch_docker26: prints the directory Debian 13's docker.io, containerd and docker-cli are unpacked in.
+ci_fetch_docker26() {
+  _ci_fetch_trixie docker26 "usr/sbin/dockerd usr/bin/containerd usr/bin/docker" docker.io containerd docker-cli
+}
+
+# ci_fetch_sigstore DIR: Debian 13's cosign 2.5 and skopeo 1.18 (Debian 12's skopeo, podman and buildah are built with
+# sigstore disabled). cosign runs as it is; skopeo needs trixie's glibc, so DIR/bin/skopeo runs it through trixie's
+# own dynamic loader. Exports FERRY_COSIGN and FERRY_SKOPEO_SIGSTORE.
+ci_fetch_sigstore() {
+  local dir x lib
+  dir=$(_ci_dir "${1:-}") || return
+  x=$(_ci_fetch_trixie sigstore "usr/bin/cosign usr/bin/skopeo usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \
+      cosign skopeo libc6 libgpgme11t64 libassuan9 libgpg-error0 libsqlite3-0) || return 1
+  lib="$x/usr/lib/x86_64-linux-gnu"
+  mkdir -p "$dir/bin"
+  printf '#!/bin/sh\nexec "%s" --library-path "%s" "%s" "$@"\n' "$lib/ld-linux-x86-64.so.2" "$lib" "$x/usr/bin/skopeo" >"$dir/bin/skopeo"
+  chmod 755 "$dir/bin/skopeo"
+  "$x/usr/bin/cosign" version >/dev/null 2>&1 || { echo "ci: trixie's cosign does not run" >&2; return 1; }
+  "$dir/bin/skopeo" --version >/dev/null 2>&1 || { echo "ci: trixie's skopeo does not run:" >&2; "$dir/bin/skopeo" --version >&2; return 1; }
+  export FERRY_COSIGN="$x/usr/bin/cosign" FERRY_SKOPEO_SIGSTORE="$dir/bin/skopeo"
 }
 
 # ci_start_dockerd26 DIR NAME classic|containerd: a private docker 26 under DIR/NAME with its own containerd 1.7.

@@ -24,8 +24,6 @@ internal static class CopyCommand
             io.RefuseTerminal(src);
             var dst = TransportRegistry.Default.Parse(parse.GetValue(dest)!);
             var options = flags.Read(parse, io, parse.GetValue(format));
-            if (options.Platform is not null && src is Transports.Registry.RegistryReference)
-                options = options with { Source = options.Source with { Platform = options.Platform } };
             return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), dst.IsStdio, cancel).ConfigureAwait(false);
         }, ct));
         return cmd;

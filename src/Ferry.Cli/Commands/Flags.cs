@@ -86,7 +86,11 @@ internal sealed class CopyFlags
     public Option<string[]> Tag { get; } = new("--tag", "-t") { Description = "Give the (single) copied image this name as well; repeatable" };
     public Option<string> Compress { get; } = new("--compress") { Description = "Layer compression: keep (default; zstd becomes gzip where docker before 23 must load it), gzip, zstd, none", DefaultValueFactory = _ => "keep" };
     public Option<int?> Level { get; } = new("--compress-level") { Description = "Level for layers Ferry compresses: gzip 1-9 (default 3), zstd 1-19 (default 3)" };
-    public Option<string> Platform { get; } = new("--platform") { Description = "OS/ARCH[/VARIANT] picked from multi-platform images where one is needed (docker's manifest.json, docker load); default: this machine's" };
+    public Option<string> Platform { get; } = new("--platform") { Description = "Copy only these platforms of multi-platform images: OS/ARCH[/VARIANT][,…] or all (default: all; docker gets the first, else this machine's)" };
+    public Option<bool> KeepIndex { get; } = new("--keep-index") { Description = "With --platform: keep the original index (digest and signature kept), only the chosen platforms' blobs (a sparse index)" };
+    public Option<bool> ExcludeReferrers { get; } = new("--exclude-referrers") { Description = "Leave signatures, attestations, SBOMs and other referrers out (they are carried by default)" };
+    public Option<string> Referrers { get; } = new("--referrers") { Description = "Carry only these referrers: sig, att, sbom, or an artifactType; comma-separated" };
+    public Option<bool> RemoveSignatures { get; } = new("--remove-signatures") { Description = "Copy without signatures, allowing signed manifests to change (recompression, platform subsets)" };
     public Option<string> Progress { get; } = new("--progress") { Description = "Progress display: auto (bars on a terminal, nothing otherwise), plain (periodic lines on stderr), none", DefaultValueFactory = _ => "auto" };
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print nothing but errors" };
     public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (images, digests, references, blobs)" };
@@ -109,7 +113,7 @@ internal sealed class CopyFlags
 
     public void AddTo(Command c, bool host = true)
     {
-        foreach (var o in new Option[] { Image, Tag, Compress, Level, Platform, Progress, Quiet, Json, Timeout, NoVerifyDiffIds })
+        foreach (var o in new Option[] { Image, Tag, Compress, Level, Platform, Progress, Quiet, Json, Timeout, NoVerifyDiffIds, KeepIndex, ExcludeReferrers, Referrers, RemoveSignatures })
             c.Options.Add(o);
         if (host)
             c.Options.Add(Host);
@@ -123,16 +127,28 @@ internal sealed class CopyFlags
         Action<string>? log = p.GetValue(Quiet) ? null : m => io.Err.WriteLine("ferry: " + m);
         string? host = p.GetValue(Host);
         var timeout = TimeoutOption.Read(p, Timeout);
+        var platforms = p.GetValue(Platform) is string pl && pl != "all"
+            ? pl.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Model.Platform.Parse).ToList()
+            : null;
+        if (p.GetValue(KeepIndex) && platforms is null)
+            throw new UsageException("--keep-index keeps an index while --platform picks some of its platforms: give --platform");
+        if (p.GetValue(ExcludeReferrers) && p.GetValue(Referrers) is not null)
+            throw new UsageException("--exclude-referrers and --referrers are exclusive");
+        var referrers = p.GetValue(ExcludeReferrers) ? Images.ReferrerSelection.None
+            : p.GetValue(Referrers) is string rs ? Images.ReferrerSelection.Only(rs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            : Images.ReferrerSelection.All;
         return new CopyOptions
         {
+            Platforms = platforms,
+            KeepIndex = p.GetValue(KeepIndex),
+            RemoveSignatures = p.GetValue(RemoveSignatures),
             Compress = CopyOptions.ParseCompress(p.GetValue(Compress) ?? "keep"),
             CompressionLevel = p.GetValue(Level),
             VerifyDiffIds = !p.GetValue(NoVerifyDiffIds),
             Images = p.GetValue(Image) ?? [],
             Tags = p.GetValue(Tag) ?? [],
-            Platform = p.GetValue(Platform) is string pl ? Model.Platform.Parse(pl) : null,
             Log = log,
-            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), DockerHost = host, Stdin = io.ArchiveStdin, Log = log, Timeout = timeout },
+            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), DockerHost = host, Stdin = io.ArchiveStdin, Log = log, Timeout = timeout, Referrers = referrers },
             Destination = new TransportOptions
             {
                 Registry = Registry.Read(p, Side.Destination, io),

@@ -45,7 +45,16 @@ internal static class InspectCommand
             o.WriteLine();
             o.WriteLine($"[{n++}] {(image.Names.Count + image.RefNames.Count == 0 ? "<untagged>" : string.Join(", ", image.Names.Select(x => x.Familiar).Concat(image.RefNames)))}");
             if (image.Root is IndexNode idx)
+            {
                 o.WriteLine($"    index         {idx.Index.Digest} ({idx.Index.MediaType}, {idx.Children.Count} entries)");
+                var platforms = idx.Children.Select(c => (c.Descriptor?.Platform?.ToString() ?? (c is ImageNode pn ? NamedImage.PlatformOf(pn)?.ToString() : null) ?? "?")
+                    + (c is ImageNode an && NamedImage.IsAttestation(an) ? " (attestation)" : c is OpaqueNode { Blob: null } ? " (absent)" : "")).ToList();
+                o.WriteLine($"    platforms     {string.Join(", ", platforms)}");
+            }
+            if (image.Root is ArtifactNode art)
+            {
+                o.WriteLine($"    artifact      {art.Manifest.Digest} ({art.Type}), {art.Blobs.Count - 1} layer{(art.Blobs.Count == 2 ? "" : "s")}, {Size(art.Blobs.Sum(b => b.Descriptor.Size))}");
+            }
             foreach (var node in image.Images())
             {
                 var img = node.Image;
@@ -86,6 +95,19 @@ internal static class InspectCommand
                 foreach (var l in img.Layers)
                     o.WriteLine($"      {l.Descriptor.Digest,-71} {l.ActualCompression.ToString().ToLowerInvariant(),-11} {Size(l.Descriptor.Size),10}  {l.DiffId?.ToString() ?? "-"}");
             }
+            RenderReferrers(o, image);
+        }
+    }
+
+    private static void RenderReferrers(TextWriter o, NamedImage image)
+    {
+        if (image.Referrers.Count == 0)
+            return;
+        o.WriteLine("    referrers");
+        foreach (var r in image.Referrers)
+        {
+            string kind = r.Kind switch { ReferrerKind.Signature => "signature", ReferrerKind.Attestation => "attestation", ReferrerKind.Sbom => "sbom", _ => r.Artifact.Type };
+            o.WriteLine($"      {kind,-12} {r.Artifact.Manifest.Digest} of {r.Subject.Hex[..12]}{(r.SignedBy is string by ? (by == "a key" ? ", signed with a key" : $", signed by {by}") : "")}");
         }
     }
 

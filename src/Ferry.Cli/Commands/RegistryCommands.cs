@@ -24,7 +24,6 @@ internal static class RegistryCommands
             var references = parse.GetValue(refs)!.Select(t => (ImageReference)RegistryReference.Parse(t)).ToList();
             var dst = TransportRegistry.Default.Parse(parse.GetValue(output)!);
             var options = flags.Read(parse, io, parse.GetValue(format));
-            options = options with { Source = options.Source with { Platform = options.Platform } };
             return await flags.RunAsync(parse, io, options, async (o, c) =>
             {
                 await using var destination = await dst.Transport.OpenDestinationAsync(dst, o.Destination, c).ConfigureAwait(false);

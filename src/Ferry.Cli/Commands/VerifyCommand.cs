@@ -10,17 +10,28 @@ internal static class VerifyCommand
     {
         var source = new Argument<string>("SOURCE") { Description = "What to verify: any SOURCE of copy (path, '-', transport:PATH[:NAME], docker-daemon:NAME, docker://HOST/REPO[:TAG])" };
         var json = new Option<bool>("--json") { Description = "Print a JSON report" };
+        var keys = new Option<string[]>("--key") { Description = "A public key (cosign.pub, PEM) every image must be signed with (cosign or skopeo sigstore signatures; the transparency log is not consulted); repeatable: any one suffices", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var host = DaemonOptions.Host();
         var timeout = TimeoutOption.Create();
         var registry = new RegistryFlags(Side.Both);
-        var cmd = new Command("verify", "Re-hash every blob and check sizes, diff_ids, media types, references and names; report every finding (nothing is written)") { source, json, host, timeout };
+        var cmd = new Command("verify", "Re-hash every blob and check sizes, diff_ids, media types, references and names; report every finding (nothing is written)") { source, json, keys, host, timeout };
         registry.AddTo(cmd);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout) };
             var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
             io.RefuseTerminal(reference);
-            var report = await ImageValidator.VerifyAsync(reference, options, cancel).ConfigureAwait(false);
+            var signatureKeys = (parse.GetValue(keys) ?? []).Select(SignatureKey.FromFile).ToList();
+            ValidationReport report;
+            try
+            {
+                report = await ImageValidator.VerifyAsync(reference, options, new VerifyOptions { Keys = signatureKeys }, cancel).ConfigureAwait(false);
+            }
+            finally
+            {
+                foreach (var k in signatureKeys)
+                    k.Dispose();
+            }
             if (parse.GetValue(json))
             {
                 io.Out.WriteLine(System.Text.Encoding.UTF8.GetString(report.ToJson()));
@@ -29,6 +40,8 @@ internal static class VerifyCommand
             {
                 foreach (var f in report.Findings)
                     (f.Severity == Severity.Error ? io.Err : io.Out).WriteLine(f.ToString());
+                foreach (var v in report.Signatures)
+                    io.Out.WriteLine($"signed: {v.Image}: {v.Subject} with {v.Key} (signature {v.Signature})");
                 int errors = report.Findings.Count(f => f.Severity == Severity.Error);
                 io.Out.WriteLine(report.Ok
                     ? $"{report.Source}: OK ({report.Format}: {report.ImagesChecked} image{(report.ImagesChecked == 1 ? "" : "s")}, {report.BlobsChecked} blobs verified{(report.Findings.Count > 0 ? $", {report.Findings.Count} warning{(report.Findings.Count == 1 ? "" : "s")}" : "")})"

@@ -35,6 +35,19 @@ public sealed record CopyOptions
     /// <summary>The platform picked from multi-platform images where one image must be chosen (docker's manifest.json, docker load); default: this machine's.</summary>
     public Platform? Platform { get; init; }
 
+    /// <summary>
+    /// Copy only these platforms of multi-platform images (null: every platform). One platform gives that platform's
+    /// manifest itself (as docker and skopeo do); several give a new index listing only them (a new digest), unless
+    /// <see cref="KeepIndex"/>. The first is also the one docker gets.
+    /// </summary>
+    public IReadOnlyList<Platform>? Platforms { get; init; }
+
+    /// <summary>With <see cref="Platforms"/>: keep the original index bytes (its digest, and its signature), with only the chosen platforms' blobs (a sparse index).</summary>
+    public bool KeepIndex { get; init; }
+
+    /// <summary>Copy without signatures, and let manifests they signed change (recompression, a platform subset); other referrers of a changed manifest are left out too.</summary>
+    public bool RemoveSignatures { get; init; }
+
     /// <summary>Receives warnings and notes meant for people (stderr).</summary>
     public Action<string>? Log { get; init; }
 

@@ -70,8 +70,13 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     /// <summary>A layer recompressed into a temp file.</summary>
     private sealed record Staged(Digest Digest, long Size, string Path);
 
-    /// <summary>One image to write, with the names it gets.</summary>
+    /// <summary>One image to write (its root maybe a platform subset of the source's), with the names it gets.</summary>
     private sealed record Planned(NamedImage Image, List<ImageName> Names, List<string> RefNames);
+
+    private int _warnedReferrers;
+
+    /// <summary>Platforms a <see cref="CopyOptions.KeepIndex"/> subset leaves absent (said once, in the subset's note).</summary>
+    private readonly HashSet<Digest> _leftOut = [];
 
     /// <summary>A layer (or config) as it goes out: its descriptor and where its bytes come from (null: not in the source; the reference is kept).</summary>
     private sealed record Outgoing(Descriptor Descriptor, BlobContent? Content);
@@ -104,14 +109,24 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             var state = states[i];
             Descriptor? root = null;
             if (_caps.KeepsManifests)
+            {
                 root = await WriteNodeAsync(state, p.Image.Root, cancel).ConfigureAwait(false);
+                await WriteReferrersAsync(state, p.Image, cancel).ConfigureAwait(false);
+            }
+            else if (p.Image.Referrers.Count > 0 && Interlocked.Exchange(ref _warnedReferrers, 1) == 0)
+            {
+                options.Log?.Invoke($"note: {p.Image.Label}: its {p.Image.Referrers.Count} referrer(s) (signatures, attestations, SBOMs) are left out: {dest.Format} has no place for them");
+            }
             DockerImage? docker = null;
-            ImageNode? chosen = p.Image.SelectImage(options.Platform);
+            ImageNode? chosen = p.Image.SelectImage(DockerPlatform);
             if (_caps.NeedsDockerImages)
             {
-                if (chosen is null)
-                    throw new ImageNotFoundException($"{source.DisplayName}: {p.Image.Label}: no image for platform {options.Platform ?? Platform.Host} (has: {string.Join(", ", p.Image.Images().Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
-                docker = await WriteDockerImageAsync(state, chosen.Image, cancel).ConfigureAwait(false);
+                if (p.Image.Root is ArtifactNode art)
+                    options.Log?.Invoke($"note: {p.Image.Label} is an artifact ({art.Type}), not an image: {(_caps.KeepsManifests ? "kept on the OCI side only" : "left out")}");
+                else if (chosen is null)
+                    throw new ImageNotFoundException($"{source.DisplayName}: {p.Image.Label}: no image for platform {DockerPlatform ?? Platform.Host} (has: {string.Join(", ", p.Image.Images().Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
+                else
+                    docker = await WriteDockerImageAsync(state, chosen.Image, cancel).ConfigureAwait(false);
             }
             var written = await state.Writer.FinishAsync(root, docker, cancel).ConfigureAwait(false);
             var blobs = new List<CopiedBlob>();
@@ -125,14 +140,210 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         return new CopyResult(source.DisplayName, source.Format, dest.DisplayName, dest.Format, results, messages);
     }
 
+    /// <summary>The platform docker gets: <see cref="CopyOptions.Platform"/>, else the first of <see cref="CopyOptions.Platforms"/>.</summary>
+    private Platform? DockerPlatform => options.Platform ?? (options.Platforms is { Count: > 0 } list ? list[0] : null);
+
+    // ---- platforms and signatures -------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The image as the copy writes it: with <see cref="CopyOptions.Platforms"/>, an index becomes the one chosen
+    /// platform's manifest, or a new index of the chosen ones, or (<see cref="CopyOptions.KeepIndex"/>) the original index
+    /// with the others absent.
+    /// </summary>
+    private NamedImage Subset(NamedImage image)
+    {
+        if (options.Platforms is not { Count: > 0 } wanted || image.Root is not IndexNode index)
+            return image;
+        var chosen = index.Children.Where(c => c is ImageNode n && NamedImage.PlatformOf(n) is { } p && wanted.Any(w => w.Matches(p))).ToList();
+        if (chosen.Count == 0)
+            throw new ImageNotFoundException($"{source.DisplayName}: {image.Label}: none of the platforms {string.Join(", ", wanted)} is in its index (has: {string.Join(", ", index.Images().Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
+        ManifestNode root;
+        if (options.KeepIndex)
+        {
+            root = new IndexNode
+            {
+                Descriptor = index.Descriptor,
+                Index = index.Index,
+                Blob = index.Blob,
+                Children = [.. index.Children.Select(c => chosen.Contains(c) || c is not ImageNode ? c : new OpaqueNode { Descriptor = c.Descriptor })],
+            };
+            var left = index.Children.Where(c => c is ImageNode && !chosen.Contains(c)).ToList();
+            foreach (var c in left)
+                _leftOut.Add(c.Descriptor!.Digest);
+            if (left.Count > 0)
+                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} kept as it is, sparse: {string.Join(", ", left.Select(c => NamedImage.PlatformOf((ImageNode)c)?.ToString() ?? c.Descriptor!.Digest.ToString()))} absent (ctr import then needs --platform; registries that check indexes refuse it)");
+        }
+        else if (chosen.Count == 1 && wanted.Count == 1)
+        {
+            root = chosen[0];
+        }
+        else if (chosen.Count == index.Children.Count)
+        {
+            root = index.Children.All(c => c is ImageNode) ? index : new IndexNode { Descriptor = index.Descriptor, Index = index.Index, Blob = index.Blob, Children = index.Children };
+        }
+        else
+        {
+            var kept = chosen.Select(c => c.Descriptor!.Digest).ToHashSet();
+            var node = JsonNode.Parse(index.Index.Raw)!.AsObject();
+            var arr = node["manifests"]!.AsArray();
+            for (int i = arr.Count - 1; i >= 0; i--)
+            {
+                if (!kept.Contains(Digest.Parse(arr[i]!["digest"]!.GetValue<string>())))
+                    arr.RemoveAt(i);
+            }
+            byte[] raw = Json.Write(w => node.WriteTo(w));
+            var subset = ImageIndex.Parse(raw, index.Index.MediaType, "platform subset");
+            root = new IndexNode
+            {
+                Descriptor = (index.Descriptor ?? index.Index.ToDescriptor()) with { Digest = subset.Digest, Size = raw.LongLength },
+                Index = subset,
+                Blob = new BytesBlob(raw, "platform subset"),
+                Children = chosen,
+            };
+            options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} subset to {string.Join(", ", wanted)}: new index {subset.Digest} (--keep-index keeps {index.Index.Digest.Hex[..12]}…)");
+        }
+        var result = new NamedImage { Root = root };
+        result.NameList.AddRange(image.Names);
+        result.RefNameList.AddRange(image.RefNames);
+        // The referrers of what is kept (and the referrers of those); a referrer of a platform left out goes with it.
+        var subjects = result.ManifestDigests().ToHashSet();
+        var carried = new HashSet<Referrer>();
+        for (bool progress = true; progress;)
+        {
+            progress = false;
+            foreach (var r in image.Referrers)
+            {
+                if (!carried.Contains(r) && subjects.Contains(r.Subject))
+                {
+                    carried.Add(r);
+                    subjects.Add(r.Artifact.Manifest.Digest);
+                    progress = true;
+                }
+            }
+        }
+        result.ReferrerList.AddRange(image.Referrers.Where(carried.Contains));
+        // The index's signature stays with the index: a subset that replaces a signed index refuses, unless what it
+        // carries instead is one platform's manifest with a signature of its own.
+        var indexSignature = image.Referrers.FirstOrDefault(r => r.Kind == ReferrerKind.Signature && r.Subject == index.Index.Digest && !carried.Contains(r));
+        if (indexSignature is not null && !options.RemoveSignatures)
+        {
+            bool childSigned = root is ImageNode { Image.Manifest: { } m } && result.Referrers.Any(r => r.Kind == ReferrerKind.Signature && r.Subject == m.Digest);
+            if (!childSigned)
+                throw new UsageException($"{image.Label}: index {index.Index.Digest} is signed (signature {indexSignature.Artifact.Manifest.Digest}), and the platform subset {(root is IndexNode ? "makes a new index" : "carries an unsigned manifest instead")}: use --keep-index to keep the signed index (sparse), or --remove-signatures");
+            options.Log?.Invoke($"note: {image.Label}: the index's signature stays with index {index.Index.Digest.Hex[..12]}…; {NamedImage.PlatformOf((ImageNode)root)}'s manifest carries its own");
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// A signed manifest's bytes are never changed silently: when this copy would rewrite a manifest that a signature
+    /// refers to (its layers recompressed, so its digest changes), it stops before anything is written, naming the
+    /// signature, unless <see cref="CopyOptions.RemoveSignatures"/>.
+    /// </summary>
+    private void CheckSignatures(NamedImage image)
+    {
+        if (options.RemoveSignatures || image.Referrers.Count == 0 || !_caps.KeepsManifests)
+            return;
+        var changed = new HashSet<Digest>();
+        Changes(image.Root, changed);
+        foreach (var r in image.Referrers.Where(r => r.Kind == ReferrerKind.Signature && changed.Contains(r.Subject)))
+            throw new UsageException($"{image.Label}: manifest {r.Subject} is signed (signature {r.Artifact.Manifest.Digest}); recompressing its layers would change its digest and break the signature: keep the compression (--compress keep), or use --remove-signatures");
+    }
+
+    /// <summary>Collects the manifests and indexes this copy rewrites (their layers' compression changes); true when <paramref name="node"/> is one.</summary>
+    private bool Changes(ManifestNode node, HashSet<Digest> changed)
+    {
+        switch (node)
+        {
+            case ImageNode { Image.Manifest: { } m } img when img.Image.Layers.Any(l => l.Blob is not null && TargetCompression(l.ActualCompression, l.Descriptor.Digest) != l.ActualCompression):
+                changed.Add(m.Digest);
+                return true;
+            case IndexNode x:
+                bool any = false;
+                foreach (var c in x.Children)
+                    any |= Changes(c, changed);
+                if (any)
+                    changed.Add(x.Index.Digest);
+                return any;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Writes an image's referrers (subjects before the referrers that refer to them), each byte for byte, and tells the
+    /// destination what each refers to. Signatures go when <see cref="CopyOptions.RemoveSignatures"/>; a referrer whose
+    /// subject was rewritten is left out (it would refer to nothing).
+    /// </summary>
+    private async Task WriteReferrersAsync(ImageState state, NamedImage image, CancellationToken cancel)
+    {
+        if (image.Referrers.Count == 0)
+            return;
+        if (!_caps.KeepsReferrers)
+        {
+            if (Interlocked.Exchange(ref _warnedReferrers, 1) == 0)
+                options.Log?.Invoke($"note: {image.Label}: its {image.Referrers.Count} referrer(s) (signatures, attestations, SBOMs) are left out: {dest.Format} keeps none");
+            return;
+        }
+        var subjects = new Dictionary<Digest, Descriptor>();
+        foreach (var (src, written) in state.Written)
+            subjects[src] = written;
+        foreach (var r in image.Referrers)
+        {
+            if (r.Kind == ReferrerKind.Signature && options.RemoveSignatures)
+                continue;
+            if (!subjects.TryGetValue(r.Subject, out var subject) || subject.Digest != r.Subject)
+            {
+                options.Log?.Invoke($"note: {image.Label}: {r.Name} {r.Artifact.Manifest.Digest} left out: {(subjects.ContainsKey(r.Subject) ? "the manifest it refers to changed" : "what it refers to is not copied")}");
+                continue;
+            }
+            var d = await WriteArtifactAsync(state, r.Artifact, cancel).ConfigureAwait(false);
+            subjects[r.Artifact.Manifest.Digest] = d;
+            await state.Writer.PutReferrerAsync(d, r, cancel).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>An artifact byte for byte: its blobs as they are (never recompressed), then its manifest.</summary>
+    private async Task<Descriptor> WriteArtifactAsync(ImageState state, ArtifactNode artifact, CancellationToken cancel)
+    {
+        var m = artifact.Manifest;
+        if (state.Written.TryGetValue(m.Digest, out var done))
+            return done;
+        var blobs = new List<Outgoing>();
+        foreach (var (d, src) in artifact.Blobs)
+        {
+            if (src is null)
+            {
+                options.Log?.Invoke($"note: blob {d.Digest} of artifact {m.Digest} is not in {source.DisplayName}; the reference is kept");
+                continue;
+            }
+            blobs.Add(new Outgoing(d, BlobContent.FromSource(src, d.Digest, d.Size, $"blob {d.Digest}")));
+        }
+        await PutBlobsAsync(state, blobs, cancel).ConfigureAwait(false);
+        var desc = (artifact.Descriptor ?? m.ToDescriptor()) with { MediaType = m.MediaType, Digest = m.Digest, Size = m.Raw.LongLength };
+        await state.Writer.PutManifestAsync(desc, m.Raw, cancel).ConfigureAwait(false);
+        state.Written[m.Digest] = desc;
+        return desc;
+    }
+
     // ---- plan -------------------------------------------------------------------------------------------------------
 
     private List<Planned> Plan()
     {
-        var images = ImageSelector.Select(source.Images, options.Images, source.DisplayName);
+        var images = ImageSelector.Select(source.Images, options.Images, source.DisplayName).ToList();
+        if (_caps.NeedsNames)
+        {
+            foreach (var orphan in images.Where(i => i.OrphanOf is not null && i.Names.Count == 0).ToList())
+            {
+                options.Log?.Invoke($"note: {orphan.OrphanOf!.Name} {orphan.Key} left out: what it refers to ({orphan.OrphanOf.Subject}) is not in {source.DisplayName}, and it has no name to go under");
+                images.Remove(orphan);
+            }
+        }
         if (images.Count == 0)
             throw new ImageNotFoundException($"{source.DisplayName}: holds no images; nothing to copy");
-        var planned = images.Select(i => new Planned(i, [.. i.Names], [.. i.RefNames])).ToList();
+        var planned = images.Select(i => new Planned(Subset(i), [.. i.Names], [.. i.RefNames])).ToList();
+        foreach (var p in planned)
+            CheckSignatures(p.Image);
         if (dest.RequestedName is string requested)
         {
             if (planned.Count != 1)
@@ -259,7 +470,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             var images = new List<ImageNode>();
             if (_caps.KeepsManifests)
                 images.AddRange(p.Image.Images());
-            if (_caps.NeedsDockerImages && p.Image.SelectImage(options.Platform) is { } chosen)
+            if (_caps.NeedsDockerImages && p.Image.SelectImage(DockerPlatform) is { } chosen)
                 images.Add(chosen);
             foreach (var layer in images.SelectMany(i => i.Image.Layers).Where(l => l.Blob is not null))
             {
@@ -359,6 +570,8 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 return (img.Descriptor ?? m.ToDescriptor()) with { MediaType = done.MediaType, Digest = done.Digest, Size = done.Size };
             case ImageNode img:
                 return await WriteOciImageAsync(state, img, cancel).ConfigureAwait(false);
+            case ArtifactNode artifact:
+                return await WriteArtifactAsync(state, artifact, cancel).ConfigureAwait(false);
             case IndexNode idx:
                 {
                     var children = new List<Descriptor>();
@@ -377,7 +590,8 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                     var d = opaque.Descriptor!;
                     if (opaque.Blob is null)
                     {
-                        options.Log?.Invoke($"note: {d.Digest} ({d.MediaType}) is referenced but not in {source.DisplayName}; the reference is kept");
+                        if (!_leftOut.Contains(d.Digest))
+                            options.Log?.Invoke($"note: {d.Digest} ({d.MediaType}{(d.Platform is { } p ? ", " + p : "")}) is referenced but not in {source.DisplayName}; the reference is kept");
                         return d;
                     }
                     if (MediaTypes.IsLayer(d.MediaType) || d.Size > Json.MaxDocumentBytes)

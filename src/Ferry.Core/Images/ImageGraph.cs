@@ -90,6 +90,73 @@ public sealed class IndexNode : ManifestNode
 }
 
 /// <summary>
+/// A manifest carried byte for byte, with its config and layers as opaque blobs: an OCI artifact that is not a runnable
+/// image (a Helm chart, an SBOM, a signature bundle), and every referrer (a cosign signature or attestation, an OCI 1.1
+/// manifest with a <c>subject</c>). Its bytes are never rewritten, its blobs never recompressed.
+/// </summary>
+public sealed class ArtifactNode : ManifestNode
+{
+    /// <summary>The manifest, with its exact bytes.</summary>
+    public required ImageManifest Manifest { get; init; }
+
+    /// <summary>Where the manifest's bytes are.</summary>
+    public required BlobSource Blob { get; init; }
+
+    /// <summary>The config and the layers, in order, each with where its bytes are (null: not in the source).</summary>
+    public required IReadOnlyList<(Descriptor Descriptor, BlobSource? Source)> Blobs { get; init; }
+
+    /// <summary>What the artifact is: its <c>artifactType</c>, else its config's media type.</summary>
+    public string Type => Manifest.ArtifactType ?? Manifest.Config.MediaType;
+}
+
+/// <summary>What kind of referrer an artifact is.</summary>
+public enum ReferrerKind
+{
+    /// <summary>A cosign signature (tag <c>sha256-HEX.sig</c>).</summary>
+    Signature,
+
+    /// <summary>A cosign attestation (tag <c>sha256-HEX.att</c>).</summary>
+    Attestation,
+
+    /// <summary>A cosign SBOM attachment (tag <c>sha256-HEX.sbom</c>).</summary>
+    Sbom,
+
+    /// <summary>An OCI 1.1 referrer: a manifest whose <c>subject</c> is the image (its type is its artifactType).</summary>
+    Referrer,
+}
+
+/// <summary>An artifact that refers to a manifest of an image's graph (or to another referrer).</summary>
+/// <param name="Subject">The digest it refers to.</param>
+/// <param name="Artifact">The artifact itself.</param>
+/// <param name="Kind">How it refers: a cosign tag, or an OCI 1.1 subject.</param>
+public sealed record Referrer(Digest Subject, ArtifactNode Artifact, ReferrerKind Kind)
+{
+    /// <summary>The cosign tag-schema name (<c>sha256-HEX.sig</c>), for the three cosign kinds.</summary>
+    public string? Tag => Kind switch
+    {
+        ReferrerKind.Signature => TagOf(Subject, "sig"),
+        ReferrerKind.Attestation => TagOf(Subject, "att"),
+        ReferrerKind.Sbom => TagOf(Subject, "sbom"),
+        _ => null,
+    };
+
+    /// <summary>For a signature: who signed, as its manifest says (a keyless certificate's identity, else "a key").</summary>
+    public string? SignedBy => Kind == ReferrerKind.Signature ? Signatures.SignedBy(Artifact) : null;
+
+    /// <summary>The short name selections use: <c>sig</c>, <c>att</c>, <c>sbom</c>, or the artifact type.</summary>
+    public string Name => Kind switch
+    {
+        ReferrerKind.Signature => "sig",
+        ReferrerKind.Attestation => "att",
+        ReferrerKind.Sbom => "sbom",
+        _ => Artifact.Type,
+    };
+
+    /// <summary><c>sha256-HEX.SUFFIX</c> (or the bare <c>sha256-HEX</c>, the OCI referrers fallback tag, without a suffix).</summary>
+    public static string TagOf(Digest subject, string? suffix) => $"{subject.Algorithm}-{subject.Hex}" + (suffix is null ? "" : "." + suffix);
+}
+
+/// <summary>
 /// A referenced manifest the source does not hold (the OCI layout spec allows it: a sparse index), or content of a type
 /// Ferry does not interpret (an artifact manifest), carried as it is.
 /// </summary>
@@ -104,6 +171,10 @@ public sealed class NamedImage
 {
     internal List<ImageName> NameList { get; } = [];
     internal List<string> RefNameList { get; } = [];
+    internal List<Referrer> ReferrerList { get; } = [];
+
+    /// <summary>Set on a referrer whose subject the source does not hold, kept as an entry of its own (it has no name).</summary>
+    internal Referrer? OrphanOf { get; init; }
 
     /// <summary>The image or index (or an absent or uninterpreted manifest).</summary>
     public required ManifestNode Root { get; init; }
@@ -114,12 +185,44 @@ public sealed class NamedImage
     /// <summary>OCI ref names that are not full references (e.g. a bare tag <c>1</c>).</summary>
     public IReadOnlyList<string> RefNames => RefNameList;
 
+    /// <summary>
+    /// The artifacts that refer to any manifest of this entry's graph (the index and each child), and those that refer
+    /// to them in turn, subjects first.
+    /// </summary>
+    public IReadOnlyList<Referrer> Referrers => ReferrerList;
+
+    /// <summary>The digests of every manifest and index of this entry's graph (the referrers' possible subjects).</summary>
+    public IEnumerable<Digest> ManifestDigests()
+    {
+        var seen = new HashSet<Digest>();
+        var stack = new Stack<ManifestNode>();
+        stack.Push(Root);
+        while (stack.Count > 0)
+        {
+            switch (stack.Pop())
+            {
+                case IndexNode x when seen.Add(x.Index.Digest):
+                    yield return x.Index.Digest;
+                    foreach (var c in x.Children)
+                        stack.Push(c);
+                    break;
+                case ImageNode { Image.Manifest: { } m } when seen.Add(m.Digest):
+                    yield return m.Digest;
+                    break;
+                case ArtifactNode a when seen.Add(a.Manifest.Digest):
+                    yield return a.Manifest.Digest;
+                    break;
+            }
+        }
+    }
+
     /// <summary>The digest identifying the root: the manifest or index digest; the config digest for docker-archive images.</summary>
     public Digest Key => Root switch
     {
         ImageNode { Image.Manifest: { } m } => m.Digest,
         ImageNode i => i.Image.ImageId,
         IndexNode x => x.Index.Digest,
+        ArtifactNode a => a.Manifest.Digest,
         _ => Root.Descriptor!.Digest,
     };
 
@@ -164,6 +267,12 @@ public sealed class NamedImage
     {
         if (!NameList.Contains(name))
             NameList.Add(name);
+    }
+
+    internal void AddReferrer(Referrer r)
+    {
+        if (!ReferrerList.Any(x => x.Artifact.Manifest.Digest == r.Artifact.Manifest.Digest && x.Subject == r.Subject))
+            ReferrerList.Add(r);
     }
 
     internal void AddRefName(string refName)

@@ -36,7 +36,7 @@ public static class ImageInspector
             foreach (var r in image.RefNames)
                 w.WriteStringValue(r);
             w.WriteEndArray();
-            w.WriteString("kind", image.Root switch { IndexNode => "index", ImageNode => "image", _ => "absent" });
+            w.WriteString("kind", image.Root switch { IndexNode => "index", ImageNode => "image", ArtifactNode => "artifact", _ => "absent" });
             if (image.Root is IndexNode idx)
             {
                 w.WriteString("digest", idx.Index.Digest.ToString());
@@ -46,6 +46,12 @@ public static class ImageInspector
             {
                 w.WriteString("digest", m.Digest.ToString());
                 w.WriteString("mediaType", m.MediaType);
+            }
+            else if (image.Root is ArtifactNode art)
+            {
+                w.WriteString("digest", art.Manifest.Digest.ToString());
+                w.WriteString("mediaType", art.Manifest.MediaType);
+                w.WriteString("artifactType", art.Type);
             }
             else if (image.Root is OpaqueNode { Descriptor: { } d })
             {
@@ -60,6 +66,35 @@ public static class ImageInspector
             w.WriteStartArray("manifests");
             foreach (var node in image.Images())
                 WriteImage(w, node);
+            w.WriteEndArray();
+            if (image.Root is IndexNode index)
+            {
+                // Every platform the index lists, and whether its manifest is here (a sparse index lists absent ones).
+                w.WriteStartArray("platforms");
+                foreach (var c in index.Children)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("platform", c.Descriptor?.Platform?.ToString() ?? (c is ImageNode n ? NamedImage.PlatformOf(n)?.ToString() : null));
+                    w.WriteString("digest", c.Descriptor?.Digest.ToString());
+                    w.WriteBoolean("present", c is not OpaqueNode { Blob: null });
+                    w.WriteBoolean("attestation", c is ImageNode an && NamedImage.IsAttestation(an));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteStartArray("referrers");
+            foreach (var r in image.Referrers)
+            {
+                w.WriteStartObject();
+                w.WriteString("kind", r.Kind switch { ReferrerKind.Signature => "signature", ReferrerKind.Attestation => "attestation", ReferrerKind.Sbom => "sbom", _ => "referrer" });
+                w.WriteString("type", r.Artifact.Type);
+                w.WriteString("digest", r.Artifact.Manifest.Digest.ToString());
+                w.WriteString("subject", r.Subject.ToString());
+                w.WriteString("tag", r.Tag);
+                if (r.Kind == ReferrerKind.Signature)
+                    w.WriteString("signedBy", r.SignedBy);
+                w.WriteEndObject();
+            }
             w.WriteEndArray();
             w.WriteEndObject();
         }

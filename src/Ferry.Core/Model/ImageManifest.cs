@@ -6,14 +6,28 @@ namespace Ferry.Model;
 /// <summary>An image manifest (OCI or Docker schema 2) with its exact bytes.</summary>
 public sealed class ImageManifest
 {
-    private ImageManifest(byte[] raw, string mediaType, Descriptor config, IReadOnlyList<Descriptor> layers)
+    private ImageManifest(byte[] raw, string mediaType, Descriptor config, IReadOnlyList<Descriptor> layers, Descriptor? subject, string? artifactType)
     {
         Raw = raw;
         MediaType = mediaType;
         Config = config;
         Layers = layers;
+        Subject = subject;
+        ArtifactType = artifactType;
         Digest = Digest.Sha256Of(raw);
     }
+
+    /// <summary>The manifest this one refers to (OCI 1.1 <c>subject</c>: a signature, an SBOM, an attestation of it).</summary>
+    public Descriptor? Subject { get; }
+
+    /// <summary>The manifest's <c>artifactType</c> (OCI 1.1), when it has one.</summary>
+    public string? ArtifactType { get; }
+
+    /// <summary>
+    /// Whether this is an image one can run: its config is an image config (OCI or Docker). Anything else (a Helm
+    /// chart, an SBOM, a signature bundle, <c>application/vnd.oci.empty.v1+json</c> configs) is an artifact.
+    /// </summary>
+    public bool IsRunnableImage => ArtifactType is null && Config.MediaType is MediaTypes.OciConfig or MediaTypes.DockerConfig;
 
     /// <summary>The exact bytes; never re-serialised.</summary>
     public byte[] Raw { get; }
@@ -49,7 +63,8 @@ public sealed class ImageManifest
             foreach (var l in arr.EnumerateArray())
                 layers.Add(Descriptor.FromJson(l, $"{what} layer {i++}"));
         }
-        return new ImageManifest(raw, mediaType, config, layers);
+        Descriptor? subject = Json.OptObject(root, "subject") is JsonElement sub ? Descriptor.FromJson(sub, what + " subject") : null;
+        return new ImageManifest(raw, mediaType, config, layers, subject, Json.OptString(root, "artifactType"));
     }
 
     /// <summary>

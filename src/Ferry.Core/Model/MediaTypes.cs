@@ -41,6 +41,12 @@ public static class MediaTypes
     /// <summary>Signed Docker schema 1 manifest (not supported).</summary>
     public const string DockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
+    /// <summary>The empty config of OCI 1.1 artifacts (<c>{}</c>).</summary>
+    public const string OciEmpty = "application/vnd.oci.empty.v1+json";
+
+    /// <summary>The layer media type of a cosign (simple signing) signature.</summary>
+    public const string CosignSignature = "application/vnd.dev.cosign.simplesigning.v1+json";
+
     /// <summary>The layer media type of in-toto attestations (buildx provenance and SBOM attestations).</summary>
     public const string InTotoLayer = "application/vnd.in-toto+json";
 
@@ -58,6 +64,9 @@ public static class MediaTypes
 
     /// <summary>Whether the type is an index (OCI index or Docker manifest list).</summary>
     public static bool IsIndex(string? mediaType) => mediaType is OciIndex or DockerManifestList;
+
+    /// <summary>An image manifest or an index (of either family).</summary>
+    public static bool IsManifestOrIndex(string? mediaType) => IsImageManifest(mediaType) || IsIndex(mediaType);
 
     /// <summary>Whether the type is a Docker schema 1 manifest.</summary>
     public static bool IsSchema1(string? mediaType) => mediaType is DockerSchema1 or DockerSchema1Signed;

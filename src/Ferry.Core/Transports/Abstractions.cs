@@ -66,6 +66,9 @@ public sealed record TransportOptions
     /// <summary>For a registry source: fetch only this platform of multi-platform images (default: whole indexes).</summary>
     public Platform? Platform { get; init; }
 
+    /// <summary>Which referrers (signatures, attestations, SBOMs, OCI 1.1 referrers) a source reads with its images (default: all).</summary>
+    public Images.ReferrerSelection Referrers { get; init; } = Images.ReferrerSelection.All;
+
     /// <summary>The archive format a plain path (or <c>-</c>) is written in (default: portable).</summary>
     public OutputFormat? Format { get; init; }
 
@@ -138,6 +141,15 @@ public sealed record DestinationCapabilities
     /// <summary>Why a compression is not kept (said once when a layer is recompressed because of it).</summary>
     public string? RecompressReason { get; init; }
 
+    /// <summary>Keeps referrers (signatures, attestations, SBOMs, OCI 1.1 referrers) beside their images (<see cref="IImageWriter.PutReferrerAsync"/>).</summary>
+    public bool KeepsReferrers { get; init; }
+
+    /// <summary>
+    /// Needs a name for every image (a registry under a prefix): an artifact that refers to something the source does
+    /// not hold, and so came without a name, is then left out with a note rather than stopping the copy.
+    /// </summary>
+    public bool NeedsNames { get; init; }
+
     /// <summary>Whether <see cref="IImageWriter.TryReuseBlobAsync"/> can find blobs already there or mount them (registries).</summary>
     public bool ReusesBlobs { get; init; }
 
@@ -176,7 +188,8 @@ public enum BlobReuse
 /// <see cref="IImageWriter.PutBlobAsync"/> for every config and layer (up to
 /// <see cref="DestinationCapabilities.MaxParallelBlobs"/> at once); <see cref="IImageWriter.PutManifestAsync"/> for
 /// every manifest and index, children before parents (only when <see cref="DestinationCapabilities.KeepsManifests"/>);
-/// then <see cref="IImageWriter.FinishAsync"/> once;</item>
+/// for each referrer of the image, its blobs and manifest the same way, then <see cref="IImageWriter.PutReferrerAsync"/>
+/// (only when <see cref="DestinationCapabilities.KeepsReferrers"/>); then <see cref="IImageWriter.FinishAsync"/> once;</item>
 /// <item><see cref="CommitAsync"/> once: only now do the images become visible (the file is renamed into place, the
 /// daemon loads, the registry's tags are set).</item>
 /// </list>
@@ -215,6 +228,13 @@ public interface IImageWriter
 
     /// <summary>Stores a manifest or index with exactly these bytes (children before parents).</summary>
     ValueTask PutManifestAsync(Descriptor manifest, ReadOnlyMemory<byte> bytes, CancellationToken cancel = default);
+
+    /// <summary>
+    /// Records that the manifest <paramref name="artifact"/> (already put, with its blobs) refers to another one, as
+    /// <paramref name="referrer"/> says (a cosign tag, or an OCI 1.1 subject). Only called when
+    /// <see cref="DestinationCapabilities.KeepsReferrers"/>, subjects before their referrers.
+    /// </summary>
+    ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancel = default);
 
     /// <summary>
     /// Ends the image: <paramref name="root"/> is its manifest or index (null when the destination does not keep

@@ -29,6 +29,9 @@ public sealed record ValidationReport(string Source, string? Format, IReadOnlyLi
     /// <summary>Whether no finding is an error.</summary>
     public bool Ok => !Findings.Any(f => f.Severity == Severity.Error);
 
+    /// <summary>The signatures that verified with <see cref="VerifyOptions.Keys"/> (empty without keys).</summary>
+    public IReadOnlyList<VerifiedSignature> Signatures { get; init; } = [];
+
     /// <summary>The stable JSON form of <c>ferry verify --json</c>.</summary>
     public byte[] ToJson() => Json.Write(w =>
     {
@@ -48,6 +51,17 @@ public sealed record ValidationReport(string Source, string? Format, IReadOnlyLi
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        w.WriteStartArray("signatures");
+        foreach (var v in Signatures)
+        {
+            w.WriteStartObject();
+            w.WriteString("image", v.Image);
+            w.WriteString("subject", v.Subject.ToString());
+            w.WriteString("signature", v.Signature.ToString());
+            w.WriteString("key", v.Key);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
         w.WriteEndObject();
     }, indented: true);
 }
@@ -61,9 +75,15 @@ public static class ImageValidator
 {
     /// <summary>Opens and verifies <paramref name="reference"/>; a source that cannot even be opened yields one error finding.</summary>
     /// <exception cref="UsageException">The reference or options are invalid.</exception>
-    public static async Task<ValidationReport> VerifyAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    public static Task<ValidationReport> VerifyAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default) =>
+        VerifyAsync(reference, options, new VerifyOptions(), cancel);
+
+    /// <summary>Opens and verifies <paramref name="reference"/>, signatures too (<paramref name="verify"/>); a source that cannot even be opened yields one error finding.</summary>
+    /// <exception cref="UsageException">The reference or options are invalid.</exception>
+    public static async Task<ValidationReport> VerifyAsync(ImageReference reference, TransportOptions options, VerifyOptions verify, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(verify);
         IImageSource source;
         try
         {
@@ -75,13 +95,18 @@ public static class ImageValidator
             return new ValidationReport(name, null, [new Finding(Severity.Error, name, e.Message)], 0, 0);
         }
         await using (source)
-            return await VerifyAsync(source, cancel).ConfigureAwait(false);
+            return await VerifyAsync(source, verify, cancel).ConfigureAwait(false);
     }
 
     /// <summary>Verifies every image of an opened source.</summary>
-    public static async Task<ValidationReport> VerifyAsync(IImageSource source, CancellationToken cancel = default)
+    public static Task<ValidationReport> VerifyAsync(IImageSource source, CancellationToken cancel = default) =>
+        VerifyAsync(source, new VerifyOptions(), cancel);
+
+    /// <summary>Verifies every image of an opened source, and (with <see cref="VerifyOptions.Keys"/>) that each is signed.</summary>
+    public static async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(verify);
         var v = new Run();
         v.Findings.AddRange(source.Warnings.Select(w => new Finding(Severity.Warning, "", w)));
         foreach (var image in source.Images)
@@ -89,8 +114,11 @@ public static class ImageValidator
             if (image.Names.Count == 0 && image.RefNames.Count == 0)
                 v.Findings.Add(new Finding(Severity.Warning, image.Key.ToString(), "image has no name"));
             await v.WalkAsync(image.Root, cancel).ConfigureAwait(false);
+            await v.ReferrersAsync(image, cancel).ConfigureAwait(false);
+            if (verify.Keys.Count > 0)
+                await v.SignedAsync(image, verify.Keys, cancel).ConfigureAwait(false);
         }
-        return new ValidationReport(source.DisplayName, source.Format, v.Findings, v.Images, v.Seen.Count);
+        return new ValidationReport(source.DisplayName, source.Format, v.Findings, v.Images, v.Seen.Count) { Signatures = v.Signed };
     }
 
     private sealed class Run
@@ -107,8 +135,9 @@ public static class ImageValidator
                     break;
                 case IndexNode idx:
                     await CheckBlobAsync(idx.Blob, idx.Descriptor!.Digest, idx.Descriptor.Size, "index", cancel).ConfigureAwait(false);
-                    foreach (var c in idx.Children)
+                    foreach (var c in idx.Children.Where(c => c is not OpaqueNode { Blob: null } || !MediaTypes.IsManifestOrIndex(c.Descriptor!.MediaType)))
                         await WalkAsync(c, cancel).ConfigureAwait(false);
+                    Sparse(idx);
                     break;
                 case OpaqueNode o when o.Blob is null:
                     Findings.Add(new Finding(Severity.Warning, o.Descriptor!.Digest.ToString(), $"referenced {o.Descriptor.MediaType} is not in the source (allowed by the OCI layout spec; it cannot be copied)"));
@@ -124,7 +153,105 @@ public static class ImageValidator
                     Images++;
                     await CheckImageAsync(img, cancel).ConfigureAwait(false);
                     break;
+                case ArtifactNode art when !Seen.Contains(art.Manifest.Digest):
+                    await CheckBlobAsync(art.Blob, art.Manifest.Digest, art.Manifest.Raw.LongLength, "artifact", cancel).ConfigureAwait(false);
+                    foreach (var (d, src) in art.Blobs)
+                    {
+                        if (src is null)
+                            Findings.Add(new Finding(Severity.Warning, d.Digest.ToString(), $"blob of artifact {art.Manifest.Digest} is not in the source"));
+                        else
+                            await CheckBlobAsync(src, d.Digest, d.Size, "artifact blob", cancel).ConfigureAwait(false);
+                    }
+                    break;
             }
+        }
+
+        /// <summary>Every referrer's manifest and blobs against their digests, that its subject is in the graph, and that a signature signs its subject.</summary>
+        public async Task ReferrersAsync(NamedImage image, CancellationToken cancel)
+        {
+            var present = image.ManifestDigests().Concat(image.Referrers.Select(r => r.Artifact.Manifest.Digest)).ToHashSet();
+            foreach (var r in image.Referrers)
+            {
+                var a = r.Artifact;
+                string subject = $"{r.Name} {a.Manifest.Digest}";
+                if (!present.Contains(r.Subject))
+                    Findings.Add(new Finding(Severity.Error, subject, $"refers to {r.Subject}, which is not in the source"));
+                if (a.Manifest.Subject is { } own && own.Digest != r.Subject)
+                    Findings.Add(new Finding(Severity.Error, subject, $"its manifest's subject is {own.Digest}, not {r.Subject}"));
+                await CheckBlobAsync(a.Blob, a.Manifest.Digest, a.Manifest.Raw.LongLength, "referrer", cancel).ConfigureAwait(false);
+                foreach (var (d, src) in a.Blobs)
+                {
+                    if (src is null)
+                        Findings.Add(new Finding(Severity.Warning, d.Digest.ToString(), $"blob of {subject} is not in the source"));
+                    else
+                        await CheckBlobAsync(src, d.Digest, d.Size, "referrer blob", cancel).ConfigureAwait(false);
+                }
+                if (r.Kind == ReferrerKind.Signature)
+                {
+                    var signed = await Signatures.SignedDigestsAsync(a, cancel).ConfigureAwait(false);
+                    if (signed.Count > 0 && !signed.Contains(r.Subject.ToString()))
+                        Findings.Add(new Finding(Severity.Error, subject, $"signs {string.Join(", ", signed)}, not its subject {r.Subject}"));
+                }
+            }
+        }
+
+        public List<VerifiedSignature> Signed { get; } = [];
+
+        /// <summary>An index some of whose manifests are absent (allowed by the OCI layout spec): one warning with the counts.</summary>
+        private void Sparse(IndexNode index)
+        {
+            var absent = index.Children.Where(c => c is OpaqueNode { Blob: null } && MediaTypes.IsManifestOrIndex(c.Descriptor!.MediaType)).ToList();
+            if (absent.Count > 0)
+                Findings.Add(new Finding(Severity.Warning, index.Index.Digest.ToString(), $"sparse index: {index.Children.Count - absent.Count} of {index.Children.Count} children present ({string.Join(", ", absent.Select(c => c.Descriptor!.Platform?.ToString() ?? c.Descriptor!.Digest.ToString()))} absent)"));
+        }
+
+        /// <summary>
+        /// That the image is signed with one of <paramref name="keys"/>: its root (index or manifest), or, for an index
+        /// without signatures of its own, every present platform's manifest (signers such as Red Hat's sign only those),
+        /// has a signature layer that a key verifies and whose payload names that digest.
+        /// </summary>
+        public async Task SignedAsync(NamedImage image, IReadOnlyList<SignatureKey> keys, CancellationToken cancel)
+        {
+            var byDigest = new Dictionary<Digest, VerifiedSignature>();
+            int unverified = 0;
+            foreach (var r in image.Referrers.Where(r => r.Kind == ReferrerKind.Signature))
+            {
+                int verified = 0;
+                foreach (var p in await Ferry.Images.Signatures.PayloadsAsync(r.Artifact, cancel).ConfigureAwait(false))
+                {
+                    var key = p.Signature is null ? null : keys.FirstOrDefault(k => k.Verifies(p.Bytes, p.Signature));
+                    if (key is null)
+                    {
+                        unverified++;
+                        continue;
+                    }
+                    verified++;
+                    if (p.SignedDigest is string sd && Digest.TryParse(sd, out var signed) && signed == r.Subject)
+                        byDigest.TryAdd(signed, new VerifiedSignature(image.Label, signed, r.Artifact.Manifest.Digest, key.Name));
+                }
+                // Another signer's, or altered: worth knowing even when another signature covers the image.
+                if (verified == 0)
+                    Findings.Add(new Finding(Severity.Warning, $"signature {r.Artifact.Manifest.Digest}", $"of {r.Subject}: no given key verifies it"));
+            }
+            string keyNames = string.Join(", ", keys.Select(k => k.Name));
+            string others = unverified > 0 ? $" ({unverified} signature{(unverified == 1 ? "" : "s")} present that no given key verifies)" : "";
+            if (byDigest.TryGetValue(image.Key, out var root))
+            {
+                Signed.Add(root);
+                return;
+            }
+            // Platform signatures stand in only for an index that carries none itself (one that does, none of which a
+            // key verifies, fails, as cosign verify of the index would).
+            bool rootSigned = image.Referrers.Any(r => r.Kind == ReferrerKind.Signature && r.Subject == image.Key);
+            var platforms = image.Root is IndexNode index && !rootSigned
+                ? index.Children.Select(c => c switch { ImageNode { Image.Manifest: { } m } => (Digest?)m.Digest, ArtifactNode a => a.Manifest.Digest, _ => null }).OfType<Digest>().ToList()
+                : [];
+            if (platforms.Count > 0 && platforms.All(byDigest.ContainsKey))
+            {
+                Signed.AddRange(platforms.Select(d => byDigest[d]));
+                return;
+            }
+            Findings.Add(new Finding(Severity.Error, image.Label, $"not signed with {keyNames}: no signature that verifies names {image.Key}{(platforms.Count > 0 ? " or each of its platforms' manifests" : "")}{others}"));
         }
 
         private async Task CheckImageAsync(ImageNode node, CancellationToken cancel)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ferry.Tests.TestSupport;
+using static Ferry.Tests.TestSupport.CliRun;
 
 namespace Ferry.Tests.Cli;
 
@@ -12,16 +13,6 @@ public sealed class TransportCommandTests : IDisposable
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Ferry.Cli.Program.Run(args, o, e).GetAwaiter().GetResult();
-        return (code, o.ToString(), e.ToString());
-    }
-
-    private static void Ok((int Code, string Out, string Err) r) => Assert.True(r.Code == 0, $"exit {r.Code}: {r.Err}");
 
     private string Archive(string name = "docker.io/library/app:1", int seed = 61)
     {

@@ -24,10 +24,14 @@ public sealed class FakeRegistry : InProcessHttpServer
     public ConcurrentQueue<string> UploadLog { get; } = new();
     private int _mounts;
 
+    private readonly ConcurrentDictionary<(string Repo, string Subject), ConcurrentDictionary<string, string>> _referrers = new();
+
     /// <param name="credentials">When given, every request needs Basic auth with this <c>user:password</c>.</param>
-    public FakeRegistry(string? credentials = null)
+    /// <param name="referrersApi">Whether it has the OCI 1.1 referrers API (distribution 2.8 has not).</param>
+    public FakeRegistry(string? credentials = null, bool referrersApi = false)
     {
         Credentials = credentials;
+        ReferrersApi = referrersApi;
         Address = $"127.0.0.1:{Port}";
         Start();
     }
@@ -36,6 +40,15 @@ public sealed class FakeRegistry : InProcessHttpServer
     public string Address { get; }
 
     public string? Credentials { get; }
+
+    public bool ReferrersApi { get; }
+
+    /// <summary>The manifest (bytes) a tag or digest of a repository names, or null.</summary>
+    public byte[]? Manifest(string repo, string reference)
+    {
+        string? d = reference.StartsWith("sha256:", StringComparison.Ordinal) ? reference : _tags.GetValueOrDefault((repo, reference));
+        return d is not null && _manifests.TryGetValue((repo, d), out var m) ? m.Bytes : null;
+    }
 
     /// <summary>Blobs whose bytes were received (monolithic or chunked).</summary>
     public int BlobUploads => _uploadsDone;
@@ -118,6 +131,18 @@ public sealed class FakeRegistry : InProcessHttpServer
         if ((m = rest.LastIndexOf("/manifests/", StringComparison.Ordinal)) >= 0)
         {
             await ManifestAsync(ctx, rest[..m], rest[(m + "/manifests/".Length)..]);
+            return;
+        }
+        if ((m = rest.LastIndexOf("/referrers/", StringComparison.Ordinal)) >= 0)
+        {
+            if (!ReferrersApi)
+            {
+                await Send(res, 404, "404 page not found"u8.ToArray(), "text/plain");
+                return;
+            }
+            string repo = rest[..m], subject = rest[(m + "/referrers/".Length)..];
+            var list = _referrers.GetValueOrDefault((repo, subject))?.Values.ToList() ?? [];
+            await Send(res, 200, Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{string.Join(",", list)}]}}"), "application/vnd.oci.image.index.v1+json");
             return;
         }
         if (rest.EndsWith("/tags/list", StringComparison.Ordinal))
@@ -250,6 +275,16 @@ public sealed class FakeRegistry : InProcessHttpServer
             _manifests[(repo, digest)] = (bytes, req.ContentType ?? "application/vnd.oci.image.manifest.v1+json");
             if (!byDigest)
                 _tags[(repo, reference)] = digest;
+            using (var doc = JsonDocument.Parse(bytes))
+            {
+                if (ReferrersApi && doc.RootElement.TryGetProperty("subject", out var subject))
+                {
+                    string sd = subject.GetProperty("digest").GetString()!;
+                    string type = doc.RootElement.TryGetProperty("artifactType", out var at) ? at.GetString()! : doc.RootElement.GetProperty("config").GetProperty("mediaType").GetString()!;
+                    _referrers.GetOrAdd((repo, sd), _ => new())[digest] = $"{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{digest}\",\"size\":{bytes.Length},\"artifactType\":\"{type}\"}}";
+                    res.AddHeader("OCI-Subject", sd);
+                }
+            }
             res.AddHeader("Docker-Content-Digest", digest);
             res.AddHeader("Location", $"/v2/{repo}/manifests/{digest}");
             await Send(res, 201);

@@ -37,6 +37,20 @@ public static class F
         return (ArchiveSource)r.Transport.OpenSourceAsync(r, new TransportOptions { Stdin = stdin }).AsTask().GetAwaiter().GetResult();
     }
 
+    /// <summary>Opens any reference (a registry, a daemon too) as a source that closes synchronously.</summary>
+    public static SyncSource OpenAny(string reference)
+    {
+        var r = Ref(reference);
+        return new SyncSource(r.Transport.OpenSourceAsync(r, new TransportOptions()).AsTask().GetAwaiter().GetResult());
+    }
+
+    /// <summary>An opened source closed by Dispose.</summary>
+    public sealed class SyncSource(IImageSource inner) : IDisposable
+    {
+        public IReadOnlyList<Ferry.Images.NamedImage> Images => inner.Images;
+        public void Dispose() => inner.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
     public static ValidationReport Verify(string reference) => ImageValidator.VerifyAsync(Ref(reference), new TransportOptions()).GetAwaiter().GetResult();
 
     public static ValidationReport Verify(IImageSource source) => ImageValidator.VerifyAsync(source).GetAwaiter().GetResult();

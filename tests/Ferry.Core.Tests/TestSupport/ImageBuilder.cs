@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 
 namespace Ferry.Tests.TestSupport;
 
@@ -219,6 +220,88 @@ public static class ImageBuilder
             }
             return;
         }
+        WriteTar(path, files, TarEntryFormat.Ustar);
+    }
+
+    /// <summary>A generated artifact: its manifest and blobs (config first).</summary>
+    public sealed record TestArtifact(byte[] Manifest, IReadOnlyList<(string MediaType, byte[] Bytes)> Blobs)
+    {
+        public string Digest => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Manifest));
+    }
+
+    private static string Sha(byte[] b) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(b));
+
+    /// <summary>A cosign signature (simple signing) of <paramref name="subject"/>, as cosign 2 writes it (key-based: no certificate).</summary>
+    public static TestArtifact CosignSignature(string subject, string reference = "docker.io/library/app", ECDsa? key = null, string? certificate = null, string? payloadDigest = null)
+    {
+        byte[] payload = Encoding.UTF8.GetBytes($"{{\"critical\":{{\"identity\":{{\"docker-reference\":\"{reference}\"}},\"image\":{{\"docker-manifest-digest\":\"{payloadDigest ?? subject}\"}},\"type\":\"cosign container image signature\"}},\"optional\":null}}");
+        // As cosign signs with a key file: ECDSA P-256 over SHA-256 of the payload, DER, base64 in the annotation.
+        string signature = key is null ? "MEUCIQDfake" : Convert.ToBase64String(key.SignData(payload, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+        string cert = certificate is null ? "" : $",\"dev.sigstore.cosign/certificate\":{JsonSerializer.Serialize(certificate)}";
+        byte[] config = Encoding.UTF8.GetBytes($"{{\"architecture\":\"\",\"config\":{{}},\"created\":\"0001-01-01T00:00:00Z\",\"history\":[{{\"created\":\"0001-01-01T00:00:00Z\"}}],\"os\":\"\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{Sha(payload)}\"]}}}}");
+        byte[] manifest = Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"size\":{config.Length},\"digest\":\"{Sha(config)}\"}},\"layers\":[{{\"mediaType\":\"application/vnd.dev.cosign.simplesigning.v1+json\",\"size\":{payload.Length},\"digest\":\"{Sha(payload)}\",\"annotations\":{{\"dev.cosignproject.cosign/signature\":\"{signature}\"{cert}}}}}]}}");
+        return new TestArtifact(manifest, [("application/vnd.oci.image.config.v1+json", config), ("application/vnd.dev.cosign.simplesigning.v1+json", payload)]);
+    }
+
+    /// <summary>An OCI 1.1 artifact (an SPDX SBOM) whose subject is <paramref name="subject"/> (a manifest of <paramref name="subjectSize"/> bytes).</summary>
+    public static TestArtifact Sbom(string subject, long subjectSize, string subjectType = "application/vnd.oci.image.manifest.v1+json")
+    {
+        byte[] config = "{}"u8.ToArray();
+        byte[] sbom = Encoding.UTF8.GetBytes($"{{\"spdxVersion\":\"SPDX-2.3\",\"name\":\"sbom of {subject}\"}}");
+        byte[] manifest = Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"artifactType\":\"application/spdx+json\",\"config\":{{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"{Sha(config)}\",\"size\":2}},\"layers\":[{{\"mediaType\":\"application/spdx+json\",\"digest\":\"{Sha(sbom)}\",\"size\":{sbom.Length}}}],\"subject\":{{\"mediaType\":\"{subjectType}\",\"digest\":\"{subject}\",\"size\":{subjectSize}}}}}");
+        return new TestArtifact(manifest, [("application/vnd.oci.empty.v1+json", config), ("application/spdx+json", sbom)]);
+    }
+
+    /// <summary>A Helm-chart-like artifact (not a runnable image): a chart config and one gzip layer.</summary>
+    public static TestArtifact Chart()
+    {
+        byte[] config = "{\"name\":\"demo\",\"version\":\"1.0.0\",\"apiVersion\":\"v2\"}"u8.ToArray();
+        byte[] chart = Compress(Layer(9900).Tar, "gzip");
+        byte[] manifest = Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{{\"mediaType\":\"application/vnd.cncf.helm.config.v1+json\",\"digest\":\"{Sha(config)}\",\"size\":{config.Length}}},\"layers\":[{{\"mediaType\":\"application/vnd.cncf.helm.chart.content.v1.tar+gzip\",\"digest\":\"{Sha(chart)}\",\"size\":{chart.Length}}}]}}");
+        return new TestArtifact(manifest, [("application/vnd.cncf.helm.config.v1+json", config), ("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)]);
+    }
+
+    /// <summary>
+    /// An oci-archive of one image (or index) plus extra index.json entries: artifacts given with the annotations to put
+    /// on their entries (as other tools write them: a cosign tag as ref.name, nothing for an OCI 1.1 subject).
+    /// </summary>
+    public static void WriteOciWithArtifacts(string path, TestImage image, string name, IReadOnlyList<(TestArtifact Artifact, string? RefName)> extras, (byte[] Bytes, string Digest)? index = null, IReadOnlyList<TestImage>? children = null)
+    {
+        var files = new List<(string Name, byte[]? Data, string? Link, TarEntryType Type)>
+        {
+            ("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray(), null, TarEntryType.RegularFile),
+        };
+        var seen = new HashSet<string>();
+        void Blob(byte[] data)
+        {
+            if (seen.Add(Sha(data)))
+                files.Add(("blobs/sha256/" + Sha(data)[7..], data, null, TarEntryType.RegularFile));
+        }
+        foreach (var img in children ?? [image])
+        {
+            foreach (var l in img.Layers)
+                Blob(l.Blob);
+            Blob(img.Config);
+            Blob(img.OciManifest());
+        }
+        var entries = new List<string>();
+        if (index is { } x)
+        {
+            Blob(x.Bytes);
+            entries.Add($"{{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"{x.Digest}\",\"size\":{x.Bytes.Length},\"annotations\":{{\"io.containerd.image.name\":\"{name}\",\"org.opencontainers.image.ref.name\":\"{name}\"}}}}");
+        }
+        else
+        {
+            entries.Add($"{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{image.ManifestDigest}\",\"size\":{image.OciManifest().Length},\"annotations\":{{\"io.containerd.image.name\":\"{name}\",\"org.opencontainers.image.ref.name\":\"{name}\"}}}}");
+        }
+        foreach (var (art, refName) in extras)
+        {
+            foreach (var (_, b) in art.Blobs)
+                Blob(b);
+            Blob(art.Manifest);
+            entries.Add($"{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{art.Digest}\",\"size\":{art.Manifest.Length}{(refName is null ? "" : $",\"annotations\":{{\"org.opencontainers.image.ref.name\":\"{refName}\"}}")}}}");
+        }
+        files.Add(("index.json", Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"manifests\":[{string.Join(",", entries)}]}}"), null, TarEntryType.RegularFile));
         WriteTar(path, files, TarEntryFormat.Ustar);
     }
 

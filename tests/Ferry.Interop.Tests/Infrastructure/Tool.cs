@@ -20,13 +20,25 @@ public static class Tool
     /// <summary>Docker 26 with the containerd image store (.ci/lib.sh ci_start_dockerd26 DIR d26c containerd).</summary>
     public const string Docker26Containerd = "docker26-containerd";
 
+    /// <summary>cosign 2.5 (Debian 13's, fetched by .ci/lib.sh ci_fetch_sigstore: FERRY_COSIGN), else cosign on PATH.</summary>
+    public const string Cosign = "cosign";
+
+    /// <summary>
+    /// A skopeo with sigstore (Debian 12's is built without it): Debian 13's 1.18, run through its own loader by the
+    /// wrapper .ci/lib.sh ci_fetch_sigstore writes (FERRY_SKOPEO_SIGSTORE).
+    /// </summary>
+    public const string SkopeoSigstore = "skopeo-sigstore";
+
+    /// <summary>buildah, on the isolated podman store (CONTAINERS_STORAGE_CONF), for multi-platform indexes.</summary>
+    public const string Buildah = "buildah";
+
     /// <summary>Mounting a small tmpfs (root only), for the disk-full test.</summary>
     public const string Tmpfs = "tmpfs";
 
     /// <summary>The docker 20.10 client. /usr/local/bin/docker may be a newer CLI that shadows it on PATH.</summary>
     public const string DockerPath = "/usr/bin/docker";
 
-    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd];
+    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd, Cosign, SkopeoSigstore, Buildah];
 
     /// <summary>The docker daemons the loader tests use: 20.10, and 26 in both image stores.</summary>
     public static readonly IReadOnlyList<string> Dockers = [Docker, Docker26, Docker26Containerd];
@@ -99,6 +111,9 @@ public static class Tool
         Htpasswd => ("/usr/bin/htpasswd", []),
         Openssl => ("openssl", []),
         Tmpfs => ("mount", []),
+        Cosign => (Env("FERRY_COSIGN") ?? "cosign", []),
+        SkopeoSigstore => (Env("FERRY_SKOPEO_SIGSTORE") ?? "skopeo-sigstore-not-set", []),
+        Buildah => ("buildah", []),
         Docker26 or Docker26Containerd => (Env("FERRY_DOCKER26_CLI") ?? "docker26-cli-not-set", ["--config", Docker26Config, "-H", HostOf(tool)]),
         _ => throw new ArgumentException($"unknown tool '{tool}' (want one of {string.Join(", ", All)})", nameof(tool)),
     };
@@ -153,6 +168,30 @@ public static class Tool
             {
                 var r = Proc.Run("id", ["-u"], TimeSpan.FromSeconds(10));
                 return r.Ok && r.Stdout.Trim() == "0" ? null : "mounting a tmpfs needs root";
+            }
+            case Cosign:
+            {
+                var (file, _) = Command(Cosign);
+                var r = Proc.Run(file, ["version"], TimeSpan.FromSeconds(30));
+                return r.Ok ? null : $"'{file} version' failed: {FirstLine(r)} (.ci/lib.sh: ci_fetch_sigstore DIR fetches Debian 13's cosign and sets FERRY_COSIGN)";
+            }
+            case SkopeoSigstore:
+            {
+                if (Env("FERRY_SKOPEO_SIGSTORE") is not string file)
+                    return "FERRY_SKOPEO_SIGSTORE is not set; Debian 12's skopeo has sigstore disabled (.ci/lib.sh: ci_fetch_sigstore DIR fetches Debian 13's skopeo 1.18)";
+                var r = Proc.Run(file, ["--version"], TimeSpan.FromSeconds(30));
+                if (!r.Ok)
+                    return $"'{file} --version' failed: {FirstLine(r)}";
+                var m = System.Text.RegularExpressions.Regex.Match(r.Stdout, @"version (\d+)\.(\d+)");
+                return m.Success && (int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 1 || int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) >= 18)
+                    ? null : $"{file} is '{r.Stdout.Trim()}', want skopeo 1.18 or later";
+            }
+            case Buildah:
+            {
+                if (Env("CONTAINERS_STORAGE_CONF") is null)
+                    return "CONTAINERS_STORAGE_CONF is not set; buildah would use the system's image store (.ci/lib.sh: ci_setup_podman DIR)";
+                var r = Proc.Run("buildah", ["--version"], TimeSpan.FromSeconds(30));
+                return r.Ok ? null : $"'buildah --version' failed: {FirstLine(r)}";
             }
             case Htpasswd:
                 return File.Exists("/usr/bin/htpasswd") ? null : "/usr/bin/htpasswd does not exist (install apache2-utils)";

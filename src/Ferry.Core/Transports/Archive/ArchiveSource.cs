@@ -78,22 +78,22 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         {
             throw new ImageNotFoundException($"{path}: no such file or directory");
         }
-        return Read(store, kind, selector, compression, null);
+        return Read(store, kind, selector, compression, null, options.Referrers);
     }
 
     /// <summary>Opens an archive file Ferry spooled itself (a daemon's save), deleting it when the source is disposed.</summary>
     public static ArchiveSource OpenTemporary(string path, string displayName, string? selector)
     {
         var store = new TarEntryStore(TarIndex.Open(path, displayName, () => TemporaryFiles.Delete(path)));
-        return Read(store, ArchiveKind.Any, selector, CompressionKind.None, displayName);
+        return Read(store, ArchiveKind.Any, selector, CompressionKind.None, displayName, ReferrerSelection.All);
     }
 
-    private static ArchiveSource Read(IEntryStore store, ArchiveKind kind, string? selector, CompressionKind compression, string? displayName)
+    private static ArchiveSource Read(IEntryStore store, ArchiveKind kind, string? selector, CompressionKind compression, string? displayName, ReferrerSelection referrers)
     {
         try
         {
             var warnings = new List<string>();
-            var (format, images) = ReadImages(store, kind, warnings);
+            var (format, images) = ReadImages(store, kind, warnings, referrers);
             if (selector is not null)
                 images = [.. ImageSelector.Select(images, [selector], store.DisplayName)];
             return new ArchiveSource(store, format, images, warnings, compression, displayName);
@@ -108,7 +108,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     /// <summary>The files that say what an archive holds; they must be regular files.</summary>
     internal static readonly string[] IndexFiles = ["manifest.json", "index.json", "oci-layout", "repositories"];
 
-    private static (string Format, List<NamedImage> Images) ReadImages(IEntryStore store, ArchiveKind kind, List<string> warnings)
+    private static (string Format, List<NamedImage> Images) ReadImages(IEntryStore store, ArchiveKind kind, List<string> warnings, ReferrerSelection referrers)
     {
         foreach (var name in IndexFiles.Where(store.IsLink))
             throw new ArchiveFormatException($"{store.DisplayName}: {name} is a link; index files must be regular files");
@@ -117,7 +117,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         bool preferDocker = kind == ArchiveKind.DockerArchive;
         if (!preferDocker && store.Contains("index.json") && (OciLayoutReader.HasImages(store) || !hasManifestJson))
         {
-            var images = OciLayoutReader.Read(store, warnings);
+            var images = OciLayoutReader.Read(store, warnings, referrers);
             if (hasManifestJson)
             {
                 MergeDockerNames(store, images, warnings);
@@ -147,16 +147,22 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             warnings.Add($"{store.DisplayName}: manifest.json ignored: {e.Message}");
             return;
         }
+        var named = images.SelectMany(i => i.Names).ToHashSet();
         foreach (var d in docker)
         {
             var id = ((ImageNode)d.Root).Image.ImageId;
-            var match = images.FirstOrDefault(i => i.SelectImage(null)?.Image.ImageId == id || i.Images().Any(n => n.Image.ImageId == id));
+            // A name index.json already gives stays where it is (one config can be in several images: an index and one
+            // of its platforms under another name); another goes to the image docker would load for it.
+            var missing = d.Names.Where(n => !named.Contains(n)).ToList();
+            if (d.Names.Count > 0 && missing.Count == 0)
+                continue;
+            var match = images.FirstOrDefault(i => i.SelectImage(null)?.Image.ImageId == id) ?? images.FirstOrDefault(i => i.Images().Any(n => n.Image.ImageId == id));
             if (match is null)
             {
                 warnings.Add($"{store.DisplayName}: manifest.json names image {id}, which index.json does not list");
                 continue;
             }
-            foreach (var n in d.Names)
+            foreach (var n in missing)
                 match.AddName(n);
         }
     }

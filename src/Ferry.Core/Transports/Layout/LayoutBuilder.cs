@@ -11,9 +11,20 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     private readonly Dictionary<Digest, BlobContent> _blobs = [];
     private readonly Dictionary<Digest, BlobRole> _roles = [];
     private readonly List<LayoutImage> _images = [];
+    private readonly List<LayoutReferrer> _referrers = [];
     private readonly Lock _lock = new();
 
     public LayoutFormat Format => format;
+
+    /// <summary>How many referrers were recorded.</summary>
+    public int ReferrerCount
+    {
+        get
+        {
+            lock (_lock)
+                return _referrers.Count;
+        }
+    }
 
     public void AddBlob(Digest digest, BlobContent content)
     {
@@ -35,6 +46,13 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
         }
     }
 
+    /// <summary>Records a referrer (its manifest already added as a blob) for index.json.</summary>
+    public void AddReferrer(LayoutReferrer referrer)
+    {
+        lock (_lock)
+            _referrers.Add(referrer);
+    }
+
     /// <summary>Every entry of the layout, sorted by name: a directory (null content), a blob, or an index file.</summary>
     public IReadOnlyList<(string Name, BlobContent? Content)> Entries()
     {
@@ -50,7 +68,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
         }
         foreach (var index in format.Indexes)
         {
-            foreach (var (name, bytes) in index.Files(_images, format.Naming))
+            foreach (var (name, bytes) in index.Files(_images, _referrers, format.Naming))
                 entries[name] = BlobContent.FromBytes(bytes, name);
         }
         return entries.Select(kv => (kv.Key, kv.Value)).ToList();

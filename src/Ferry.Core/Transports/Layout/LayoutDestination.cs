@@ -24,6 +24,7 @@ internal sealed class LayoutDestination : IImageDestination
         Capabilities = new DestinationCapabilities
         {
             KeepsManifests = format.NeedsManifests,
+            KeepsReferrers = format.KeepsReferrers,
             NeedsDockerImages = format.NeedsDockerImages,
             KeptLayerCompressions = docker ? DestinationCapabilities.DockerClassicLayerCompressions : DestinationCapabilities.AllLayerCompressions,
             RecompressReason = docker ? "docker before 23.0 cannot load zstd layers" : null,
@@ -73,6 +74,12 @@ internal sealed class LayoutDestination : IImageDestination
         // Said once the archive is written (an error stays one line).
         if (_builder.Format.Format == OutputFormat.OciArchive)
             _log?.Invoke("note: docker's classic image store (docker 20.10, and 25+ unless the containerd image store is on) cannot load an oci-archive; the portable format (the default) loads everywhere");
+        if (_builder.ReferrerCount > 0 && !_builder.Format.IsDirectory)
+        {
+            // Loaders that take every index.json entry as an image trip on them (measured with ctr 1.6/1.7 and podman 4.3).
+            string podman = _builder.Format.Format == OutputFormat.OciArchive ? $"; podman load and skopeo need the image named (oci-archive:{DisplayName}:NAME)" : "";
+            _log?.Invoke($"note: {DisplayName} keeps {_builder.ReferrerCount} referrer(s) (signatures, attestations, SBOMs) as unnamed index.json entries: ctr import --digests (kind load) cannot unpack them{podman}; --exclude-referrers leaves them out");
+        }
         return [];
     }
 
@@ -102,9 +109,19 @@ internal sealed class LayoutDestination : IImageDestination
             return ValueTask.CompletedTask;
         }
 
+        private readonly List<(Descriptor Artifact, Referrer Referrer)> _referrers = [];
+
+        public ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancel = default)
+        {
+            _referrers.Add((artifact, referrer));
+            return ValueTask.CompletedTask;
+        }
+
         public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancel = default)
         {
             builder.AddImage(new LayoutImage(root, names, refNames, docker));
+            foreach (var (artifact, referrer) in _referrers)
+                builder.AddReferrer(new LayoutReferrer(artifact, referrer, root?.Digest));
             var refs = names.Select(n => n.Tag is null && n.Digest is not null && root is not null ? n.WithDigest(root.Digest).ToString() : n.ToString())
                 .Concat(refNames).ToList();
             return ValueTask.FromResult(new WrittenImage(refs, idOf?.Invoke(root, docker)));

@@ -54,9 +54,15 @@ internal interface ILayoutIndex
     /// <summary>Whether this index set needs one docker image per name.</summary>
     bool NeedsDockerImages { get; }
 
-    /// <summary>The index files for the images, their blobs named by <paramref name="naming"/>.</summary>
-    IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IBlobNaming naming);
+    /// <summary>Whether this index set records referrers.</summary>
+    bool KeepsReferrers { get; }
+
+    /// <summary>The index files for the images (and their referrers), blobs named by <paramref name="naming"/>.</summary>
+    IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming);
 }
+
+/// <summary>A referrer of a layout: its manifest's descriptor, what it is, and the root digest of the image it came with.</summary>
+internal sealed record LayoutReferrer(Descriptor Artifact, Images.Referrer Referrer, Digest? Image);
 
 /// <summary>One image of a layout: its root (manifest or index) and names, and its docker image.</summary>
 internal sealed record LayoutImage(Descriptor? Root, IReadOnlyList<ImageName> Names, IReadOnlyList<string> RefNames, DockerImage? Docker);
@@ -69,14 +75,16 @@ internal sealed record LayoutFormat(OutputFormat Format, IBlobNaming Naming, IRe
 {
     public static LayoutFormat For(OutputFormat format) => format switch
     {
-        OutputFormat.Portable => new(format, OciBlobNaming.Instance, [OciIndexFiles.Instance, DockerIndexFiles.Instance], false),
+        OutputFormat.Portable => new(format, OciBlobNaming.Instance, [OciIndexFiles.Archive, DockerIndexFiles.Instance], false),
         OutputFormat.DockerArchive => new(format, DockerBlobNaming.Instance, [DockerIndexFiles.Instance], false),
-        OutputFormat.OciArchive => new(format, OciBlobNaming.Instance, [OciIndexFiles.Instance], false),
-        OutputFormat.Oci => new(format, OciBlobNaming.Instance, [OciIndexFiles.Instance], true),
+        OutputFormat.OciArchive => new(format, OciBlobNaming.Instance, [OciIndexFiles.Archive], false),
+        OutputFormat.Oci => new(format, OciBlobNaming.Instance, [OciIndexFiles.Directory], true),
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
 
     public bool NeedsManifests => Indexes.Any(i => i.NeedsManifests);
+
+    public bool KeepsReferrers => Indexes.Any(i => i.KeepsReferrers);
 
     public bool NeedsDockerImages => Indexes.Any(i => i.NeedsDockerImages);
 
@@ -84,20 +92,52 @@ internal sealed record LayoutFormat(OutputFormat Format, IBlobNaming Naming, IRe
 }
 
 /// <summary><c>oci-layout</c> and <c>index.json</c>: one descriptor per name, the full name in containerd's annotation and in ref.name.</summary>
-internal sealed class OciIndexFiles : ILayoutIndex
+/// <param name="TagsAsRefNames">
+/// Whether a cosign referrer's entry also gets its tag (<c>sha256-HEX.sig</c>) as ref.name. Only in a directory: the
+/// loaders of archives import every named entry as an image and fail to unpack a signature (measured: <c>ctr images
+/// import</c> 1.6 and 1.7 exit 1, "no processor for media-type application/vnd.dev.cosign.simplesigning.v1+json";
+/// docker 26's containerd store records <c>sha256-HEX.sig:latest</c> as an image), while nothing loads a directory
+/// and the tools that read one (skopeo and umoci by name, regctl and oras by tag) find the tag.
+/// </param>
+internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
 {
     public const string ContainerdNameAnnotation = "io.containerd.image.name";
     public const string RefNameAnnotation = "org.opencontainers.image.ref.name";
 
-    public static OciIndexFiles Instance { get; } = new();
+    /// <summary>For archives (portable, oci-archive): referrers unnamed.</summary>
+    public static OciIndexFiles Archive { get; } = new(false);
+
+    /// <summary>For a directory (oci): cosign referrers also under their tag.</summary>
+    public static OciIndexFiles Directory { get; } = new(true);
 
     public bool NeedsManifests => true;
 
     public bool NeedsDockerImages => false;
 
-    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IBlobNaming naming)
+    public bool KeepsReferrers => true;
+
+    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming)
     {
         var descriptors = images.Where(i => i.Root is not null).SelectMany(i => NamedDescriptors(i.Root!, i.Names, i.RefNames)).ToList();
+        // Each referrer: its own entry, with what it refers to in Ferry's annotations (the cosign tag follows from them)
+        // and, in a directory, the cosign tag as ref.name (as oc-mirror and regclient keep them); an OCI 1.1 referrer
+        // also carries its subject in its own bytes, where oras and regctl look.
+        // A manifest in several images (an index, and one of its platforms under another name) may have a different
+        // referrer in each image's repository (each its own signature under the same tag): the entry names its image.
+        var shared = referrers.GroupBy(x => x.Referrer.Subject).Where(g => g.Select(x => x.Image).Distinct().Count() > 1).Select(g => g.Key).ToHashSet();
+        foreach (var (artifact, r, image) in referrers.DistinctBy(x => (x.Artifact.Digest, x.Referrer.Subject, shared.Contains(x.Referrer.Subject) ? x.Image : default)))
+        {
+            var a = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                [OciLayout.OciLayoutReader.ReferrerSubjectAnnotation] = r.Subject.ToString(),
+                [OciLayout.OciLayoutReader.ReferrerKindAnnotation] = r.Kind switch { Images.ReferrerKind.Signature => "sig", Images.ReferrerKind.Attestation => "att", Images.ReferrerKind.Sbom => "sbom", _ => "referrer" },
+            };
+            if (shared.Contains(r.Subject) && image is { } owner)
+                a[OciLayout.OciLayoutReader.ReferrerImageAnnotation] = owner.ToString();
+            if (TagsAsRefNames && r.Tag is string tag)
+                a[RefNameAnnotation] = tag;
+            descriptors.Add(new Descriptor(artifact.MediaType, artifact.Digest, artifact.Size) { Annotations = a, ArtifactType = r.Artifact.Manifest.ArtifactType });
+        }
         yield return ("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray());
         yield return ("index.json", ImageIndex.CreateOci(descriptors));
     }
@@ -146,7 +186,9 @@ internal sealed class DockerIndexFiles : ILayoutIndex
 
     public bool NeedsDockerImages => true;
 
-    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IBlobNaming naming)
+    public bool KeepsReferrers => false;
+
+    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming)
     {
         var entries = images.Where(i => i.Docker is not null)
             .Select(i => (Config: naming.Name(i.Docker!.Config.Digest, BlobRole.Config)!, i.Names,

@@ -9,7 +9,7 @@ using Ferry.Transports.Archive;
 namespace Ferry.Transports.OciLayout;
 
 /// <summary>Reads an OCI image layout (archive or directory): <c>oci-layout</c>, <c>index.json</c>, <c>blobs/</c>.</summary>
-internal static class OciLayoutReader
+internal static partial class OciLayoutReader
 {
     /// <summary>The deepest nesting of indexes accepted.</summary>
     public const int MaxIndexDepth = 8;
@@ -27,7 +27,7 @@ internal static class OciLayoutReader
         return index.Manifests.Count > 0;
     }
 
-    public static List<NamedImage> Read(IEntryStore store, List<string> warnings)
+    public static List<NamedImage> Read(IEntryStore store, List<string> warnings, ReferrerSelection? referrers = null)
     {
         string where = store.DisplayName;
         var layout = store.Find("oci-layout");
@@ -47,10 +47,19 @@ internal static class OciLayoutReader
         var byKey = new Dictionary<Digest, NamedImage>();
         var result = new List<NamedImage>();
         var cache = new Dictionary<Digest, ManifestNode>();
+        var found = new List<(Referrer Referrer, Digest? Owner)>();
         for (int i = 0; i < index.Manifests.Count; i++)
         {
             var d = index.Manifests[i];
-            var node = LoadNode(store, d, $"index.json manifests[{i}]", 0, [], cache);
+            string what = $"index.json manifests[{i}]";
+            // Entries that are referrers (Ferry's, the tag schema's, a referrers fallback index, an OCI 1.1 subject) are not images.
+            if (ReferrerOf(store, d, what, warnings, cache) is { } refs)
+            {
+                Digest? owner = d.Annotations?.GetValueOrDefault(ReferrerImageAnnotation) is string o && Digest.TryParse(o, out var od) ? od : null;
+                found.AddRange(refs.Select(r => (r, owner)));
+                continue;
+            }
+            var node = LoadNode(store, d, what, 0, [], cache);
             if (!byKey.TryGetValue(d.Digest, out var image))
             {
                 image = new NamedImage { Root = node };
@@ -59,7 +68,137 @@ internal static class OciLayoutReader
             }
             AddNames(image, d.Annotations, warnings, where);
         }
+        Attach(result, found, referrers ?? ReferrerSelection.All, warnings, where);
         return result;
+    }
+
+    /// <summary>Ferry's annotations on an index.json entry that is a referrer: the digest it refers to, and how.</summary>
+    public const string ReferrerSubjectAnnotation = "io.ferry.referrer.subject";
+    public const string ReferrerKindAnnotation = "io.ferry.referrer.kind";
+
+    /// <summary>Ferry's annotation naming the image (its root digest) a referrer came with, when one manifest is in several images.</summary>
+    public const string ReferrerImageAnnotation = "io.ferry.referrer.image";
+
+    [System.Text.RegularExpressions.GeneratedRegex("^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})(?:\\.(sig|att|sbom))?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex TagSchema();
+
+    /// <summary>Parses a cosign tag-schema name (<c>sha256-HEX.sig</c>) or a referrers fallback tag (<c>sha256-HEX</c>).</summary>
+    internal static bool TryParseTagSchema(string? name, out Digest subject, out ReferrerKind? kind)
+    {
+        subject = default;
+        kind = null;
+        if (name is null || TagSchema().Match(name) is not { Success: true } m || !Digest.TryParse($"{m.Groups[1].Value}:{m.Groups[2].Value}", out subject))
+            return false;
+        kind = m.Groups[3].Value switch { "sig" => ReferrerKind.Signature, "att" => ReferrerKind.Attestation, "sbom" => ReferrerKind.Sbom, _ => null };
+        return true;
+    }
+
+    /// <summary>The referrers an index.json entry holds, or null when it is an image entry.</summary>
+    private static List<Referrer>? ReferrerOf(IEntryStore store, Descriptor d, string what, List<string> warnings, Dictionary<Digest, ManifestNode> cache)
+    {
+        var a = d.Annotations;
+        string? refName = a?.GetValueOrDefault(RefNameAnnotation);
+        if (a?.GetValueOrDefault(ReferrerSubjectAnnotation) is string s && Digest.TryParse(s, out var subject))
+        {
+            var kind = a.GetValueOrDefault(ReferrerKindAnnotation) switch { "sig" => ReferrerKind.Signature, "att" => ReferrerKind.Attestation, "sbom" => ReferrerKind.Sbom, _ => ReferrerKind.Referrer };
+            return LoadArtifact(store, d, what, warnings) is { } art ? [new Referrer(subject, art, kind)] : [];
+        }
+        if (a?.ContainsKey(ContainerdNameAnnotation) == true)
+            return null;
+        if (TryParseTagSchema(refName, out var tagSubject, out var tagKind))
+        {
+            if (tagKind is { } k)
+                return LoadArtifact(store, d, what, warnings) is { } art ? [new Referrer(tagSubject, art, k)] : [];
+            // sha256-HEX: the referrers fallback index of that digest; its manifests are the referrers.
+            if (MediaTypes.IsIndex(d.MediaType) && store.FindBlob(d.Digest) is { } loc)
+            {
+                var fallback = ImageIndex.Parse(loc.ReadDocument(d.Digest, d.Size, what), d.MediaType, $"{store.DisplayName}: {what}");
+                var list = new List<Referrer>();
+                foreach (var r in fallback.Manifests)
+                {
+                    if (LoadArtifact(store, r, $"{what} {r.Digest}", warnings) is { } art)
+                        list.Add(new Referrer(tagSubject, art, ReferrerKind.Referrer));
+                }
+                return list;
+            }
+        }
+        // An unnamed manifest with a subject (as oras stores them).
+        if (refName is null && MediaTypes.IsImageManifest(d.MediaType) && store.FindBlob(d.Digest) is { } mloc && d.Size <= Json.MaxDocumentBytes)
+        {
+            var m = ImageManifest.Parse(mloc.ReadDocument(d.Digest, d.Size, what), d.MediaType, $"{store.DisplayName}: {what}");
+            if (m.Subject is { } sub)
+                return LoadArtifact(store, d, what, warnings) is { } art ? [new Referrer(sub.Digest, art, ReferrerKind.Referrer)] : [];
+        }
+        return null;
+    }
+
+    /// <summary>A manifest as an artifact: its bytes and its blobs as they are (an absent blob is allowed, and reported by verify).</summary>
+    internal static ArtifactNode? LoadArtifact(IEntryStore store, Descriptor d, string what, List<string> warnings)
+    {
+        var loc = store.FindBlob(d.Digest);
+        if (loc is null)
+        {
+            warnings.Add($"{store.DisplayName}: {what}: referrer {d.Digest} is listed but not in the archive");
+            return null;
+        }
+        string label = $"{store.DisplayName}: {what} {d.Digest}";
+        var manifest = ImageManifest.Parse(loc.ReadDocument(d.Digest, d.Size, label), d.MediaType, label);
+        return new ArtifactNode
+        {
+            Descriptor = d,
+            Manifest = manifest,
+            Blob = loc,
+            Blobs = [.. manifest.Layers.Prepend(manifest.Config).Select(b => (b, (BlobSource?)store.FindBlob(b.Digest)))],
+        };
+    }
+
+    /// <summary>
+    /// Gives each referrer to the images whose graph holds its subject (or holds the referrer it refers to), subjects
+    /// first: to the image its entry names (<see cref="ReferrerImageAnnotation"/>) when there is one, else to every
+    /// image holding the subject (one manifest can be in several images: an index, and one of its platforms under
+    /// another name).
+    /// </summary>
+    internal static void Attach(List<NamedImage> images, List<(Referrer Referrer, Digest? Owner)> found, ReferrerSelection selection, List<string> warnings, string where)
+    {
+        var holders = new Dictionary<Digest, List<NamedImage>>();
+        void Hold(Digest d, NamedImage image)
+        {
+            if (!holders.TryGetValue(d, out var list))
+                holders[d] = list = [];
+            if (!list.Contains(image))
+                list.Add(image);
+        }
+        foreach (var image in images)
+        {
+            foreach (var d in image.ManifestDigests())
+                Hold(d, image);
+        }
+        var pending = found.Where(f => selection.Includes(f.Referrer)).ToList();
+        bool progress = true;
+        while (pending.Count > 0 && progress)
+        {
+            progress = false;
+            foreach (var f in pending.ToList())
+            {
+                if (!holders.TryGetValue(f.Referrer.Subject, out var candidates))
+                    continue;
+                var owners = f.Owner is { } o && candidates.Where(i => i.Key == o).ToList() is { Count: > 0 } named ? named : candidates;
+                foreach (var image in owners.ToList())
+                {
+                    image.AddReferrer(f.Referrer);
+                    Hold(f.Referrer.Artifact.Manifest.Digest, image);
+                }
+                pending.Remove(f);
+                progress = true;
+            }
+        }
+        foreach (var r in pending.Select(f => f.Referrer).DistinctBy(r => r.Artifact.Manifest.Digest))
+        {
+            // Its subject is not here: keep it, as an artifact of its own, so nothing is lost.
+            warnings.Add($"{where}: {r.Name} {r.Artifact.Manifest.Digest} refers to {r.Subject}, which is not in the source; kept as an artifact of its own");
+            var alone = new NamedImage { Root = r.Artifact, OrphanOf = r };
+            images.Add(alone);
+        }
     }
 
     /// <summary>Reads every naming convention: containerd's full name, podman's full ref.name, and a bare-tag ref.name.</summary>
@@ -126,10 +265,17 @@ internal static class OciLayoutReader
             if (!cache.TryGetValue(d.Digest, out var cached))
             {
                 var manifest = ImageManifest.Parse(raw, kind, label);
-                cached = new ImageNode { Descriptor = d, Image = LoadImage(store, manifest, label) };
+                cached = manifest.IsRunnableImage
+                    ? new ImageNode { Descriptor = d, Image = LoadImage(store, manifest, label) }
+                    : new ArtifactNode { Descriptor = d, Manifest = manifest, Blob = loc, Blobs = [.. manifest.Layers.Prepend(manifest.Config).Select(b => (b, (BlobSource?)store.FindBlob(b.Digest)))] };
                 cache[d.Digest] = cached;
             }
-            return new ImageNode { Descriptor = d, Image = ((ImageNode)cached).Image };
+            return cached switch
+            {
+                ImageNode i => new ImageNode { Descriptor = d, Image = i.Image },
+                ArtifactNode a => new ArtifactNode { Descriptor = d, Manifest = a.Manifest, Blob = a.Blob, Blobs = a.Blobs },
+                _ => cached,
+            };
         }
         return new OpaqueNode { Descriptor = d, Blob = loc };
     }

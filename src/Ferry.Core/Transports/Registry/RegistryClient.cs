@@ -164,6 +164,27 @@ internal sealed class RegistryClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// The referrers of a manifest through the OCI 1.1 referrers API (<c>GET /v2/REPO/referrers/DIGEST</c>), or null when
+    /// the registry has no such API (404: the caller then reads the <c>sha256-HEX</c> fallback tag).
+    /// </summary>
+    public async Task<IReadOnlyList<Descriptor>?> GetReferrersAsync(string repo, Digest digest, CancellationToken cancel)
+    {
+        using var response = await SendAsync(() =>
+        {
+            var r = new HttpRequestMessage(HttpMethod.Get, $"v2/{repo}/referrers/{digest}");
+            r.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciIndex));
+            return r;
+        }, Scope(repo, push: false), $"referrers of {repo}@{digest}", cancel).ConfigureAwait(false);
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.BadRequest)
+            return null;
+        await EnsureSuccess(response, $"referrers of {repo}@{digest}", cancel).ConfigureAwait(false);
+        if (response.Content.Headers.ContentType?.MediaType is string type && type != MediaTypes.OciIndex && !type.Contains("json", StringComparison.Ordinal))
+            return null;
+        byte[] body = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"referrers of {repo}@{digest}", cancel).ConfigureAwait(false);
+        return ImageIndex.Parse(body, MediaTypes.OciIndex, $"registry {Registry}: referrers of {repo}@{digest}").Manifests;
+    }
+
     /// <summary>Whether the repository has the blob (HEAD).</summary>
     public async Task<bool> HasBlobAsync(string repo, Digest digest, CancellationToken cancel)
     {
@@ -314,8 +335,11 @@ internal sealed class RegistryClient : IDisposable
         }
     }
 
-    /// <summary>PUTs a manifest or index under a tag or its digest; checks the digest the registry answers with.</summary>
-    public async Task PutManifestAsync(string repo, string reference, byte[] bytes, string mediaType, CancellationToken cancel)
+    /// <summary>
+    /// PUTs a manifest or index under a tag or its digest; checks the digest the registry answers with. Returns whether
+    /// the registry says it indexed the manifest's <c>subject</c> (an <c>OCI-Subject</c> header: it has the referrers API).
+    /// </summary>
+    public async Task<bool> PutManifestAsync(string repo, string reference, byte[] bytes, string mediaType, CancellationToken cancel)
     {
         using var response = await SendAsync(() =>
         {
@@ -327,6 +351,7 @@ internal sealed class RegistryClient : IDisposable
         var digest = Digest.Sha256Of(bytes);
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var header) && header != digest)
             throw new DigestMismatchException($"registry {Registry}: stored manifest {repo}:{reference} as {header}, not {digest}");
+        return response.Headers.Contains("OCI-Subject");
     }
 
     // ---- transport -------------------------------------------------------------------------------------------------

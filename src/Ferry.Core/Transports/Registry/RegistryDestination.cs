@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Collections.Concurrent;
 using Ferry.Digests;
 using Ferry.Images;
@@ -20,6 +22,8 @@ internal sealed class RegistryDestination : IImageDestination
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<(string Registry, Digest Digest), string> _pushedIn = new();
     private readonly List<(RegistryClient Client, string Repo, string Tag, byte[] Bytes, string MediaType)> _tags = [];
+    private readonly List<(RegistryClient Client, string Repo, string Tag, byte[] Bytes, string MediaType)> _signatureTags = [];
+    private readonly List<(RegistryClient Client, string Repo, Digest Subject, Descriptor Artifact)> _fallback = [];
 
     public RegistryDestination(RegistryReference? single, RegistryPrefixReference? prefix, TransportOptions options)
     {
@@ -29,6 +33,8 @@ internal sealed class RegistryDestination : IImageDestination
         Capabilities = new DestinationCapabilities
         {
             KeepsManifests = true,
+            KeepsReferrers = true,
+            NeedsNames = single is null,
             ReusesBlobs = true,
             MaxParallelBlobs = Math.Max(1, options.Registry.Concurrency),
             StagingDirectory = options.TempDir,
@@ -73,20 +79,127 @@ internal sealed class RegistryDestination : IImageDestination
         return ValueTask.FromResult<IImageWriter>(new Writer(this, targets));
     }
 
+    /// <summary>
+    /// Makes the images visible, in the order that keeps every name pointing at something complete: the images' tags,
+    /// then the cosign tags of their signatures, attestations and SBOMs (<c>sha256-HEX.sig</c>, in the same repository),
+    /// then, where the registry has no referrers API, the <c>sha256-HEX</c> fallback indexes of their OCI 1.1 referrers.
+    /// </summary>
     public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default)
     {
-        foreach (var (client, repo, tag, bytes, mediaType) in _tags)
+        foreach (var (client, repo, tag, bytes, mediaType, signature) in _tags.Select(t => (t.Client, t.Repo, t.Tag, t.Bytes, t.MediaType, false))
+                     .Concat(_signatureTags.Select(t => (t.Client, t.Repo, t.Tag, t.Bytes, t.MediaType, true))))
         {
             try
             {
-                await client.PutManifestAsync(repo, tag, bytes, mediaType, cancel).ConfigureAwait(false);
+                byte[] put = bytes;
+                if (signature)
+                {
+                    if (await MergeSignaturesAsync(client, repo, tag, bytes, cancel).ConfigureAwait(false) is not { } merged)
+                        continue;
+                    put = merged.Bytes;
+                    if (merged.Added > 0)
+                        _options.Log?.Invoke($"note: {client.Registry}/{repo}:{tag} already held signatures; the carried ones were added to them ({merged.Added} added)");
+                }
+                await client.PutManifestAsync(repo, tag, put, mediaType, cancel).ConfigureAwait(false);
             }
             catch (FerryException e) when (e is not UsageException)
             {
                 throw new PeerException($"{e.Message} (blobs and manifests are in {client.Registry}/{repo} already, the tag is not; a retry uploads nothing more)", e, e.ExitCode);
             }
         }
+        foreach (var group in _fallback.GroupBy(f => (f.Client, f.Repo, f.Subject)))
+        {
+            var (client, repo, subject) = group.Key;
+            await UpdateFallbackAsync(client, repo, subject, [.. group.Select(g => g.Artifact)], cancel).ConfigureAwait(false);
+        }
         return [];
+    }
+
+    /// <summary>
+    /// What to put under a cosign tag: <paramref name="ours"/> when the tag is free; null when it already holds every
+    /// signature of ours; else (a signature already there: the site's own, another signer's) the manifest cosign
+    /// itself would make, the one there with our signature layers appended (and its config's diff_ids with them), so
+    /// a push never drops a signature. The tag schema's manifests are not themselves signed.
+    /// </summary>
+    private static async Task<(byte[] Bytes, int Added)?> MergeSignaturesAsync(RegistryClient client, string repo, string tag, byte[] ours, CancellationToken cancel)
+    {
+        byte[] existing;
+        try
+        {
+            (existing, _, _) = await client.GetManifestAsync(repo, tag, cancel).ConfigureAwait(false);
+        }
+        catch (ImageNotFoundException)
+        {
+            return (ours, 0);
+        }
+        if (existing.AsSpan().SequenceEqual(ours))
+            return null;
+        JsonObject there, mine;
+        try
+        {
+            there = JsonNode.Parse(existing)!.AsObject();
+            mine = JsonNode.Parse(ours)!.AsObject();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        {
+            return (ours, 0);
+        }
+        static string Key(JsonNode? layer) => $"{layer?["digest"]?.GetValue<string>()} {layer?["annotations"]?[Images.Signatures.SignatureAnnotation]?.GetValue<string>()}";
+        if (there["layers"] is not JsonArray layers || mine["layers"] is not JsonArray add || there["config"]?["digest"]?.GetValue<string>() is not string configDigest)
+            return (ours, 0);
+        var have = layers.Select(Key).ToHashSet(StringComparer.Ordinal);
+        var missing = add.Where(l => !have.Contains(Key(l))).ToList();
+        if (missing.Count == 0)
+            return null;
+        foreach (var l in missing)
+            layers.Add(l!.DeepClone());
+        // The config lists the layers' digests as its diff_ids (the payloads are not compressed).
+        var configBytes = await ReadConfigAsync(client, repo, Digest.Parse(configDigest), cancel).ConfigureAwait(false);
+        if (configBytes is not null && JsonNode.Parse(configBytes) is JsonObject config && config["rootfs"] is JsonObject rootfs)
+        {
+            rootfs["diff_ids"] = new JsonArray([.. layers.Select(l => (JsonNode?)JsonValue.Create(l!["digest"]!.GetValue<string>()))]);
+            byte[] newConfig = Json.Write(w => config.WriteTo(w));
+            var d = Digest.Sha256Of(newConfig);
+            await client.UploadBlobAsync(repo, d, newConfig.LongLength, _ => ValueTask.FromResult<Stream>(new MemoryStream(newConfig, writable: false)), cancel).ConfigureAwait(false);
+            there["config"]!["digest"] = d.ToString();
+            there["config"]!["size"] = newConfig.LongLength;
+        }
+        return (Json.Write(w => there.WriteTo(w)), missing.Count);
+    }
+
+    private static async Task<byte[]?> ReadConfigAsync(RegistryClient client, string repo, Digest digest, CancellationToken cancel)
+    {
+        try
+        {
+            await using var s = await client.OpenBlobAtAsync(repo, digest, 0, cancel).ConfigureAwait(false);
+            byte[] buffer = new byte[1 << 20];
+            int n = await s.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancel).ConfigureAwait(false);
+            // A signature's config is a few hundred bytes; one that is not, or does not match its digest, is left as it is.
+            return n < buffer.Length && Digest.Sha256Of(buffer.AsSpan(0, n)) == digest ? buffer[..n] : null;
+        }
+        catch (ImageNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Adds referrers to the <c>sha256-HEX</c> index of a subject (distribution-spec: the client keeps it where the registry has no referrers API).</summary>
+    private static async Task UpdateFallbackAsync(RegistryClient client, string repo, Digest subject, List<Descriptor> add, CancellationToken cancel)
+    {
+        string tag = Referrer.TagOf(subject, null);
+        var existing = new List<Descriptor>();
+        try
+        {
+            var (bytes, _, _) = await client.GetManifestAsync(repo, tag, cancel).ConfigureAwait(false);
+            existing.AddRange(ImageIndex.Parse(bytes, MediaTypes.OciIndex, $"{client.Registry}/{repo}:{tag}").Manifests);
+        }
+        catch (ImageNotFoundException)
+        {
+        }
+        var all = existing.Concat(add.Where(a => existing.All(e => e.Digest != a.Digest))).ToList();
+        if (all.Count == existing.Count)
+            return;
+        await client.PutManifestAsync(repo, tag, ImageIndex.CreateOci(all), MediaTypes.OciIndex, cancel).ConfigureAwait(false);
     }
 
     public ValueTask DisposeAsync()
@@ -103,6 +216,7 @@ internal sealed class RegistryDestination : IImageDestination
         private readonly List<ImageName> _targets;
         private readonly List<(RegistryClient Client, string Repo)> _repos;
         private readonly ConcurrentDictionary<Digest, (byte[] Bytes, string MediaType)> _manifests = new();
+        private readonly ConcurrentDictionary<(RegistryClient, string, Digest), bool> _indexedBy = new();
 
         public Writer(RegistryDestination dest, List<ImageName> targets)
         {
@@ -167,13 +281,45 @@ internal sealed class RegistryDestination : IImageDestination
             {
                 try
                 {
-                    await client.PutManifestAsync(repo, manifest.Digest.ToString(), raw, manifest.MediaType, cancel).ConfigureAwait(false);
+                    bool indexed = await client.PutManifestAsync(repo, manifest.Digest.ToString(), raw, manifest.MediaType, cancel).ConfigureAwait(false);
+                    if (indexed)
+                        _indexedBy.TryAdd((client, repo, manifest.Digest), true);
                 }
                 catch (FerryException e) when (e is not UsageException)
                 {
+                    if (MediaTypes.IsIndex(manifest.MediaType) && AbsentChildren(raw, manifest.MediaType) is { Count: > 0 } absent)
+                        throw new PeerException($"{e.Message} (index {manifest.Digest} is sparse, {string.Join(", ", absent)} absent, and registries that check indexes refuse one: push the platforms present as a new index (--platform without --keep-index), or to a registry that accepts sparse indexes)", e, e.ExitCode);
                     throw new PeerException($"{e.Message} (the image's blobs are in {client.Registry}/{repo} already; a retry uploads only what is missing)", e, e.ExitCode);
                 }
             }
+        }
+
+        /// <summary>The children of an index this push has not put (a sparse index), by platform where the index says it.</summary>
+        private List<string> AbsentChildren(byte[] raw, string mediaType)
+        {
+            var index = ImageIndex.Parse(raw, mediaType, "index");
+            return [.. index.Manifests.Where(m => MediaTypes.IsManifestOrIndex(m.MediaType) && !_manifests.ContainsKey(m.Digest)).Select(m => m.Platform?.ToString() ?? m.Digest.ToString())];
+        }
+
+        public ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancel = default)
+        {
+            if (!_manifests.TryGetValue(artifact.Digest, out var m))
+                throw new InvalidOperationException("the referrer's manifest was not put before PutReferrerAsync");
+            foreach (var (client, repo) in _repos)
+            {
+                lock (_dest._lock)
+                {
+                    if (referrer.Tag is string tag)
+                        _dest._signatureTags.Add((client, repo, tag, m.Bytes, m.MediaType));
+                    else if (!_indexedBy.ContainsKey((client, repo, artifact.Digest)))
+                        _dest._fallback.Add((client, repo, referrer.Subject, artifact with
+                        {
+                            ArtifactType = referrer.Artifact.Manifest.ArtifactType ?? referrer.Artifact.Manifest.Config.MediaType,
+                            Annotations = referrer.Artifact.Manifest.ReadAnnotations(),
+                        }));
+                }
+            }
+            return ValueTask.CompletedTask;
         }
 
         public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancel = default)

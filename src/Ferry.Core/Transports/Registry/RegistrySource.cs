@@ -65,6 +65,9 @@ internal sealed class RegistrySource : IImageSource
                 // A tag names the image; a digest alone pins it under its repository (with the digest of what was fetched,
                 // which differs from the reference's when one platform was picked from an index).
                 image.AddName(name.Tag is not null ? name.WithTag(name.Tag) : name.WithDigest(key));
+                var selection = options.Referrers;
+                if (!selection.IsNone)
+                    await new Walk(client, name.Path, options.Registry.MaxManifests, fetched).ReferrersAsync(image, selection, cancel).ConfigureAwait(false);
             }
             string display = "docker://" + string.Join(",", references.Select(x => x.Name.ToString()));
             return new RegistrySource(display, images, [.. clients.Values]);
@@ -81,6 +84,7 @@ internal sealed class RegistrySource : IImageSource
     {
         ImageNode { Image.Manifest: { } m } => m.Digest,
         IndexNode x => x.Index.Digest,
+        ArtifactNode a => a.Manifest.Digest,
         _ => node.Descriptor!.Digest,
     };
 
@@ -111,6 +115,7 @@ internal sealed class RegistrySource : IImageSource
         {
             _ when ReferenceEquals(node.Descriptor, descriptor) => node,
             ImageNode i => new ImageNode { Descriptor = descriptor, Image = i.Image },
+            ArtifactNode a => new ArtifactNode { Descriptor = descriptor, Manifest = a.Manifest, Blob = a.Blob, Blobs = a.Blobs },
             IndexNode x => new IndexNode { Descriptor = descriptor, Index = x.Index, Children = x.Children, Blob = x.Blob },
             OpaqueNode o => new OpaqueNode { Descriptor = descriptor, Blob = o.Blob },
             _ => node,
@@ -153,6 +158,16 @@ internal sealed class RegistrySource : IImageSource
                 return new OpaqueNode { Descriptor = descriptor ?? new Descriptor(kind, digest, bytes.LongLength), Blob = new BytesBlob(bytes, what) };
             }
             var manifest = ImageManifest.Parse(bytes, headerType, what);
+            if (!manifest.IsRunnableImage)
+            {
+                return new ArtifactNode
+                {
+                    Descriptor = descriptor ?? new Descriptor(manifest.MediaType, digest, bytes.LongLength),
+                    Manifest = manifest,
+                    Blob = new BytesBlob(bytes, what),
+                    Blobs = [.. manifest.Layers.Prepend(manifest.Config).Select(b => (b, (BlobSource?)new RegistryBlob(client, repo, b.Digest, b.Size)))],
+                };
+            }
             var cfgBlob = new RegistryBlob(client, repo, manifest.Config.Digest, manifest.Config.Size);
             byte[] cfgBytes = await cfgBlob.ReadDocumentAsync(manifest.Config.Digest, manifest.Config.Size, $"config {manifest.Config.Digest}", cancel).ConfigureAwait(false);
             var config = ImageConfig.Parse(cfgBytes, $"docker://{client.Registry}/{repo} config {manifest.Config.Digest}");
@@ -172,6 +187,87 @@ internal sealed class RegistrySource : IImageSource
                     Layers = layers,
                 },
             };
+        }
+
+        /// <summary>How deep referrers of referrers are followed (a signature of an SBOM of an image is depth 2).</summary>
+        private const int MaxReferrerDepth = 3;
+
+        /// <summary>
+        /// Finds the referrers of every manifest of the image's graph, and theirs in turn: the cosign tags
+        /// (<c>sha256-HEX.sig/.att/.sbom</c>) and the OCI 1.1 referrers (the referrers API, else its <c>sha256-HEX</c>
+        /// fallback tag).
+        /// </summary>
+        public async Task ReferrersAsync(NamedImage image, ReferrerSelection selection, CancellationToken cancel)
+        {
+            var queue = new Queue<(Digest Subject, int Depth)>(image.ManifestDigests().Select(d => (d, 0)));
+            var seen = new HashSet<Digest>(queue.Select(q => q.Subject));
+            while (queue.Count > 0)
+            {
+                var (subject, depth) = queue.Dequeue();
+                var found = new List<Referrer>();
+                foreach (var (suffix, kind) in new[] { ("sig", ReferrerKind.Signature), ("att", ReferrerKind.Attestation), ("sbom", ReferrerKind.Sbom) })
+                {
+                    if (selection.WantsTag(suffix) && await TryArtifactAsync(Referrer.TagOf(subject, suffix), null, cancel).ConfigureAwait(false) is { } art)
+                        found.Add(new Referrer(subject, art, kind));
+                }
+                if (selection.WantsOciReferrers)
+                {
+                    var listed = await client.GetReferrersAsync(repo, subject, cancel).ConfigureAwait(false);
+                    if (listed is null && await TryDocumentAsync(Referrer.TagOf(subject, null), cancel).ConfigureAwait(false) is { } fallback)
+                        listed = ImageIndex.Parse(fallback, MediaTypes.OciIndex, $"docker://{client.Registry}/{repo}:{Referrer.TagOf(subject, null)}").Manifests;
+                    foreach (var d in listed ?? [])
+                    {
+                        if (found.Any(f => f.Artifact.Manifest.Digest == d.Digest) || !MediaTypes.IsImageManifest(d.MediaType))
+                            continue;
+                        if (await TryArtifactAsync(d.Digest.ToString(), d, cancel).ConfigureAwait(false) is { } art)
+                            found.Add(new Referrer(subject, art, ReferrerKind.Referrer));
+                    }
+                }
+                foreach (var r in found.Where(selection.Includes))
+                {
+                    image.AddReferrer(r);
+                    if (depth + 1 < MaxReferrerDepth && seen.Add(r.Artifact.Manifest.Digest))
+                        queue.Enqueue((r.Artifact.Manifest.Digest, depth + 1));
+                }
+            }
+        }
+
+        /// <summary>A manifest as an artifact (its blobs read from the registry when copied), or null when the registry has no such tag.</summary>
+        private async Task<ArtifactNode?> TryArtifactAsync(string reference, Descriptor? descriptor, CancellationToken cancel)
+        {
+            if (Interlocked.Increment(ref fetched.Value) > maxManifests)
+                throw new ArchiveFormatException($"registry {client.Registry}: {repo}: more than {maxManifests} manifests and referrers in one copy");
+            (byte[] Bytes, string MediaType, Digest Digest) got;
+            try
+            {
+                got = await client.GetManifestAsync(repo, reference, cancel).ConfigureAwait(false);
+            }
+            catch (ImageNotFoundException)
+            {
+                return null;
+            }
+            string what = $"docker://{client.Registry}/{repo}@{got.Digest}";
+            var manifest = ImageManifest.Parse(got.Bytes, got.MediaType, what);
+            return new ArtifactNode
+            {
+                Descriptor = descriptor ?? new Descriptor(manifest.MediaType, got.Digest, got.Bytes.LongLength),
+                Manifest = manifest,
+                Blob = new BytesBlob(got.Bytes, what),
+                Blobs = [.. manifest.Layers.Prepend(manifest.Config).Select(b => (b, (BlobSource?)new RegistryBlob(client, repo, b.Digest, b.Size)))],
+            };
+        }
+
+        /// <summary>A manifest or index's bytes by tag, or null when there is none.</summary>
+        private async Task<byte[]?> TryDocumentAsync(string tag, CancellationToken cancel)
+        {
+            try
+            {
+                return (await client.GetManifestAsync(repo, tag, cancel).ConfigureAwait(false)).Bytes;
+            }
+            catch (ImageNotFoundException)
+            {
+                return null;
+            }
         }
 
         /// <summary>An index child; a child the registry lacks (a sparse index) is kept as a reference, as an OCI layout may.</summary>
