@@ -47,9 +47,13 @@ internal static class InspectCommand
             if (image.Root is IndexNode idx)
             {
                 o.WriteLine($"    index         {idx.Index.Digest} ({idx.Index.MediaType}, {idx.Children.Count} entries)");
-                var platforms = idx.Children.Select(c => (c.Descriptor?.Platform?.ToString() ?? (c is ImageNode pn ? NamedImage.PlatformOf(pn)?.ToString() : null) ?? "?")
-                    + (c is ImageNode an && NamedImage.IsAttestation(an) ? " (attestation)" : c is OpaqueNode { Blob: null } ? " (absent)" : "")).ToList();
-                o.WriteLine($"    platforms     {string.Join(", ", platforms)}");
+                // Attestation manifests (platform unknown/unknown) are not platforms: they are counted, and shown with their image.
+                bool Attestation(ManifestNode c) => c is ImageNode an ? NamedImage.IsAttestation(an)
+                    : c.Descriptor?.Annotations?.GetValueOrDefault(Model.MediaTypes.DockerReferenceTypeAnnotation) == Model.MediaTypes.AttestationManifestType;
+                var platforms = idx.Children.Where(c => !Attestation(c)).Select(c => (c.Descriptor?.Platform?.ToString() ?? (c is ImageNode pn ? NamedImage.PlatformOf(pn)?.ToString() : null) ?? "?")
+                    + (c is OpaqueNode { Blob: null } ? " (absent)" : "")).ToList();
+                int attestations = idx.Children.Count(Attestation);
+                o.WriteLine($"    platforms     {string.Join(", ", platforms)}{(attestations > 0 ? $" (+{attestations} attestation{(attestations == 1 ? "" : "s")})" : "")}");
             }
             if (image.Root is ArtifactNode art)
             {
