@@ -341,6 +341,8 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         }
         if (images.Count == 0)
             throw new ImageNotFoundException($"{source.DisplayName}: holds no images; nothing to copy");
+        if (_caps.NeedsDockerImages && !_caps.KeepsManifests && images.All(i => i.Root is ArtifactNode))
+            throw new ImageNotFoundException($"{source.DisplayName}: nothing for {dest.Format}: {string.Join(", ", images.Select(i => $"{i.Label} is an artifact ({((ArtifactNode)i.Root).Type})"))}, not an image; an OCI format (oci-archive, oci, portable) or a registry keeps it");
         var planned = images.Select(i => new Planned(Subset(i), [.. i.Names], [.. i.RefNames])).ToList();
         foreach (var p in planned)
             CheckSignatures(p.Image);

@@ -170,6 +170,12 @@ public sealed class ReferrerTests : IDisposable
         Ok(portable);
         Assert.Contains("is an artifact", portable.Err, StringComparison.Ordinal);
         Assert.Equal("[]", Encoding.UTF8.GetString(ImageBuilder.ReadTar(_dir.Path("p.tar"))["manifest.json"]));
+        // docker-archive keeps no manifests: an archive of artifacts only has nothing to write there
+        var docker = Run("copy", p, "docker-archive:" + _dir.Path("d.tar"));
+        Assert.Equal(5, docker.Code);
+        Assert.Contains("is an artifact (application/vnd.cncf.helm.config.v1+json), not an image", docker.Err, StringComparison.Ordinal);
+        Assert.Single(docker.Err.Trim().Split('\n'));
+        Assert.False(File.Exists(_dir.Path("d.tar")));
     }
 
     // ---------------------------------------------------------------- platforms
