@@ -12,7 +12,7 @@ internal static class DaemonCommands
         var source = new Argument<string>("ARCHIVE") { Description = "What to load: any SOURCE of copy (an archive in any format Ferry reads, '-' for stdin, oci:DIR, docker://…)", DefaultValueFactory = _ => "-" };
         var flags = new CopyFlags();
         var cmd = new Command("load", "Load images into a Docker Engine (POST /images/load), converting on the fly: names, IDs and (in the containerd image store) manifest digests kept") { source };
-        flags.AddTo(cmd);
+        flags.AddTo(cmd, writesArchives: false);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var src = TransportRegistry.Default.Parse(parse.GetValue(source)!);

@@ -97,6 +97,7 @@ internal sealed class CopyFlags
     public Option<string> Host { get; } = DaemonOptions.Host();
     public Option<string> Timeout { get; } = TimeoutOption.Create();
     public Option<bool> NoVerifyDiffIds { get; } = new("--no-verify-diff-ids") { Description = "Do not check layers against their config's diff_ids while copying (they are checked by default)" };
+    public Option<string> Split { get; } = new("--split") { Description = "Write the archive in parts of at most SIZE (4G, 4095M, 4700MB; K/M/G/T are powers of 1024, KB/MB/GB/TB of 1000): PATH.000, PATH.001, … and PATH.sha256" };
     public RegistryFlags Registry { get; }
 
     public CopyFlags(params Side[] sides)
@@ -111,10 +112,18 @@ internal sealed class CopyFlags
         Registry = new RegistryFlags(sides.Length == 0 ? [Side.Both] : sides);
     }
 
-    public void AddTo(Command c, bool host = true)
+    private bool _writesArchives;
+
+    /// <param name="c">The command.</param>
+    /// <param name="host">Whether it talks to a Docker Engine (<c>--host</c>).</param>
+    /// <param name="writesArchives">Whether its destination can be an archive file (<c>--split</c>).</param>
+    public void AddTo(Command c, bool host = true, bool writesArchives = true)
     {
         foreach (var o in new Option[] { Image, Tag, Compress, Level, Platform, Progress, Quiet, Json, Timeout, NoVerifyDiffIds, KeepIndex, ExcludeReferrers, Referrers, RemoveSignatures })
             c.Options.Add(o);
+        _writesArchives = writesArchives;
+        if (writesArchives)
+            c.Options.Add(Split);
         if (host)
             c.Options.Add(Host);
         Registry.AddTo(c);
@@ -156,6 +165,7 @@ internal sealed class CopyFlags
                 DockerHost = host,
                 Stdout = io.RawStdout,
                 Format = format is null ? null : OutputFormats.Parse(format),
+                SplitSize = _writesArchives && p.GetValue(Split) is string split ? SizeOption.Parse(split, "--split") : null,
                 Log = log,
             },
         };
@@ -213,6 +223,27 @@ internal static class TimeoutOption
         if (t <= TimeSpan.Zero || t > TimeSpan.FromDays(1))
             throw new UsageException($"--timeout {text}: want more than 0 and at most a day");
         return t;
+    }
+}
+
+/// <summary>Sizes on the command line: <c>4G</c>, <c>4095M</c>, <c>4700MB</c>, <c>512KiB</c>, or bytes.</summary>
+internal static class SizeOption
+{
+    /// <summary>K, M, G, T (and KiB, MiB, …) are powers of 1024, as coreutils' split has them; KB, MB, GB, TB powers of 1000.</summary>
+    public static long Parse(string text, string option)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(text.Trim(), "^([0-9]+)\\s*([KMGT]?)(i?B)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        if (!m.Success || !long.TryParse(m.Groups[1].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n))
+            throw new UsageException($"{option} {text}: want a size such as 4G, 4095M or 4700MB");
+        string unit = m.Groups[2].Value.ToUpperInvariant();
+        string suffix = m.Groups[3].Value;
+        bool decimalUnit = suffix.Equals("B", StringComparison.OrdinalIgnoreCase) && unit.Length > 0;
+        long factor = unit switch { "K" => 1, "M" => 2, "G" => 3, "T" => 4, _ => 0 } is int e and > 0
+            ? (long)Math.Pow(decimalUnit ? 1000 : 1024, e)
+            : 1;
+        if (n <= 0 || n > long.MaxValue / factor)
+            throw new UsageException($"{option} {text}: want a size above 0");
+        return n * factor;
     }
 }
 

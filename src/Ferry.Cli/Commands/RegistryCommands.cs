@@ -43,7 +43,7 @@ internal static class RegistryCommands
         {
             archive, target,
         };
-        flags.AddTo(cmd, host: false);
+        flags.AddTo(cmd, host: false, writesArchives: false);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var src = TransportRegistry.Default.Parse(parse.GetValue(archive)!);

@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Archive;
 
@@ -29,14 +28,14 @@ internal sealed class TarIndex : IDisposable
     /// <summary>The most entries an archive may have.</summary>
     public const int MaxEntries = 1_000_000;
 
-    private readonly SafeFileHandle _handle;
+    private readonly ArchiveFile _file;
     private readonly Dictionary<string, List<TarIndexEntry>> _byName = new(StringComparer.Ordinal);
     private readonly List<TarIndexEntry> _entries = [];
     private readonly Action? _onDispose;
 
-    private TarIndex(SafeFileHandle handle, string displayName, Action? onDispose)
+    private TarIndex(ArchiveFile file, string displayName, Action? onDispose)
     {
-        _handle = handle;
+        _file = file;
         DisplayName = displayName;
         _onDispose = onDispose;
     }
@@ -51,13 +50,16 @@ internal sealed class TarIndex : IDisposable
     /// <param name="displayName">How to name the archive in errors.</param>
     /// <param name="onDispose">Called after the file is closed (used to delete a spooled temp file).</param>
     /// <exception cref="ArchiveFormatException">The file is not a valid tar, or holds names that escape it.</exception>
-    public static TarIndex Open(string path, string displayName, Action? onDispose = null)
+    public static TarIndex Open(string path, string displayName, Action? onDispose = null) =>
+        Open(ArchiveFile.OpenSingle(path, displayName), displayName, onDispose);
+
+    /// <summary>Indexes the tar in <paramref name="file"/> (one file or the parts of a split archive), which it then owns.</summary>
+    public static TarIndex Open(ArchiveFile file, string displayName, Action? onDispose = null)
     {
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        var index = new TarIndex(handle, displayName, onDispose);
+        var index = new TarIndex(file, displayName, onDispose);
         try
         {
-            index.Scan(path);
+            index.Scan();
             return index;
         }
         catch
@@ -67,9 +69,12 @@ internal sealed class TarIndex : IDisposable
         }
     }
 
-    private void Scan(string path)
+    /// <summary>The archive's bytes (one file or split parts).</summary>
+    public ArchiveFile File => _file;
+
+    private void Scan()
     {
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        using var fs = _file.OpenRead();
         using var reader = new TarReader(fs, leaveOpen: true);
         string lastName = "(start of archive)";
         while (true)
@@ -102,7 +107,7 @@ internal sealed class TarIndex : IDisposable
             };
             if (kind == TarEntryKind.File && e.DataOffset < 0)
                 throw new ArchiveFormatException($"{DisplayName}: entry '{name}' has no data offset");
-            if (kind == TarEntryKind.File && e.DataOffset + e.Length > RandomAccess.GetLength(_handle))
+            if (kind == TarEntryKind.File && e.DataOffset + e.Length > _file.Length)
                 throw new ArchiveFormatException($"{DisplayName}: entry '{name}' is truncated (archive ends inside its data)");
             string? link = kind is TarEntryKind.Symlink or TarEntryKind.HardLink ? e.LinkName : null;
             var entry = new TarIndexEntry(name, kind, kind == TarEntryKind.File ? e.DataOffset : -1, kind == TarEntryKind.File ? e.Length : 0, link, _entries.Count);
@@ -254,26 +259,26 @@ internal sealed class TarIndex : IDisposable
     {
         if (entry.Kind != TarEntryKind.File)
             throw new ArgumentException("only regular file entries have data", nameof(entry));
-        return new FileWindowStream(_handle, entry.DataOffset, entry.Length);
+        return new FileWindowStream(_file, entry.DataOffset, entry.Length);
     }
 
     /// <summary>Reads the first bytes of an entry (for compression sniffing).</summary>
     public ReadOnlySpan<byte> Head(TarIndexEntry entry, int count)
     {
         byte[] buf = new byte[(int)Math.Min(count, entry.Length)];
-        int n = RandomAccess.Read(_handle, buf, entry.DataOffset);
+        int n = _file.Read(buf, entry.DataOffset);
         return buf.AsSpan(0, n);
     }
 
     public void Dispose()
     {
-        _handle.Dispose();
+        _file.Dispose();
         _onDispose?.Invoke();
     }
 }
 
-/// <summary>A read-only seekable window of a file, read with <see cref="RandomAccess"/> (safe to use several at once).</summary>
-internal sealed class FileWindowStream(SafeFileHandle handle, long offset, long length) : Stream
+/// <summary>A read-only seekable window of an archive file, read by offset (safe to use several at once).</summary>
+internal sealed class FileWindowStream(ArchiveFile file, long offset, long length) : Stream
 {
     private long _position;
 
@@ -297,7 +302,7 @@ internal sealed class FileWindowStream(SafeFileHandle handle, long offset, long 
             return 0;
         if (buffer.Length > left)
             buffer = buffer[..(int)left];
-        int n = RandomAccess.Read(handle, buffer, offset + _position);
+        int n = file.Read(buffer, offset + _position);
         if (n == 0)
             throw new EndOfStreamException("archive file ended inside an entry");
         _position += n;
@@ -311,7 +316,7 @@ internal sealed class FileWindowStream(SafeFileHandle handle, long offset, long 
             return 0;
         if (buffer.Length > left)
             buffer = buffer[..(int)left];
-        int n = await RandomAccess.ReadAsync(handle, buffer, offset + _position, cancellationToken).ConfigureAwait(false);
+        int n = await file.ReadAsync(buffer, offset + _position, cancellationToken).ConfigureAwait(false);
         if (n == 0)
             throw new EndOfStreamException("archive file ended inside an entry");
         _position += n;

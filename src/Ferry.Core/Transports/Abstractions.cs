@@ -72,6 +72,12 @@ public sealed record TransportOptions
     /// <summary>The archive format a plain path (or <c>-</c>) is written in (default: portable).</summary>
     public OutputFormat? Format { get; init; }
 
+    /// <summary>
+    /// Write an archive file as parts of at most this many bytes (<c>PATH.000</c>, <c>PATH.001</c>, … and
+    /// <c>PATH.sha256</c>); null writes one file. Not for directories or standard output.
+    /// </summary>
+    public long? SplitSize { get; init; }
+
     /// <summary>The mtime written in every tar header (seconds since the epoch): <c>SOURCE_DATE_EPOCH</c>, else 0.</summary>
     public long Mtime { get; init; } = DefaultMtime();
 

@@ -118,6 +118,11 @@ public static class ImageValidator
             if (verify.Keys.Count > 0)
                 await v.SignedAsync(image, verify.Keys, cancel).ConfigureAwait(false);
         }
+        if (source is Transports.Archive.ArchiveSource { TarIndex.File: { ChecksumFile: string sums } file })
+        {
+            foreach (var part in await file.BadPartsAsync(cancel).ConfigureAwait(false))
+                v.Findings.Add(new Finding(Severity.Error, part.Path, $"part does not match its sha256 in {sums} (corrupted or replaced)"));
+        }
         return new ValidationReport(source.DisplayName, source.Format, v.Findings, v.Images, v.Seen.Count) { Signatures = v.Signed };
     }
 

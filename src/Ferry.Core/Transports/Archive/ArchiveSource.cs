@@ -61,6 +61,16 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             (var index, compression) = await SpoolAsync(input, "stdin", options.TempDir, cancel).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
+        else if (ArchiveFile.TryOpenSplit(path) is { } split)
+        {
+            if (kind == ArchiveKind.OciDirectory)
+            {
+                split.Dispose();
+                throw new UsageException($"{path}: is a split archive, not an OCI layout directory");
+            }
+            (var index, compression) = await OpenFileAsync(split, options.TempDir, cancel).ConfigureAwait(false);
+            store = new TarEntryStore(index);
+        }
         else if (Directory.Exists(path))
         {
             if (kind is ArchiveKind.DockerArchive or ArchiveKind.OciArchive)
@@ -71,7 +81,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         {
             if (kind == ArchiveKind.OciDirectory)
                 throw new UsageException($"{path}: is a file, not an OCI layout directory");
-            (var index, compression) = await OpenFileAsync(path, options.TempDir, cancel).ConfigureAwait(false);
+            (var index, compression) = await OpenFileAsync(OpenInput(path), options.TempDir, cancel).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
         else
@@ -167,29 +177,42 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         }
     }
 
-    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(string path, string tempDir, CancellationToken cancel)
+    /// <summary>Indexes an archive file (one file or split parts), spooling it first when it is compressed as a whole.</summary>
+    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(ArchiveFile file, string tempDir, CancellationToken cancel)
     {
-        await using var fs = OpenInput(path);
-        byte[] head = new byte[512];
-        int n = await fs.ReadAtLeastAsync(head, 512, throwOnEndOfStream: false, cancel).ConfigureAwait(false);
-        if (n == 0)
-            throw new ArchiveFormatException($"{path}: empty file");
-        var compression = Compressions.Sniff(head.AsSpan(0, n));
-        if (compression == CompressionKind.None)
+        string path = file.DisplayName;
+        try
         {
-            CheckTarHeader(head.AsSpan(0, n), path);
-            return (TarIndex.Open(path, path), compression);
+            byte[] head = new byte[512];
+            int n = 0;
+            while (n < head.Length && await file.ReadAsync(head.AsMemory(n), n, cancel).ConfigureAwait(false) is > 0 and int got)
+                n += got;
+            if (n == 0)
+                throw new ArchiveFormatException($"{path}: empty file");
+            var compression = Compressions.Sniff(head.AsSpan(0, n));
+            if (compression == CompressionKind.None)
+            {
+                CheckTarHeader(head.AsSpan(0, n), path);
+                return (TarIndex.Open(file, path), compression);
+            }
+            TarIndex spooled;
+            await using (var joined = file.OpenRead())
+                (spooled, _) = await SpoolAsync(joined, path, tempDir, cancel).ConfigureAwait(false);
+            file.Dispose();
+            return (spooled, compression);
         }
-        fs.Position = 0;
-        var (index, _) = await SpoolAsync(fs, path, tempDir, cancel).ConfigureAwait(false);
-        return (index, compression);
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
-    private static FileStream OpenInput(string path)
+    private static ArchiveFile OpenInput(string path)
     {
         try
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+            return ArchiveFile.OpenSingle(path, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -7,7 +7,10 @@ namespace Ferry.Transports.Archive;
 /// <summary>A tar entry's data, read as a window of the archive file by offset.</summary>
 internal sealed class TarBlob(TarIndex index, TarIndexEntry entry, string name) : LocalBlob
 {
-    public override string Name => name;
+    /// <summary>The entry's name; in a split archive also the parts its data is in (so a corrupt part is named).</summary>
+    public override string Name => index.File.IsSplit
+        ? $"{name} in {string.Join(", ", index.File.PartsOf(entry.DataOffset, entry.Length).Select(p => Path.GetFileName(p.Path)))}"
+        : name;
     public override long Length => entry.Length;
     public override Stream OpenRead() => index.OpenRead(entry);
 }

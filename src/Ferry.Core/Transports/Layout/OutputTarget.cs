@@ -52,6 +52,24 @@ internal sealed class OutputTarget : IDisposable
         }
     }
 
+    /// <summary>
+    /// Parts <c>PATH.000</c>, <c>PATH.001</c>, … of at most <paramref name="partSize"/> bytes each, written as temp files
+    /// beside <paramref name="path"/> and renamed on commit, with <c>PATH.sha256</c> (one <c>sha256sum</c> line per part).
+    /// </summary>
+    public static OutputTarget CreateSplit(string path, long partSize)
+    {
+        string full = Path.GetFullPath(path);
+        string dir = Path.GetDirectoryName(full)!;
+        if (!System.IO.Directory.Exists(dir))
+            throw new OutputException($"{path}: directory {dir} does not exist");
+        if (System.IO.Directory.Exists(full))
+            throw new OutputException($"{path}: is a directory");
+        var parts = new SplitWriteStream(full, path, partSize);
+        return new OutputTarget(full, null, false, parts) { _split = parts };
+    }
+
+    private SplitWriteStream? _split;
+
     /// <summary>A temp directory beside <paramref name="path"/>, renamed to it on commit. The target must not exist or be empty.</summary>
     public static OutputTarget CreateDirectory(string path)
     {
@@ -94,7 +112,11 @@ internal sealed class OutputTarget : IDisposable
     {
         try
         {
-            if (_file is not null)
+            if (_split is not null)
+            {
+                _split.Commit();
+            }
+            else if (_file is not null)
             {
                 _file.Flush(flushToDisk: true);
                 _file.Dispose();
@@ -124,6 +146,7 @@ internal sealed class OutputTarget : IDisposable
     {
         if (_committed)
             return;
+        _split?.Abort();
         try
         {
             _file?.Dispose();
@@ -135,4 +158,165 @@ internal sealed class OutputTarget : IDisposable
         if (_temp is not null)
             TemporaryFiles.Delete(_temp);
     }
+}
+
+/// <summary>
+/// Writes one stream as the parts of a split archive: each part goes to a temp file beside the target (hashed as it is
+/// written); <see cref="Commit"/> renames them to <c>NAME.000</c>, <c>NAME.001</c>, … and writes <c>NAME.sha256</c>;
+/// <see cref="Abort"/> deletes them. Parts of an earlier, longer split of the same name are removed on commit.
+/// </summary>
+internal sealed class SplitWriteStream(string target, string userPath, long partSize) : Stream
+{
+    /// <summary>Parts are numbered with three digits, so that <c>cat NAME.0*</c> and sorted globs keep their order.</summary>
+    public const int MaxParts = 1000;
+
+    private readonly List<(string Temp, string Sha256)> _done = [];
+    private FileStream? _current;
+    private System.Security.Cryptography.IncrementalHash? _hash;
+    private string? _currentTemp;
+    private long _inPart;
+    private long _total;
+
+    private string Dir => Path.GetDirectoryName(target)!;
+
+    /// <summary>The final name of part <paramref name="i"/>.</summary>
+    public static string PartPath(string target, int i) => $"{target}.{i.ToString("D3", System.Globalization.CultureInfo.InvariantCulture)}";
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => _total;
+    public override long Position { get => _total; set => throw new NotSupportedException(); }
+
+    private void StartPart()
+    {
+        int i = _done.Count;
+        if (i >= MaxParts)
+            throw new OutputException($"{userPath}: --split {partSize} would make more than {MaxParts} parts; choose a larger size");
+        _currentTemp = TemporaryFiles.New(Dir, $".{Path.GetFileName(PartPath(target, i))}.", "", ".tmp");
+        try
+        {
+            _current = new FileStream(_currentTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TemporaryFiles.Delete(_currentTemp);
+            throw new OutputException($"{userPath}: cannot create part {i}: {OutputTarget.Reason(e, _currentTemp, PartPath(userPath, i))}", e);
+        }
+        _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        _inPart = 0;
+    }
+
+    private void EndPart()
+    {
+        _current!.Flush(flushToDisk: true);
+        _current.Dispose();
+        _done.Add((_currentTemp!, Convert.ToHexStringLower(_hash!.GetHashAndReset())));
+        _hash.Dispose();
+        _current = null;
+        _hash = null;
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (buffer.Length > 0)
+        {
+            if (_current is null)
+                StartPart();
+            else if (_inPart == partSize)
+            {
+                EndPart();
+                StartPart();
+            }
+            int n = (int)Math.Min(buffer.Length, partSize - _inPart);
+            _current!.Write(buffer[..n]);
+            _hash!.AppendData(buffer[..n]);
+            _inPart += n;
+            _total += n;
+            buffer = buffer[n..];
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (buffer.Length > 0)
+        {
+            if (_current is null)
+                StartPart();
+            else if (_inPart == partSize)
+            {
+                EndPart();
+                StartPart();
+            }
+            int n = (int)Math.Min(buffer.Length, partSize - _inPart);
+            await _current!.WriteAsync(buffer[..n], cancellationToken).ConfigureAwait(false);
+            _hash!.AppendData(buffer.Span[..n]);
+            _inPart += n;
+            _total += n;
+            buffer = buffer[n..];
+        }
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush() => _current?.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => _current?.FlushAsync(cancellationToken) ?? Task.CompletedTask;
+
+    /// <summary>Renames the parts into place, writes <c>NAME.sha256</c> and removes parts an earlier split left beyond the last.</summary>
+    public void Commit()
+    {
+        if (_current is null && _done.Count == 0)
+            StartPart(); // an empty stream is one empty part
+        if (_current is not null)
+            EndPart();
+        var lines = new System.Text.StringBuilder();
+        for (int i = 0; i < _done.Count; i++)
+        {
+            File.Move(_done[i].Temp, PartPath(target, i), overwrite: true);
+            TemporaryFiles.Unregister(_done[i].Temp);
+            lines.Append(_done[i].Sha256).Append("  ").Append(Path.GetFileName(PartPath(target, i))).Append('\n');
+        }
+        for (int i = _done.Count; i < MaxParts && File.Exists(PartPath(target, i)); i++)
+            File.Delete(PartPath(target, i));
+        string sums = target + ".sha256";
+        string temp = TemporaryFiles.New(Dir, $".{Path.GetFileName(sums)}.", "", ".tmp");
+        try
+        {
+            File.WriteAllText(temp, lines.ToString());
+            File.Move(temp, sums, overwrite: true);
+        }
+        finally
+        {
+            TemporaryFiles.Delete(temp);
+        }
+        _done.Clear();
+    }
+
+    /// <summary>Deletes every part written so far.</summary>
+    public void Abort()
+    {
+        try
+        {
+            _current?.Dispose();
+        }
+        catch (IOException)
+        {
+            // A full disk fails the final flush too; the part goes anyway.
+        }
+        _current = null;
+        _hash?.Dispose();
+        if (_currentTemp is not null)
+            TemporaryFiles.Delete(_currentTemp);
+        foreach (var (temp, _) in _done)
+            TemporaryFiles.Delete(temp);
+        _done.Clear();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
 }
