@@ -19,6 +19,15 @@ public static class Program
     internal static TimeSpan SignalGrace { get; } = TimeSpan.FromSeconds(1);
 
     private static int _signalled;
+    private static int _signalExitCode = 130;
+    private static string _signalMessage = "ferry: interrupted; nothing was written";
+
+    /// <summary>For a command whose normal end is a signal (serve): the exit code and message when it is stopped.</summary>
+    internal static void ExitOnSignal(int code, string message)
+    {
+        _signalExitCode = code;
+        _signalMessage = message;
+    }
 
     private static void OnSignal(System.Runtime.InteropServices.PosixSignalContext context)
     {
@@ -33,8 +42,8 @@ public static class Program
         {
             await Task.Delay(SignalGrace).ConfigureAwait(false);
             TemporaryFiles.DeleteAll();
-            await Console.Error.WriteLineAsync("ferry: interrupted; nothing was written").ConfigureAwait(false);
-            Environment.Exit(130);
+            await Console.Error.WriteLineAsync(_signalMessage).ConfigureAwait(false);
+            Environment.Exit(_signalExitCode);
         });
     }
 
@@ -54,6 +63,7 @@ public static class Program
         root.Subcommands.Add(RegistryCommands.Push(io, debug));
         root.Subcommands.Add(LoginCommands.Login(io, debug));
         root.Subcommands.Add(LoginCommands.Logout(io, debug));
+        root.Subcommands.Add(ServeCommand.Create(io, debug));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -21,32 +21,13 @@ public sealed class ProcessTests : IDisposable
 
     private string Tmp => _dir.Path("tmp");
 
-    private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } d ? d : "dotnet";
+    private static string Dotnet => FerryProcess.Dotnet;
 
-    private static string FerryDll => Path.Combine(AppContext.BaseDirectory, "ferry.dll");
+    private static string FerryDll => FerryProcess.FerryDll;
 
-    private Process Start(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Dotnet)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(FerryDll);
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        psi.Environment["TMPDIR"] = Tmp;
-        psi.Environment["DOTNET_EnableDiagnostics"] = "0"; // the runtime's own pipes in TMPDIR are not Ferry's
-        return Process.Start(psi)!;
-    }
+    private Process Start(params string[] args) => FerryProcess.Start(Tmp, args);
 
-    private static void Signal(Process p, string signal)
-    {
-        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
-        kill.WaitForExit();
-    }
+    private static void Signal(Process p, string signal) => FerryProcess.Signal(p, signal);
 
     /// <summary>Waits until ferry has made its temp file (so it is past start-up and blocked on stdin).</summary>
     private static void WaitFor(Func<bool> condition)

@@ -1,0 +1,499 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using Ferry.Digests;
+using Ferry.Images;
+using Ferry.Model;
+using Ferry.Transports;
+
+namespace Ferry.Serve;
+
+/// <summary>
+/// An answer of <see cref="ArchiveRegistry.HandleAsync"/>: status, headers and a body that is either a small document
+/// or a window of a blob, copied from the source when <see cref="WriteBodyAsync"/> is called (never buffered).
+/// </summary>
+public sealed class RegistryResponse
+{
+    private readonly byte[]? _document;
+    private readonly BlobSource? _blob;
+    private readonly long _offset;
+
+    private RegistryResponse(int status, byte[]? document, BlobSource? blob, long offset, long length, bool head)
+    {
+        Status = status;
+        _document = document;
+        _blob = blob;
+        _offset = offset;
+        ContentLength = length;
+        IsHead = head;
+    }
+
+    /// <summary>The HTTP status.</summary>
+    public int Status { get; }
+
+    /// <summary>Response headers (besides <c>Content-Length</c>).</summary>
+    public Dictionary<string, string> Headers { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The body's length in bytes (also for HEAD, which sends none).</summary>
+    public long ContentLength { get; }
+
+    /// <summary>Whether the request was HEAD: headers only.</summary>
+    public bool IsHead { get; }
+
+    internal static RegistryResponse Document(int status, byte[] body, string contentType, bool head)
+    {
+        var r = new RegistryResponse(status, body, null, 0, body.LongLength, head);
+        r.Headers["Content-Type"] = contentType;
+        return r;
+    }
+
+    internal static RegistryResponse Blob(int status, BlobSource blob, long offset, long length, bool head) =>
+        new(status, null, blob, offset, length, head);
+
+    internal static RegistryResponse Error(int status, string code, string message, bool head) =>
+        Document(status, Json.Write(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("errors");
+            w.WriteStartObject();
+            w.WriteString("code", code);
+            w.WriteString("message", message);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }), "application/json", head);
+
+    /// <summary>Writes the body (nothing for HEAD). A blob is streamed from where the source holds it, in 1 MiB pieces.</summary>
+    public async Task WriteBodyAsync(Stream destination, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (IsHead || ContentLength == 0)
+            return;
+        if (_document is not null)
+        {
+            await destination.WriteAsync(_document, cancel).ConfigureAwait(false);
+            return;
+        }
+        await using var s = await _blob!.OpenReadAsync(cancel).ConfigureAwait(false);
+        if (_offset > 0)
+        {
+            if (s.CanSeek)
+                s.Seek(_offset, SeekOrigin.Begin);
+            else
+                await SkipAsync(s, _offset, cancel).ConfigureAwait(false);
+        }
+        byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            long left = ContentLength;
+            while (left > 0)
+            {
+                int n = await s.ReadAsync(buf.AsMemory(0, (int)Math.Min(buf.Length, left)), cancel).ConfigureAwait(false);
+                if (n == 0)
+                    throw new ArchiveFormatException($"{_blob.Name}: ended {left} bytes early");
+                await destination.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                left -= n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+        }
+    }
+
+    private static async Task SkipAsync(Stream s, long count, CancellationToken cancel)
+    {
+        byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
+        {
+            while (count > 0)
+            {
+                int n = await s.ReadAsync(buf.AsMemory(0, (int)Math.Min(buf.Length, count)), cancel).ConfigureAwait(false);
+                if (n == 0)
+                    throw new EndOfStreamException("blob ended before the requested range");
+                count -= n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+        }
+    }
+}
+
+/// <summary>
+/// The OCI distribution API, read-only, answered from image sources (archives, layouts; several as one): <c>/v2/</c>,
+/// manifests by tag and digest, blobs (with <c>Range</c>), tag lists, the catalog and the referrers API. Each image is
+/// under its name's repository path without the registry host (<c>registry.example.com/team/app:1</c> →
+/// <c>team/app:1</c>, <c>docker.io/library/ubuntu:20.04</c> → <c>library/ubuntu:20.04</c>), and by digest under any
+/// repository path. Bytes come straight from the sources by offset; only the tables of names and digests are in memory.
+/// This class knows no HTTP server: a host (Kestrel in <c>ferry serve</c>) passes each request to
+/// <see cref="HandleAsync"/> and writes the response.
+/// </summary>
+public sealed class ArchiveRegistry : IAsyncDisposable
+{
+    private readonly List<IImageSource> _sources;
+    private readonly Dictionary<Digest, (BlobSource? Blob, byte[]? Raw, string MediaType, long Size)> _manifests = [];
+    private readonly Dictionary<Digest, BlobSource> _blobs = [];
+    private readonly SortedDictionary<string, SortedDictionary<string, Digest>> _tags = new(StringComparer.Ordinal);
+    private readonly Dictionary<Digest, List<Descriptor>> _referrers = [];
+    private readonly List<string> _warnings = [];
+
+    private ArchiveRegistry(List<IImageSource> sources)
+    {
+        _sources = sources;
+        foreach (var s in sources)
+            Add(s);
+    }
+
+    /// <summary>The most entries a tag list or the catalog returns at once (clients page with <c>n</c> and <c>last</c>).</summary>
+    public const int MaxPage = 10_000;
+
+    /// <summary>The repositories served, sorted.</summary>
+    public IReadOnlyList<string> Repositories => [.. _tags.Keys];
+
+    /// <summary>How many manifests (images, indexes, artifacts) and blobs are served.</summary>
+    public (int Manifests, int Blobs) Counts => (_manifests.Count, _blobs.Count);
+
+    /// <summary>What is not served, and why (a docker-archive image has no manifest; a tag in two sources).</summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    /// <summary>Opens the sources (later ones win a tag that several give) and indexes what they hold.</summary>
+    /// <exception cref="FerryException">A source cannot be opened.</exception>
+    public static async Task<ArchiveRegistry> OpenAsync(IReadOnlyList<ImageReference> sources, TransportOptions options, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        ArgumentNullException.ThrowIfNull(options);
+        var opened = new List<IImageSource>();
+        try
+        {
+            foreach (var r in sources)
+                opened.Add(await r.Transport.OpenSourceAsync(r, options, cancel).ConfigureAwait(false));
+            return new ArchiveRegistry(opened);
+        }
+        catch
+        {
+            foreach (var s in opened)
+                await s.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Serves sources already opened; they are disposed with the registry.</summary>
+    public static ArchiveRegistry Create(IReadOnlyList<IImageSource> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        return new ArchiveRegistry([.. sources]);
+    }
+
+    private void Add(IImageSource source)
+    {
+        foreach (var image in source.Images)
+        {
+            if (image.Root is ImageNode { Image.Manifest: null })
+            {
+                _warnings.Add($"{source.DisplayName}: {image.Label} is not served: a docker-archive image has no manifest (ferry copy it to a portable archive first)");
+                continue;
+            }
+            AddNode(image.Root);
+            foreach (var r in image.Referrers)
+            {
+                AddNode(r.Artifact);
+                if (r.Kind == ReferrerKind.Referrer)
+                {
+                    var m = r.Artifact.Manifest;
+                    if (!_referrers.TryGetValue(r.Subject, out var list))
+                        _referrers[r.Subject] = list = [];
+                    if (list.All(d => d.Digest != m.Digest))
+                        list.Add(new Descriptor(m.MediaType, m.Digest, m.Raw.LongLength) { ArtifactType = r.Artifact.Type, Annotations = m.ReadAnnotations() });
+                }
+            }
+            foreach (var name in image.Names)
+            {
+                if (name.Tag is { } tag)
+                    Tag(source, name.Path, tag, image.Key);
+                foreach (var r in image.Referrers.Where(r => r.Tag is not null))
+                    Tag(source, name.Path, r.Tag!, r.Artifact.Manifest.Digest);
+                if (!_tags.ContainsKey(name.Path))
+                    _tags[name.Path] = new(StringComparer.Ordinal);
+            }
+        }
+    }
+
+    private void Tag(IImageSource source, string repo, string tag, Digest digest)
+    {
+        if (!_tags.TryGetValue(repo, out var tags))
+            _tags[repo] = tags = new(StringComparer.Ordinal);
+        if (tags.TryGetValue(tag, out var before) && before != digest)
+            _warnings.Add($"{source.DisplayName}: {repo}:{tag} is now {digest} (was {before} in an earlier source)");
+        tags[tag] = digest;
+    }
+
+    private void AddNode(ManifestNode node)
+    {
+        switch (node)
+        {
+            case IndexNode x:
+                _manifests[x.Index.Digest] = (x.Blob, x.Index.Raw, x.Index.MediaType, x.Index.Raw.LongLength);
+                foreach (var c in x.Children)
+                    AddNode(c);
+                break;
+            case ImageNode { Image: { Manifest: { } m } image }:
+                _manifests[m.Digest] = (null, m.Raw, m.MediaType, m.Raw.LongLength);
+                _blobs[image.ConfigDescriptor.Digest] = image.ConfigBlob;
+                foreach (var l in image.Layers)
+                {
+                    if (l.Blob is not null)
+                        _blobs.TryAdd(l.Descriptor.Digest, l.Blob);
+                }
+                break;
+            case ArtifactNode a:
+                _manifests[a.Manifest.Digest] = (null, a.Manifest.Raw, a.Manifest.MediaType, a.Manifest.Raw.LongLength);
+                foreach (var (d, blob) in a.Blobs)
+                {
+                    if (blob is not null)
+                        _blobs.TryAdd(d.Digest, blob);
+                }
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Answers one request. <paramref name="path"/> is the URL path (<c>/v2/…</c>, percent-decoded), <paramref name="query"/>
+    /// its query string without <c>?</c>, <paramref name="range"/> the <c>Range</c> header.
+    /// </summary>
+    public Task<RegistryResponse> HandleAsync(string method, string path, string? query, string? range, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(path);
+        bool head = method == "HEAD";
+        if (method != "GET" && !head)
+            return Task.FromResult(RegistryResponse.Error(405, "UNSUPPORTED", "this registry is read-only (ferry serve)", head));
+        var r = Route(path, ParseQuery(query), range, head);
+        r.Headers["Docker-Distribution-API-Version"] = "registry/2.0";
+        return Task.FromResult(r);
+    }
+
+    private RegistryResponse Route(string path, Dictionary<string, string> query, string? range, bool head)
+    {
+        if (path is "/v2" or "/v2/")
+            return RegistryResponse.Document(200, "{}"u8.ToArray(), "application/json", head);
+        if (!path.StartsWith("/v2/", StringComparison.Ordinal))
+            return RegistryResponse.Error(404, "NOT_FOUND", "not a registry path (/v2/…)", head);
+        string rest = path[4..];
+        if (rest is "_catalog" or "_catalog/")
+            return Catalog(query, head);
+        if (rest.EndsWith("/tags/list", StringComparison.Ordinal))
+            return TagList(rest[..^"/tags/list".Length], query, head);
+        foreach (var (marker, handler) in new (string, Func<string, string, RegistryResponse>)[]
+        {
+            ("/manifests/", (repo, reference) => Manifest(repo, reference, head)),
+            ("/blobs/", (repo, digest) => BlobOf(repo, digest, range, head)),
+            ("/referrers/", (repo, digest) => Referrers(digest, query, head)),
+        })
+        {
+            int at = rest.LastIndexOf(marker, StringComparison.Ordinal);
+            if (at > 0)
+            {
+                string repo = rest[..at];
+                if (!ValidRepository(repo))
+                    return RegistryResponse.Error(400, "NAME_INVALID", $"invalid repository name '{Describe(repo)}'", head);
+                return handler(repo, rest[(at + marker.Length)..]);
+            }
+        }
+        return RegistryResponse.Error(404, "NOT_FOUND", "unknown registry path", head);
+    }
+
+    private RegistryResponse Manifest(string repo, string reference, bool head)
+    {
+        Digest digest;
+        if (Digest.TryParse(reference, out var d))
+        {
+            digest = d;
+        }
+        else if (ImageName.IsValidTag(reference) && _tags.TryGetValue(repo, out var tags) && tags.TryGetValue(reference, out var tagged))
+        {
+            digest = tagged;
+        }
+        else
+        {
+            return _tags.ContainsKey(repo) || !ImageName.IsValidTag(reference)
+                ? RegistryResponse.Error(404, "MANIFEST_UNKNOWN", $"manifest unknown: {repo}:{Describe(reference)}", head)
+                : RegistryResponse.Error(404, "NAME_UNKNOWN", $"repository name not known to registry: {repo}", head);
+        }
+        if (!_manifests.TryGetValue(digest, out var m))
+            return RegistryResponse.Error(404, "MANIFEST_UNKNOWN", $"manifest unknown: {repo}@{digest}", head);
+        var r = m.Raw is not null
+            ? RegistryResponse.Document(200, m.Raw, m.MediaType, head)
+            : RegistryResponse.Blob(200, m.Blob!, 0, m.Size, head);
+        r.Headers["Content-Type"] = m.MediaType;
+        r.Headers["Docker-Content-Digest"] = digest.ToString();
+        r.Headers["ETag"] = $"\"{digest}\"";
+        return r;
+    }
+
+    private RegistryResponse BlobOf(string repo, string reference, string? range, bool head)
+    {
+        if (!Digest.TryParse(reference, out var digest))
+            return RegistryResponse.Error(400, "DIGEST_INVALID", $"invalid digest '{Describe(reference)}'", head);
+        BlobSource? blob = _blobs.GetValueOrDefault(digest);
+        if (blob is null && _manifests.TryGetValue(digest, out var m))
+            blob = m.Raw is not null ? new BytesBlob(m.Raw, digest.ToString()) : m.Blob;
+        if (blob is null)
+            return RegistryResponse.Error(404, "BLOB_UNKNOWN", $"blob unknown to registry: {repo}@{digest}", head);
+        long total = blob.Length;
+        long start = 0, end = total - 1;
+        int status = 200;
+        if (range is not null)
+        {
+            if (!TryParseRange(range, total, out start, out end))
+            {
+                var bad = RegistryResponse.Error(416, "RANGE_INVALID", $"range '{Describe(range)}' is not satisfiable (the blob has {total} bytes)", head);
+                bad.Headers["Content-Range"] = $"bytes */{total}";
+                return bad;
+            }
+            status = 206;
+        }
+        var r = RegistryResponse.Blob(status, blob, start, end - start + 1, head);
+        r.Headers["Content-Type"] = "application/octet-stream";
+        r.Headers["Docker-Content-Digest"] = digest.ToString();
+        r.Headers["Accept-Ranges"] = "bytes";
+        r.Headers["ETag"] = $"\"{digest}\"";
+        r.Headers["Cache-Control"] = "max-age=31536000";
+        if (status == 206)
+            r.Headers["Content-Range"] = $"bytes {start}-{end}/{total}";
+        return r;
+    }
+
+    /// <summary><c>bytes=A-B</c>, <c>bytes=A-</c> or <c>bytes=-N</c> (one range; several are not supported).</summary>
+    internal static bool TryParseRange(string header, long total, out long start, out long end)
+    {
+        start = 0;
+        end = total - 1;
+        string h = header.Trim();
+        if (!h.StartsWith("bytes=", StringComparison.OrdinalIgnoreCase) || h.Contains(',', StringComparison.Ordinal))
+            return false;
+        string spec = h[6..].Trim();
+        int dash = spec.IndexOf('-', StringComparison.Ordinal);
+        if (dash < 0)
+            return false;
+        string a = spec[..dash].Trim(), b = spec[(dash + 1)..].Trim();
+        const NumberStyles digits = NumberStyles.None;
+        if (a.Length == 0)
+        {
+            if (!long.TryParse(b, digits, CultureInfo.InvariantCulture, out long suffix) || suffix == 0 || total == 0)
+                return false;
+            start = Math.Max(0, total - suffix);
+            return true;
+        }
+        if (!long.TryParse(a, digits, CultureInfo.InvariantCulture, out start) || start >= total)
+            return false;
+        if (b.Length > 0)
+        {
+            if (!long.TryParse(b, digits, CultureInfo.InvariantCulture, out end) || end < start)
+                return false;
+            end = Math.Min(end, total - 1);
+        }
+        return true;
+    }
+
+    private RegistryResponse Referrers(string reference, Dictionary<string, string> query, bool head)
+    {
+        if (!Digest.TryParse(reference, out var subject))
+            return RegistryResponse.Error(400, "DIGEST_INVALID", $"invalid digest '{Describe(reference)}'", head);
+        IEnumerable<Descriptor> list = _referrers.GetValueOrDefault(subject) ?? [];
+        bool filtered = query.TryGetValue("artifactType", out var type);
+        if (filtered)
+            list = list.Where(d => d.ArtifactType == type);
+        var r = RegistryResponse.Document(200, ImageIndex.CreateOci([.. list]), MediaTypes.OciIndex, head);
+        if (filtered)
+            r.Headers["OCI-Filters-Applied"] = "artifactType";
+        return r;
+    }
+
+    private RegistryResponse TagList(string repo, Dictionary<string, string> query, bool head)
+    {
+        if (!ValidRepository(repo))
+            return RegistryResponse.Error(400, "NAME_INVALID", $"invalid repository name '{Describe(repo)}'", head);
+        if (!_tags.TryGetValue(repo, out var tags))
+            return RegistryResponse.Error(404, "NAME_UNKNOWN", $"repository name not known to registry: {repo}", head);
+        var (page, more) = Page(tags.Keys, query);
+        var r = RegistryResponse.Document(200, Json.Write(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("name", repo);
+            w.WriteStartArray("tags");
+            foreach (var t in page)
+                w.WriteStringValue(t);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }), "application/json", head);
+        if (more)
+            r.Headers["Link"] = $"</v2/{repo}/tags/list?n={page.Count}&last={Uri.EscapeDataString(page[^1])}>; rel=\"next\"";
+        return r;
+    }
+
+    private RegistryResponse Catalog(Dictionary<string, string> query, bool head)
+    {
+        var (page, more) = Page(_tags.Keys, query);
+        var r = RegistryResponse.Document(200, Json.Write(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("repositories");
+            foreach (var t in page)
+                w.WriteStringValue(t);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }), "application/json", head);
+        if (more)
+            r.Headers["Link"] = $"</v2/_catalog?n={page.Count}&last={Uri.EscapeDataString(page[^1])}>; rel=\"next\"";
+        return r;
+    }
+
+    /// <summary>The sorted names after <c>last</c>, at most <c>n</c> (capped at <see cref="MaxPage"/>), and whether more follow.</summary>
+    private static (List<string> Page, bool More) Page(IEnumerable<string> sorted, Dictionary<string, string> query)
+    {
+        int n = query.TryGetValue("n", out var ns) && int.TryParse(ns, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? Math.Clamp(v, 0, MaxPage) : MaxPage;
+        var after = query.TryGetValue("last", out var last) ? sorted.Where(s => string.CompareOrdinal(s, last) > 0) : sorted;
+        var page = after.Take(n + 1).ToList();
+        bool more = page.Count > n;
+        if (more)
+            page.RemoveAt(page.Count - 1);
+        return (page, more && n > 0);
+    }
+
+    private static Dictionary<string, string> ParseQuery(string? query)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (string.IsNullOrEmpty(query))
+            return result;
+        foreach (var pair in query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries).Take(32))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            string k = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);
+            string val = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..].Replace('+', ' '));
+            result.TryAdd(k, val);
+        }
+        return result;
+    }
+
+    /// <summary>distribution-spec: <c>[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*</c>.</summary>
+    private static bool ValidRepository(string repo) =>
+        repo.Length is > 0 and <= 255 && ImageName.TryParse("localhost/" + repo, out var n, out _) && n!.Path == repo && n.Tag is null && n.Digest is null;
+
+    /// <summary>A client's text in a message: short and printable.</summary>
+    private static string Describe(string text)
+    {
+        var sb = new StringBuilder();
+        foreach (char c in text.Take(100))
+            sb.Append(c is < ' ' or > '~' ? '?' : c);
+        return text.Length > 100 ? sb + "…" : sb.ToString();
+    }
+
+    /// <summary>Closes the sources.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in _sources)
+            await s.DisposeAsync().ConfigureAwait(false);
+    }
+}
