@@ -24,7 +24,7 @@ internal static class CopyCommand
             io.RefuseTerminal(src);
             var dst = TransportRegistry.Default.Parse(parse.GetValue(dest)!);
             var options = flags.Read(parse, io, parse.GetValue(format));
-            return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), dst.IsStdio, cancel).ConfigureAwait(false);
+            return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), dst.IsStdio, cancel, dst).ConfigureAwait(false);
         }, ct));
         return cmd;
     }

@@ -37,7 +37,7 @@ internal static class DaemonCommands
             var src = TransportRegistry.Default.Parse("docker-daemon:" + string.Join(",", parse.GetValue(names)!));
             var dst = TransportRegistry.Default.Parse(parse.GetValue(output)!);
             var options = flags.Read(parse, io, parse.GetValue(format));
-            return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), dst.IsStdio, cancel).ConfigureAwait(false);
+            return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), dst.IsStdio, cancel, dst).ConfigureAwait(false);
         }, ct));
         return cmd;
     }

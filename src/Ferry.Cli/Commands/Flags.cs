@@ -98,6 +98,9 @@ internal sealed class CopyFlags
     public Option<string> Timeout { get; } = TimeoutOption.Create();
     public Option<bool> NoVerifyDiffIds { get; } = new("--no-verify-diff-ids") { Description = "Do not check layers against their config's diff_ids while copying (they are checked by default)" };
     public Option<string> Split { get; } = new("--split") { Description = "Write the archive in parts of at most SIZE (4G, 4095M, 4700MB; K/M/G/T are powers of 1024, KB/MB/GB/TB of 1000): PATH.000, PATH.001, … and PATH.sha256" };
+    public Option<string[]> Since { get; } = new("--since") { Description = "Write an incremental archive: leave out the layers this earlier archive (or its --record file) shipped; repeatable" };
+    public Option<string> Record { get; } = new("--record") { Description = "Also write FILE: a small record of every layer the archive written (and those it extends) shipped, for a later --since" };
+    public Option<string[]> Base { get; } = new("--base") { Description = "An archive that carried layers the (incremental) source leaves out; repeatable" };
     public RegistryFlags Registry { get; }
 
     public CopyFlags(params Side[] sides)
@@ -123,7 +126,12 @@ internal sealed class CopyFlags
             c.Options.Add(o);
         _writesArchives = writesArchives;
         if (writesArchives)
+        {
             c.Options.Add(Split);
+            c.Options.Add(Since);
+            c.Options.Add(Record);
+        }
+        c.Options.Add(Base);
         if (host)
             c.Options.Add(Host);
         Registry.AddTo(c);
@@ -157,7 +165,7 @@ internal sealed class CopyFlags
             Images = p.GetValue(Image) ?? [],
             Tags = p.GetValue(Tag) ?? [],
             Log = log,
-            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), DockerHost = host, Stdin = io.ArchiveStdin, Log = log, Timeout = timeout, Referrers = referrers },
+            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), DockerHost = host, Stdin = io.ArchiveStdin, Log = log, Timeout = timeout, Referrers = referrers, Bases = p.GetValue(Base) ?? [] },
             Destination = new TransportOptions
             {
                 Registry = Registry.Read(p, Side.Destination, io),
@@ -175,9 +183,22 @@ internal sealed class CopyFlags
         p.GetValue(Quiet) || p.GetValue(Json) ? ProgressMode.None : p.GetValue(Progress) switch { "plain" => ProgressMode.Plain, "none" => ProgressMode.None, _ => ProgressMode.Auto };
 
     /// <summary>Runs the copy under a progress display, then prints its summary (JSON, or lines) unless quiet.</summary>
-    public async Task<int> RunAsync(ParseResult p, CliIO io, CopyOptions options, Func<CopyOptions, CancellationToken, Task<CopyResult>> copy, bool toStdout, CancellationToken cancel)
+    /// <remarks><paramref name="destination"/> is needed for <c>--record</c> (an archive file).</remarks>
+    public async Task<int> RunAsync(ParseResult p, CliIO io, CopyOptions options, Func<CopyOptions, CancellationToken, Task<CopyResult>> copy, bool toStdout, CancellationToken cancel, ImageReference? destination = null)
     {
+        string? record = _writesArchives ? p.GetValue(Record) : null;
+        if (record is not null && destination?.LocalPath is null)
+            throw new UsageException("--record records an archive written on this machine: DEST must be a file");
+        if (_writesArchives && p.GetValue(Since) is { Length: > 0 } since)
+        {
+            var records = new List<ShipRecord>();
+            foreach (var s in since)
+                records.Add(await ShipRecord.LoadAsync(s, cancel).ConfigureAwait(false));
+            options = options with { Since = ShipRecord.Merge(records) };
+        }
         var result = await ProgressRunner.RunAsync(Mode(p), io.Err, io.StderrIsTerminal, sink => copy(options with { Progress = sink }, cancel)).ConfigureAwait(false);
+        if (record is not null)
+            await (await ShipRecord.LoadAsync(destination!.LocalPath!, cancel).ConfigureAwait(false)).WriteAsync(record, cancel).ConfigureAwait(false);
         var w = toStdout ? io.Err : io.Out;
         if (p.GetValue(Json))
             w.WriteLine(JsonOut.Copy(result));

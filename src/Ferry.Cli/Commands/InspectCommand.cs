@@ -15,13 +15,15 @@ internal static class InspectCommand
         var host = DaemonOptions.Host();
         var timeout = TimeoutOption.Create();
         var registry = new RegistryFlags(Side.Both);
+        var bases = new Option<string[]>("--base") { Description = "An archive that carried layers the (incremental) source leaves out; repeatable" };
         var cmd = new Command("inspect", "Show the images of a source: names, digests, platform, config, history and layers") { source, json, host, timeout };
         registry.AddTo(cmd);
+        cmd.Options.Add(bases);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
             io.RefuseTerminal(reference);
-            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout) };
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Err.WriteLine("ferry: " + m) };
             await using var src = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
@@ -39,6 +41,8 @@ internal static class InspectCommand
     private static void Render(TextWriter o, IImageSource src)
     {
         o.WriteLine($"{src.DisplayName}: {src.Format}{(src.ArchiveCompression == CompressionKind.None ? "" : $" ({src.ArchiveCompression.ToString().ToLowerInvariant()}-compressed)")}, {src.Images.Count} image{(src.Images.Count == 1 ? "" : "s")}");
+        if (src.Incremental is { } inc)
+            o.WriteLine($"incremental: leaves out {inc.Blobs.Count} layer{(inc.Blobs.Count == 1 ? "" : "s")} shipped in {string.Join(", ", inc.Archives)} (read it with --base)");
         int n = 0;
         foreach (var image in src.Images)
         {

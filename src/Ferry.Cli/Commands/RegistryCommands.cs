@@ -29,7 +29,7 @@ internal static class RegistryCommands
                 await using var destination = await dst.Transport.OpenDestinationAsync(dst, o.Destination, c).ConfigureAwait(false);
                 await using var source = await ImageSources.OpenAsync(references, o.Source, c).ConfigureAwait(false);
                 return await ImageCopier.CopyAsync(source, destination, o, c).ConfigureAwait(false);
-            }, dst.IsStdio, cancel).ConfigureAwait(false);
+            }, dst.IsStdio, cancel, dst).ConfigureAwait(false);
         }, ct));
         return cmd;
     }

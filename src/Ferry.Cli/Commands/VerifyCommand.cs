@@ -14,11 +14,13 @@ internal static class VerifyCommand
         var host = DaemonOptions.Host();
         var timeout = TimeoutOption.Create();
         var registry = new RegistryFlags(Side.Both);
+        var bases = new Option<string[]>("--base") { Description = "An archive that carried layers the (incremental) source leaves out; repeatable" };
         var cmd = new Command("verify", "Re-hash every blob and check sizes, diff_ids, media types, references and names; report every finding (nothing is written)") { source, json, keys, host, timeout };
         registry.AddTo(cmd);
+        cmd.Options.Add(bases);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout) };
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Err.WriteLine("ferry: " + m) };
             var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
             io.RefuseTerminal(reference);
             var signatureKeys = (parse.GetValue(keys) ?? []).Select(SignatureKey.FromFile).ToList();
@@ -43,8 +45,10 @@ internal static class VerifyCommand
                 foreach (var v in report.Signatures)
                     io.Out.WriteLine($"signed: {v.Image}: {v.Subject} with {v.Key} (signature {v.Signature})");
                 int errors = report.Findings.Count(f => f.Severity == Severity.Error);
+                int warnings = report.Findings.Count(f => f.Severity == Severity.Warning);
+                bool incremental = report.Findings.Any(f => f.Severity == Severity.Note && f.Message.StartsWith("incremental:", StringComparison.Ordinal));
                 io.Out.WriteLine(report.Ok
-                    ? $"{report.Source}: OK ({report.Format}: {report.ImagesChecked} image{(report.ImagesChecked == 1 ? "" : "s")}, {report.BlobsChecked} blobs verified{(report.Findings.Count > 0 ? $", {report.Findings.Count} warning{(report.Findings.Count == 1 ? "" : "s")}" : "")})"
+                    ? $"{report.Source}: OK ({report.Format}: {report.ImagesChecked} image{(report.ImagesChecked == 1 ? "" : "s")}, {report.BlobsChecked} blobs verified{(warnings > 0 ? $", {warnings} warning{(warnings == 1 ? "" : "s")}" : "")}{(incremental ? ", incremental" : "")})"
                     : $"{report.Source}: FAILED ({errors} error{(errors == 1 ? "" : "s")})");
             }
             return report.Ok ? ExitCodes.Ok : ExitCodes.Failure;

@@ -29,7 +29,12 @@ internal static class Summary
         w.WriteLine($"Copied {images.Count} image{(images.Count == 1 ? "" : "s")} from {result.Source} ({result.SourceFormat}) to {result.Destination} ({result.DestinationFormat})");
         foreach (var i in images)
             w.WriteLine($"  {i.ImageId}  {(i.Names.Count == 0 ? "<untagged>" : string.Join(", ", i.Names))}");
+        var omitted = images.SelectMany(i => i.Blobs).Where(b => b.Action == BlobAction.Omitted).DistinctBy(b => b.Digest).ToList();
+        if (omitted.Count > 0)
+            w.WriteLine($"  incremental: {omitted.Count} layer{(omitted.Count == 1 ? "" : "s")} ({Size(omitted.Sum(b => b.Size))}) left out, shipped before");
     }
+
+    private static string Size(long bytes) => bytes >= 1 << 20 ? $"{bytes / 1048576.0:F1} MiB" : $"{bytes / 1024.0:F1} KiB";
 }
 
 /// <summary>The stable JSON forms the commands print.</summary>
@@ -63,6 +68,7 @@ internal static class JsonOut
             w.WriteNumber("written", i.Blobs.Count(b => b.Action == BlobAction.Written));
             w.WriteNumber("mounted", i.Blobs.Count(b => b.Action == BlobAction.Mounted));
             w.WriteNumber("existed", i.Blobs.Count(b => b.Action == BlobAction.Present));
+            w.WriteNumber("omitted", i.Blobs.Count(b => b.Action == BlobAction.Omitted));
             w.WriteStartArray("blobs");
             foreach (var b in i.Blobs)
             {
@@ -70,7 +76,7 @@ internal static class JsonOut
                 w.WriteString("digest", b.Digest.ToString());
                 w.WriteNumber("size", b.Size);
                 w.WriteString("mediaType", b.MediaType);
-                w.WriteString("action", b.Action switch { BlobAction.Written => "written", BlobAction.Mounted => "mounted", _ => "existed" });
+                w.WriteString("action", b.Action switch { BlobAction.Written => "written", BlobAction.Mounted => "mounted", BlobAction.Omitted => "omitted", _ => "existed" });
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -61,6 +61,13 @@ public sealed record CopyOptions
     /// </summary>
     public bool VerifyDiffIds { get; init; } = true;
 
+    /// <summary>
+    /// Write an incremental archive: layers this record says were shipped before are left out (their manifests, configs
+    /// and referrers stay), and the archive records which earlier archives carried them (<c>--since</c>). The
+    /// destination must be an OCI archive or layout (portable, oci-archive, oci).
+    /// </summary>
+    public ShipRecord? Since { get; init; }
+
     /// <summary>How many layers are recompressed at once (default: the processor count).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
@@ -93,6 +100,9 @@ public enum BlobAction
 
     /// <summary>The destination had it already.</summary>
     Present,
+
+    /// <summary>Left out of an incremental archive: an earlier archive carried it.</summary>
+    Omitted,
 }
 
 /// <summary>A blob (config or layer) of a copied image and what became of it.</summary>

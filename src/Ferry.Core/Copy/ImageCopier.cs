@@ -100,6 +100,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             var writer = await dest.BeginImageAsync(new PlannedImage(p.Image.Key, p.Image.Label, p.Names, p.RefNames), cancel).ConfigureAwait(false);
             states.Add(new ImageState(writer));
         }
+        await CheckIncrementalAsync(planned, states, cancel).ConfigureAwait(false);
         await RecompressAllAsync(planned, cancel).ConfigureAwait(false);
         var results = new List<CopiedImage>();
         for (int i = 0; i < planned.Count; i++)
@@ -132,9 +133,18 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             var blobs = new List<CopiedBlob>();
             foreach (var b in state.Blobs.Values)
                 blobs.Add(await b.Value.ConfigureAwait(false));
+            foreach (var (digest, (d, _)) in _omitted.Where(o => p.Image.Images().Any(n => n.Image.Layers.Any(l => l.Descriptor.Digest == o.Key)) || (chosen is not null && state.Blobs.ContainsKey(o.Key))))
+                blobs.Add(new CopiedBlob(digest, d.Size, d.MediaType, BlobAction.Omitted));
             var id = chosen?.Image.ImageId ?? p.Image.Key;
             results.Add(new CopiedImage([.. p.Names.Select(n => n.ToString()), .. p.RefNames], id, root?.Digest, written.References, written.DestinationId,
                 [.. blobs.OrderBy(b => b.Digest.ToString(), StringComparer.Ordinal)]));
+        }
+        if (_incremental is not null && !_omitted.IsEmpty)
+        {
+            var record = ShipRecord.Empty();
+            foreach (var (digest, (_, carrier)) in _omitted.OrderBy(o => o.Key.ToString(), StringComparer.Ordinal))
+                record.Add(digest, carrier);
+            _incremental.SetIncremental(record);
         }
         var messages = await dest.CommitAsync(cancel).ConfigureAwait(false);
         return new CopyResult(source.DisplayName, source.Format, dest.DisplayName, dest.Format, results, messages);
@@ -431,9 +441,75 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     /// <summary>The layer as it goes out: passed through, or its staged recompression; <paramref name="dockerFamily"/> keeps Docker media types.</summary>
     private Outgoing OutgoingLayer(SourceLayer layer, bool dockerFamily, bool forDocker)
     {
+        var outgoing = OutgoingLayerOf(layer, dockerFamily, forDocker);
+        // --since: a layer an earlier archive carried is left out; so is one the (incremental) source left out itself.
+        var carrier = options.Since?.CarrierOf(outgoing.Descriptor.Digest) ?? (layer.Blob is null ? source.Incremental?.CarrierOf(layer.Descriptor.Digest) : null);
+        if (carrier is not null && _incremental is not null)
+        {
+            _omitted.TryAdd(outgoing.Descriptor.Digest, (outgoing.Descriptor, carrier));
+            return outgoing with { Content = null };
+        }
+        return outgoing;
+    }
+
+    /// <summary>The destination when it writes an incremental archive (<see cref="CopyOptions.Since"/>, or an incremental source without its bases).</summary>
+    private IIncrementalDestination? _incremental;
+
+    /// <summary>The layers left out of an incremental archive, and the archives that carried them.</summary>
+    private readonly ConcurrentDictionary<Digest, (Descriptor Descriptor, ShippedArchive Carrier)> _omitted = new();
+
+    /// <summary>
+    /// Before anything is written: decides whether the output is incremental, and checks that a layer the source leaves
+    /// out can be done without: a registry must have it already (HEAD), an OCI archive records it as expected from the
+    /// earlier archive, and anything else cannot take the image without it.
+    /// </summary>
+    private async Task CheckIncrementalAsync(List<Planned> planned, List<ImageState> states, CancellationToken cancel)
+    {
+        var inc = dest as IIncrementalDestination;
+        if (options.Since is not null)
+        {
+            if (inc is not { CanBeIncremental: true })
+                throw new UsageException($"--since writes an incremental archive, which needs an OCI archive or layout (portable, oci-archive, oci), not {dest.Format} ({dest.DisplayName})");
+            _incremental = inc;
+        }
+        if (source.Incremental is not { } record)
+            return;
+        for (int i = 0; i < planned.Count; i++)
+        {
+            var p = planned[i];
+            var images = new List<ImageNode>();
+            if (_caps.KeepsManifests)
+                images.AddRange(p.Image.Images());
+            if (_caps.NeedsDockerImages && p.Image.SelectImage(DockerPlatform) is { } chosen)
+                images.Add(chosen);
+            foreach (var layer in images.SelectMany(n => n.Image.Layers).Where(l => l.Blob is null).DistinctBy(l => l.Descriptor.Digest))
+            {
+                if (record.CarrierOf(layer.Descriptor.Digest) is not { } carrier)
+                    continue;
+                string hint = $"it was shipped in {carrier}: give --base {carrier.Name}";
+                if (inc is { CanBeIncremental: true })
+                {
+                    _incremental = inc;
+                    continue;
+                }
+                if (!_caps.ReusesBlobs)
+                    throw new ImageNotFoundException($"{source.DisplayName} is incremental: {p.Image.Label} needs layer {layer.Descriptor.Digest}, which it leaves out, and {dest.Format} keeps no reference to a layer it does not hold; {hint}");
+                var reuse = await states[i].Writer.TryReuseBlobAsync(layer.Descriptor, null, cancel).ConfigureAwait(false);
+                if (reuse == BlobReuse.None)
+                    throw new ImageNotFoundException($"{dest.DisplayName}: does not have layer {layer.Descriptor.Digest} of {p.Image.Label}, which the incremental {source.DisplayName} leaves out; {hint}, or push that archive first");
+            }
+        }
+        if (_incremental is not null && options.Since is null)
+            options.Log?.Invoke($"note: {source.DisplayName} is incremental and no --base was given: {dest.DisplayName} is incremental too (on {string.Join(", ", record.Archives)})");
+    }
+
+    private Outgoing OutgoingLayerOf(SourceLayer layer, bool dockerFamily, bool forDocker)
+    {
         var src = layer.Descriptor;
         if (layer.Blob is null)
         {
+            if (forDocker && source.Incremental?.CarrierOf(src.Digest) is not null && _incremental is not null)
+                return new Outgoing(src, null);
             if (forDocker)
                 throw new ArchiveFormatException($"{source.DisplayName}: layer {src.Digest} ({src.MediaType}) is not in the source; docker cannot load an image without it");
             return new Outgoing(src, null);

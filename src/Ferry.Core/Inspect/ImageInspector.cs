@@ -24,6 +24,22 @@ public static class ImageInspector
         w.WriteString("source", source.DisplayName);
         w.WriteString("format", source.Format);
         w.WriteString("archiveCompression", Compressions.Name(source.ArchiveCompression));
+        if (source.Incremental is { } inc)
+        {
+            // An incremental archive read without its bases: the layers it leaves out, by the archive that carried them.
+            w.WriteStartObject("incremental");
+            w.WriteStartArray("extends");
+            foreach (var a in inc.Archives)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", a.Id.ToString());
+                w.WriteString("name", a.Name);
+                w.WriteNumber("layers", inc.Blobs.Count(b => inc.CarrierOf(b) == a));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
         w.WriteStartArray("images");
         foreach (var image in source.Images)
         {

@@ -155,7 +155,10 @@ public sealed class ImageIndex
     }
 
     /// <summary>Builds an OCI index (used for <c>index.json</c>).</summary>
-    public static byte[] CreateOci(IEnumerable<Descriptor> manifests)
+    public static byte[] CreateOci(IEnumerable<Descriptor> manifests) => CreateOci(manifests, null);
+
+    /// <summary>Builds an OCI index with annotations of its own.</summary>
+    public static byte[] CreateOci(IEnumerable<Descriptor> manifests, IReadOnlyDictionary<string, string>? annotations)
     {
         return Json.Write(w =>
         {
@@ -166,6 +169,13 @@ public sealed class ImageIndex
             foreach (var d in manifests)
                 d.WriteTo(w);
             w.WriteEndArray();
+            if (annotations is { Count: > 0 })
+            {
+                w.WriteStartObject("annotations");
+                foreach (var kv in annotations.OrderBy(k => k.Key, StringComparer.Ordinal))
+                    w.WriteString(kv.Key, kv.Value);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         });
     }

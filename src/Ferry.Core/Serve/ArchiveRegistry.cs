@@ -144,6 +144,15 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         _sources = sources;
         foreach (var s in sources)
             Add(s);
+        // An increment served without its base: clients would fail on the layers it leaves out.
+        foreach (var s in sources)
+        {
+            if (s.Incremental is not { } inc)
+                continue;
+            var missing = inc.Blobs.Where(b => !_blobs.ContainsKey(b)).ToList();
+            if (missing.Count > 0)
+                _warnings.Add($"{s.DisplayName} is incremental: {missing.Count} layer{(missing.Count == 1 ? "" : "s")} it leaves out (shipped in {string.Join(", ", missing.Select(inc.CarrierOf).Distinct())}) {(missing.Count == 1 ? "is" : "are")} in no archive served; serve {(missing.Count == 1 ? "that archive" : "those archives")} with it");
+        }
     }
 
     /// <summary>The most entries a tag list or the catalog returns at once (clients page with <c>n</c> and <c>last</c>).</summary>

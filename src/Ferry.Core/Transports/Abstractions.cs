@@ -73,6 +73,12 @@ public sealed record TransportOptions
     public OutputFormat? Format { get; init; }
 
     /// <summary>
+    /// For an incremental archive source: the archives (paths) that carried the layers it leaves out (<c>--base</c>);
+    /// they are read as part of it, so it is complete.
+    /// </summary>
+    public IReadOnlyList<string> Bases { get; init; } = [];
+
+    /// <summary>
     /// Write an archive file as parts of at most this many bytes (<c>PATH.000</c>, <c>PATH.001</c>, … and
     /// <c>PATH.sha256</c>); null writes one file. Not for directories or standard output.
     /// </summary>
@@ -127,6 +133,12 @@ public interface IImageSource : IAsyncDisposable
 
     /// <summary>The compression of the whole archive, when it was compressed (it is decompressed to a temp file to read it).</summary>
     CompressionKind ArchiveCompression => CompressionKind.None;
+
+    /// <summary>
+    /// For an incremental archive opened without its bases: the layers it leaves out (their <see cref="SourceLayer.Blob"/>
+    /// is null) and the earlier archives that carried them. Null for a complete source.
+    /// </summary>
+    ShipRecord? Incremental => null;
 }
 
 /// <summary>What a destination accepts and needs; the copier adapts what it writes to this.</summary>
@@ -343,4 +355,14 @@ public sealed class BlobContent
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             ValueTask.FromResult(Read(buffer.Span));
     }
+}
+
+/// <summary>A destination that can be written incrementally (an OCI archive or layout): it records what it leaves out.</summary>
+internal interface IIncrementalDestination
+{
+    /// <summary>Whether this destination's format can hold an incremental archive (it has an OCI index.json).</summary>
+    bool CanBeIncremental { get; }
+
+    /// <summary>Records the layers left out and the archives that carried them (before commit).</summary>
+    void SetIncremental(ShipRecord omitted);
 }

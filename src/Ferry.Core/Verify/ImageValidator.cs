@@ -1,4 +1,5 @@
 using Ferry.Compression;
+using Ferry.Copy;
 using Ferry.Digests;
 using Ferry.Images;
 using Ferry.Model;
@@ -13,14 +14,18 @@ public enum Severity
     Warning,
     /// <summary>The source is broken; <c>verify</c> exits 1.</summary>
     Error,
+    /// <summary>Not a problem: how the source is made (an incremental archive's layers expected from an earlier one).</summary>
+    Note,
 }
 
 /// <summary>One problem found by <see cref="ImageValidator"/>: what it is about (entry and digest) and what is wrong.</summary>
 public sealed record Finding(Severity Severity, string Subject, string Message)
 {
+    internal static string SeverityName(Severity s) => s switch { Severity.Error => "error", Severity.Note => "note", _ => "warning" };
+
     /// <inheritdoc/>
     public override string ToString() =>
-        $"{(Severity == Severity.Error ? "error" : "warning")}: {(Subject.Length == 0 || Message.StartsWith(Subject, StringComparison.Ordinal) ? "" : Subject + ": ")}{Message}";
+        $"{SeverityName(Severity)}: {(Subject.Length == 0 || Message.StartsWith(Subject, StringComparison.Ordinal) ? "" : Subject + ": ")}{Message}";
 }
 
 /// <summary>The result of verifying a source: every finding, not just the first.</summary>
@@ -45,7 +50,7 @@ public sealed record ValidationReport(string Source, string? Format, IReadOnlyLi
         foreach (var f in Findings)
         {
             w.WriteStartObject();
-            w.WriteString("severity", f.Severity == Severity.Error ? "error" : "warning");
+            w.WriteString("severity", Finding.SeverityName(f.Severity));
             w.WriteString("subject", f.Subject);
             w.WriteString("message", f.Message);
             w.WriteEndObject();
@@ -107,7 +112,7 @@ public static class ImageValidator
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(verify);
-        var v = new Run();
+        var v = new Run(source.Incremental);
         v.Findings.AddRange(source.Warnings.Select(w => new Finding(Severity.Warning, "", w)));
         foreach (var image in source.Images)
         {
@@ -118,6 +123,8 @@ public static class ImageValidator
             if (verify.Keys.Count > 0)
                 await v.SignedAsync(image, verify.Keys, cancel).ConfigureAwait(false);
         }
+        foreach (var (carrier, digests) in v.Expected)
+            v.Findings.Add(new Finding(Severity.Note, "", $"incremental: {digests.Count} layer{(digests.Count == 1 ? " is" : "s are")} expected from {carrier} (give --base to check them)"));
         if (source is Transports.Archive.ArchiveSource { TarIndex.File: { ChecksumFile: string sums } file })
         {
             foreach (var part in await file.BadPartsAsync(cancel).ConfigureAwait(false))
@@ -126,9 +133,12 @@ public static class ImageValidator
         return new ValidationReport(source.DisplayName, source.Format, v.Findings, v.Images, v.Seen.Count) { Signatures = v.Signed };
     }
 
-    private sealed class Run
+    private sealed class Run(ShipRecord? incremental)
     {
         public List<Finding> Findings { get; } = [];
+
+        /// <summary>Layers an incremental source leaves out, by the archive expected to carry them.</summary>
+        public Dictionary<ShippedArchive, HashSet<Digest>> Expected { get; } = [];
         public HashSet<Digest> Seen { get; } = [];
         public int Images { get; private set; }
 
@@ -274,6 +284,13 @@ public static class ImageValidator
                 cancel.ThrowIfCancellationRequested();
                 var d = layer.Descriptor;
                 string subject = layer.Blob is null ? d.Digest.ToString() : $"{layer.Blob.Name} ({d.Digest})";
+                if (layer.Blob is null && incremental?.CarrierOf(d.Digest) is { } carrier)
+                {
+                    if (!Expected.TryGetValue(carrier, out var set))
+                        Expected[carrier] = set = [];
+                    set.Add(d.Digest);
+                    continue;
+                }
                 if (layer.Blob is null)
                 {
                     Findings.Add(new Finding(MediaTypes.IsForeign(d.MediaType) ? Severity.Warning : Severity.Error, subject, "layer is not in the source"));

@@ -24,9 +24,11 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
 {
     private readonly IEntryStore _store;
 
-    private ArchiveSource(IEntryStore store, string format, List<NamedImage> images, List<string> warnings, CompressionKind compression, string? displayName)
+    private ArchiveSource(IEntryStore store, string format, List<NamedImage> images, List<string> warnings, CompressionKind compression, string? displayName, Lineage lineage)
     {
         _store = store;
+        Identity = lineage.Identity;
+        Incremental = lineage.Omitted;
         Format = format;
         Images = images;
         Warnings = warnings;
@@ -43,6 +45,15 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     public IReadOnlyList<NamedImage> Images { get; }
 
     public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>What identifies the archive: the digest of its <c>index.json</c> (else of its <c>manifest.json</c>).</summary>
+    public Digests.Digest Identity { get; }
+
+    /// <summary>For an incremental archive read without its bases: the layers it leaves out and the archives that carried them.</summary>
+    public Copy.ShipRecord? Incremental { get; }
+
+    /// <summary>An archive's identity, and (incremental) the record of what it leaves out.</summary>
+    private sealed record Lineage(Digests.Digest Identity, Copy.ShipRecord? Omitted);
 
     /// <summary>The archive's entries (null for a directory source).</summary>
     public TarIndex? TarIndex => (_store as TarEntryStore)?.Index;
@@ -88,17 +99,88 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         {
             throw new ImageNotFoundException($"{path}: no such file or directory");
         }
-        return Read(store, kind, selector, compression, null, options.Referrers);
+        Lineage lineage;
+        try
+        {
+            (store, lineage) = await WithBasesAsync(store, options, cancel).ConfigureAwait(false);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+        return Read(store, kind, selector, compression, null, options.Referrers, lineage);
+    }
+
+    /// <summary>The identity of a store's archive and, when it is incremental, the record of what it leaves out.</summary>
+    private static Lineage LineageOf(IEntryStore store)
+    {
+        foreach (var name in new[] { "index.json", "manifest.json", "repositories" })
+        {
+            if (store.Find(name) is not { } loc)
+                continue;
+            byte[] bytes = loc.ReadDocument(null, null, $"{store.DisplayName}: {name}");
+            var id = Digests.Digest.Sha256Of(bytes);
+            if (name != "index.json")
+                return new Lineage(id, null);
+            using var doc = Model.Json.Parse(bytes, $"{store.DisplayName}: index.json");
+            if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
+                || Model.Json.OptStringMap(doc.RootElement, "annotations")?.GetValueOrDefault(Copy.ShipRecord.IndexAnnotation) is not string text)
+                return new Lineage(id, null);
+            if (!Digests.Digest.TryParse(text, out var recordDigest))
+                throw new ArchiveFormatException($"{store.DisplayName}: index.json: annotation {Copy.ShipRecord.IndexAnnotation} is not a digest");
+            var blob = store.FindBlob(recordDigest) ?? throw new ArchiveFormatException($"{store.DisplayName}: incremental, but its record of shipped blobs ({recordDigest}) is missing");
+            string what = $"{store.DisplayName}: record of shipped blobs";
+            return new Lineage(id, Copy.ShipRecord.Parse(blob.ReadDocument(recordDigest, null, what), what));
+        }
+        return new Lineage(default, null);
+    }
+
+    /// <summary>An incremental archive reads the layers it leaves out from its bases (<see cref="TransportOptions.Bases"/>), when given.</summary>
+    private static async ValueTask<(IEntryStore, Lineage)> WithBasesAsync(IEntryStore store, TransportOptions options, CancellationToken cancel)
+    {
+        var lineage = LineageOf(store);
+        if (lineage.Omitted is not { } record)
+        {
+            if (options.Bases.Count > 0)
+                options.Log?.Invoke($"note: {store.DisplayName} is not incremental; --base {string.Join(", ", options.Bases)} is not needed");
+            return (store, lineage);
+        }
+        var bases = new List<ArchiveSource>();
+        var blobs = new Dictionary<Digests.Digest, LocalBlob>();
+        try
+        {
+            foreach (var path in options.Bases)
+            {
+                var b = await OpenAsync(path, ArchiveKind.Any, null, options with { Bases = [] }, cancel).ConfigureAwait(false);
+                bases.Add(b);
+                if (record.Archives.All(a => a.Id != b.Identity))
+                    options.Log?.Invoke($"warning: --base {path} ({b.Identity}) is not one of the archives {store.DisplayName} extends ({string.Join(", ", record.Archives)}); its layers are used where their digests match");
+                foreach (var layer in b.Images.SelectMany(i => i.Images()).SelectMany(n => n.Image.Layers))
+                {
+                    if (layer.Blob is LocalBlob local)
+                        blobs.TryAdd(layer.Descriptor.Digest, local);
+                }
+            }
+        }
+        catch
+        {
+            foreach (var b in bases)
+                b.Dispose();
+            throw;
+        }
+        var wrapped = new IncrementalEntryStore(store, record, blobs, bases, string.Join(", ", options.Bases));
+        return (wrapped, lineage with { Omitted = bases.Count > 0 ? null : record });
     }
 
     /// <summary>Opens an archive file Ferry spooled itself (a daemon's save), deleting it when the source is disposed.</summary>
     public static ArchiveSource OpenTemporary(string path, string displayName, string? selector)
     {
         var store = new TarEntryStore(TarIndex.Open(path, displayName, () => TemporaryFiles.Delete(path)));
-        return Read(store, ArchiveKind.Any, selector, CompressionKind.None, displayName, ReferrerSelection.All);
+        return Read(store, ArchiveKind.Any, selector, CompressionKind.None, displayName, ReferrerSelection.All, LineageOf(store));
     }
 
-    private static ArchiveSource Read(IEntryStore store, ArchiveKind kind, string? selector, CompressionKind compression, string? displayName, ReferrerSelection referrers)
+    private static ArchiveSource Read(IEntryStore store, ArchiveKind kind, string? selector, CompressionKind compression, string? displayName, ReferrerSelection referrers, Lineage lineage)
     {
         try
         {
@@ -106,7 +188,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             var (format, images) = ReadImages(store, kind, warnings, referrers);
             if (selector is not null)
                 images = [.. ImageSelector.Select(images, [selector], store.DisplayName)];
-            return new ArchiveSource(store, format, images, warnings, compression, displayName);
+            return new ArchiveSource(store, format, images, warnings, compression, displayName, lineage);
         }
         catch
         {

@@ -31,6 +31,9 @@ internal interface IEntryStore : IDisposable
 
     /// <summary>The blob file for a digest in the OCI layout's <c>blobs/ALG/HEX</c>, or null.</summary>
     LocalBlob? FindBlob(Digest digest) => Find($"blobs/{digest.Algorithm}/{digest.Hex}");
+
+    /// <summary>Whether a blob that is not here was left out on purpose (an incremental archive: an earlier one carried it).</summary>
+    bool ExpectedElsewhere(Digest digest) => false;
 }
 
 internal sealed class TarEntryStore(TarIndex index) : IEntryStore
@@ -57,4 +60,34 @@ internal sealed class DirectoryEntryStore(string root) : IEntryStore
     }
 
     public void Dispose() { }
+}
+
+/// <summary>
+/// The entries of an incremental archive: its own, then the layers its bases (<c>--base</c>) hold. A layer its record
+/// says an earlier archive carried is expected elsewhere; with bases given, it must be in one of them.
+/// </summary>
+internal sealed class IncrementalEntryStore(IEntryStore inner, Copy.ShipRecord record, IReadOnlyDictionary<Digest, LocalBlob> fromBases, IReadOnlyList<IDisposable> bases, string baseNames) : IEntryStore
+{
+    public string DisplayName => inner.DisplayName;
+    public bool Contains(string name) => inner.Contains(name);
+    public bool IsLink(string name) => inner.IsLink(name);
+
+    public LocalBlob? Find(string name) =>
+        inner.Find(name) ?? (DockerArchive.DockerArchiveReader.DigestFromName(name) is Digest d ? fromBases.GetValueOrDefault(d) : null);
+
+    public bool ExpectedElsewhere(Digest digest)
+    {
+        if (record.CarrierOf(digest) is not { } carrier)
+            return false;
+        if (bases.Count > 0)
+            throw new ArchiveFormatException($"{DisplayName}: layer {digest} (shipped in {carrier}) is in none of the --base archives ({baseNames})");
+        return true;
+    }
+
+    public void Dispose()
+    {
+        inner.Dispose();
+        foreach (var b in bases)
+            b.Dispose();
+    }
 }

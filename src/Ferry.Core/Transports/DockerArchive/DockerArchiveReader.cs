@@ -61,7 +61,15 @@ internal static class DockerArchiveReader
         var layers = new List<SourceLayer>();
         for (int i = 0; i < paths.Count; i++)
         {
-            var layerLoc = store.Find(paths[i]) ?? throw new ArchiveFormatException($"{what}: layer '{Digest.Describe(paths[i])}' is not in the archive");
+            var layerLoc = store.Find(paths[i]);
+            if (layerLoc is null && DigestFromName(paths[i]) is Digest omitted && store.ExpectedElsewhere(omitted))
+            {
+                // The docker side of an incremental portable archive: an earlier archive carried this layer.
+                layers.Add(new SourceLayer(new Descriptor(MediaTypes.LayerFor(CompressionKind.None, docker: false), omitted, 0), config.DiffIds[i], CompressionKind.None, null));
+                continue;
+            }
+            if (layerLoc is null)
+                throw new ArchiveFormatException($"{what}: layer '{Digest.Describe(paths[i])}' is not in the archive");
             layers.Add(DescribeLayer(layerLoc, config.DiffIds[i], DigestFromName(paths[i]), $"{store.DisplayName}: layer '{paths[i]}'"));
         }
         return new SourceImage

@@ -53,6 +53,20 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
             _referrers.Add(referrer);
     }
 
+    private Dictionary<string, string>? _indexAnnotations;
+
+    /// <summary>Makes the layout incremental: the record of what it leaves out is a blob, named by an index.json annotation.</summary>
+    public void SetIncremental(Copy.ShipRecord omitted)
+    {
+        byte[] json = omitted.ToJson();
+        var digest = Digest.Sha256Of(json);
+        lock (_lock)
+        {
+            _blobs[digest] = BlobContent.FromBytes(json, "record of shipped blobs");
+            _indexAnnotations = new(StringComparer.Ordinal) { [Copy.ShipRecord.IndexAnnotation] = digest.ToString() };
+        }
+    }
+
     /// <summary>Every entry of the layout, sorted by name: a directory (null content), a blob, or an index file.</summary>
     public IReadOnlyList<(string Name, BlobContent? Content)> Entries()
     {
@@ -68,7 +82,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
         }
         foreach (var index in format.Indexes)
         {
-            foreach (var (name, bytes) in index.Files(_images, _referrers, format.Naming))
+            foreach (var (name, bytes) in index.Files(_images, _referrers, format.Naming, _indexAnnotations))
                 entries[name] = BlobContent.FromBytes(bytes, name);
         }
         return entries.Select(kv => (kv.Key, kv.Value)).ToList();

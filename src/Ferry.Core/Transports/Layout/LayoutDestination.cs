@@ -8,7 +8,7 @@ namespace Ferry.Transports.Layout;
 /// <see cref="LayoutBuilder"/> and written at commit into an <see cref="OutputTarget"/> (a temp file or directory
 /// beside the target, renamed into place).
 /// </summary>
-internal sealed class LayoutDestination : IImageDestination
+internal sealed class LayoutDestination : IImageDestination, IIncrementalDestination
 {
     private readonly LayoutBuilder _builder;
     private readonly OutputTarget _target;
@@ -56,6 +56,10 @@ internal sealed class LayoutDestination : IImageDestination
         string staging = stdio ? options.TempDir : Path.GetDirectoryName(Path.GetFullPath(path.TrimEnd('/')))!;
         return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime) { _log = options.Log };
     }
+
+    public bool CanBeIncremental => _builder.Format.KeepsReferrers;
+
+    public void SetIncremental(Copy.ShipRecord omitted) => _builder.SetIncremental(omitted);
 
     public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default) =>
         ValueTask.FromResult<IImageWriter>(new Writer(_builder, image.Names, image.RefNames, null));

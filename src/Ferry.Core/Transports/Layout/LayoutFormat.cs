@@ -58,7 +58,7 @@ internal interface ILayoutIndex
     bool KeepsReferrers { get; }
 
     /// <summary>The index files for the images (and their referrers), blobs named by <paramref name="naming"/>.</summary>
-    IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming);
+    IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming, IReadOnlyDictionary<string, string>? indexAnnotations);
 }
 
 /// <summary>A referrer of a layout: its manifest's descriptor, what it is, and the root digest of the image it came with.</summary>
@@ -116,7 +116,7 @@ internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
 
     public bool KeepsReferrers => true;
 
-    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming)
+    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming, IReadOnlyDictionary<string, string>? indexAnnotations)
     {
         var descriptors = images.Where(i => i.Root is not null).SelectMany(i => NamedDescriptors(i.Root!, i.Names, i.RefNames)).ToList();
         // Each referrer: its own entry, with what it refers to in Ferry's annotations (the cosign tag follows from them)
@@ -139,7 +139,7 @@ internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
             descriptors.Add(new Descriptor(artifact.MediaType, artifact.Digest, artifact.Size) { Annotations = a, ArtifactType = r.Artifact.Manifest.ArtifactType });
         }
         yield return ("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray());
-        yield return ("index.json", ImageIndex.CreateOci(descriptors));
+        yield return ("index.json", ImageIndex.CreateOci(descriptors, indexAnnotations));
     }
 
     /// <summary>
@@ -188,7 +188,7 @@ internal sealed class DockerIndexFiles : ILayoutIndex
 
     public bool KeepsReferrers => false;
 
-    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming)
+    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming, IReadOnlyDictionary<string, string>? indexAnnotations)
     {
         var entries = images.Where(i => i.Docker is not null)
             .Select(i => (Config: naming.Name(i.Docker!.Config.Digest, BlobRole.Config)!, i.Names,

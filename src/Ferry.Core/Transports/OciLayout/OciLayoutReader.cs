@@ -310,7 +310,7 @@ internal static partial class OciLayoutReader
         {
             var l = manifest.Layers[i];
             var loc = store.FindBlob(l.Digest);
-            if (loc is null && !MediaTypes.IsForeign(l.MediaType))
+            if (loc is null && !MediaTypes.IsForeign(l.MediaType) && !store.ExpectedElsewhere(l.Digest))
                 throw new ArchiveFormatException($"{what}: layer {i} blob {l.Digest} is missing");
             var actual = loc is null ? MediaTypes.LayerCompression(l.MediaType) : Compressions.Sniff(loc.Head(Compressions.SniffLength));
             Digest? diffId = i < config.DiffIds.Count ? config.DiffIds[i] : null;
