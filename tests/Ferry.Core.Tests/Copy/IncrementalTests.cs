@@ -154,6 +154,11 @@ public sealed class IncrementalTests : IDisposable
         // and what the registry holds is the whole image
         Ok(Run("copy", $"docker://{reg.Address}/mirror/team/app:2", _dir.Path("back.tar"), "-q"));
         Ok(Run("verify", _dir.Path("back.tar")));
+        // with --base, the increment alone fills an empty registry
+        using var fresh = new FakeRegistry();
+        Ok(Run("push", week2, fresh.Address + "/mirror", "--base", week1, "-q"));
+        Assert.Equal(V2.ManifestDigest, fresh.Resolve("mirror/team/app", "2"));
+        Assert.True(fresh.HasBlob("mirror/team/app", Base1.Digest));
     }
 
     [Fact]
