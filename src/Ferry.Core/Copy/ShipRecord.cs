@@ -152,7 +152,7 @@ public sealed class ShipRecord
     /// <summary>What an opened archive shipped: its own layers, then what it extends.</summary>
     internal static ShipRecord Of(Transports.Archive.ArchiveSource source)
     {
-        var self = new ShippedArchive(source.Identity, Path.GetFileName(source.DisplayName));
+        var self = new ShippedArchive(source.Identity, Path.GetFileName(source.DisplayName.TrimEnd('/')));
         var record = Empty();
         foreach (var image in source.Images)
         {
