@@ -90,6 +90,7 @@ public sealed partial class ServeProcessTests : IDisposable
         Assert.Equal(HttpStatusCode.MethodNotAllowed, put.StatusCode);
         FerryProcess.Signal(s.Process, "TERM");
         Assert.True(s.Process.WaitForExit(10_000), "serve did not stop within 10 s of SIGTERM");
+        s.Process.WaitForExit(); // and the redirected stderr is read to its end
         Assert.Equal(0, s.Process.ExitCode);
         Assert.Contains($"GET /v2/team/app/blobs/{layer.Digest} 206 10 ", s.Err, StringComparison.Ordinal);
         Assert.Contains("serve: stopped", s.Err, StringComparison.Ordinal);
