@@ -3,13 +3,18 @@
 #
 #   bench/run.sh                      # all sizes, 3 runs per row and tool
 #   BENCH_SIZES="small medium" BENCH_RUNS=5 bench/run.sh
+#   BENCH_ROWS=registry bench/run.sh  # only the push/pull rows against a local docker-registry (issue 6)
+#   BENCH_ROWS=serve bench/run.sh     # only the `ferry serve` rows (issue 12), see "ferry serve rows" below
+#   BENCH_ROWS=incremental bench/run.sh  # only the incremental-archive rows (issue 12), see "incremental rows" below
+#   BENCH_FERRY=/path/to/ferry ...    # measure this Ferry binary instead of publishing one
 #
 # Inputs are built from files on this machine plus deterministic pseudo-random data (no network):
 #   small  ~2 MB, 1 layer       medium ~200 MB, 1 layer
 #   big    ~1.8 GB, 7 layers, one of them ~300 MB incompressible        many   50 small layers
 # each as a docker-archive and as a gzip oci-archive (made by skopeo). Ferry and skopeo alternate, each row is
 # timed with /usr/bin/time -v, and the table (median wall time, user+sys CPU, peak RSS, output size, ratio
-# Ferry/skopeo) is printed and written to bench/RESULTS.md. Needs: skopeo, GNU time, clang (for NativeAOT), jq.
+# Ferry/skopeo) is printed and written to bench/RESULTS.md. Needs: skopeo, GNU time, clang (for NativeAOT), jq; the
+# registry and serve rows also docker-registry (Debian's distribution 2.8) and curl.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$(pwd -P)
@@ -23,8 +28,10 @@ for c in skopeo jq sha256sum /usr/bin/time; do
 done
 
 # ------------------------------------------------------------------ Ferry, published as NativeAOT
-FERRY=$WORK/ferry-aot/ferry
-if [ ! -x "$FERRY" ] || [ -n "$(find src -newer "$FERRY" -name '*.cs' | head -1)" ]; then
+FERRY=${BENCH_FERRY:-$WORK/ferry-aot/ferry}
+if [ -n "${BENCH_FERRY:-}" ]; then
+  [ -x "$FERRY" ] || { echo "bench: BENCH_FERRY=$FERRY is not executable" >&2; exit 1; }
+elif [ ! -x "$FERRY" ] || [ -n "$(find src -newer "$FERRY" -name '*.cs' | head -1)" ]; then
   echo "bench: publishing Ferry (NativeAOT)"
   linker=()
   command -v clang >/dev/null || linker=(-p:CppCompilerAndLinker=gcc)
@@ -151,10 +158,10 @@ for s in $SIZES; do build_input "$s"; done
 
 HEADER="| row | input | Ferry s | skopeo s | Ferry/skopeo | Ferry CPU s | skopeo CPU s | Ferry RSS MiB | skopeo RSS MiB | Ferry out MiB | skopeo out MiB |
 |---|---|---|---|---|---|---|---|---|---|---|"
-echo "$HEADER"
+case ${BENCH_ROWS:-all} in serve|incremental) ;; *) echo "$HEADER" ;; esac
 O=$WORK/out
 for s in $SIZES; do
-  [ "${BENCH_ROWS:-all}" = registry ] && break
+  case ${BENCH_ROWS:-all} in registry|serve|incremental) break ;; esac
   D=$WORK/in/$s.docker.tar; OCI=$WORK/in/$s.oci.tar
   row "docker-archive → portable (layers kept)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" -- copy -q --dest-oci-accept-uncompressed-layers "docker-archive:$D" "oci-archive:$O/s.tar"
   row "docker-archive → oci-archive (layers kept)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive -- copy -q --dest-oci-accept-uncompressed-layers "docker-archive:$D" "oci-archive:$O/s.tar"
@@ -167,7 +174,7 @@ for s in $SIZES; do
 done
 
 # ------------------------------------------------------------------ registry rows (issue 6)
-if command -v docker-registry >/dev/null && [ "${BENCH_REGISTRY:-1}" = 1 ]; then
+if command -v docker-registry >/dev/null && [ "${BENCH_REGISTRY:-1}" = 1 ] && [ "${BENCH_ROWS:-all}" != serve ] && [ "${BENCH_ROWS:-all}" != incremental ]; then
   REG_DIR=$(mktemp -d)
   REG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 5123)
   printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' "$REG_DIR" "$REG_PORT" > "$REG_DIR/config.yml"
@@ -185,6 +192,284 @@ if command -v docker-registry >/dev/null && [ "${BENCH_REGISTRY:-1}" = 1 ]; then
   done
 fi
 
+# ------------------------------------------------------------------ incremental rows (issue 12)
+# A weekly delta: week 1 is the big image; week 2 is the same image with one 5 MiB layer added on top (a python
+# rewrite of the docker-archive: the layer tar appended, the config's diff_ids and history extended, as `docker build`
+# with one COPY makes it). Rows: week 1 full with --record, week 2 full, week 2 --since the record (layers kept, as a
+# pull keeps them), and the far side's --base reconstitution, checked byte for byte against week 2 full. No skopeo
+# equivalent exists (skopeo has no deltas): the skopeo columns are empty. With BENCH_ROWS=incremental only these run.
+IROWS=()
+if [ "${BENCH_ROWS:-all}" = all ] || [ "${BENCH_ROWS:-all}" = incremental ]; then
+  IT=$WORK/inc; rm -rf "$IT"; mkdir -p "$IT"
+  V1=$WORK/in/big.docker.tar
+  [ -f "$V1" ] || build_input big
+  head -c $((5 * 1024 * 1024)) /dev/urandom > "$IT/app.bin"
+  python3 - "$V1" "$IT/v2.docker.tar" "$IT/app.bin" <<'PY'
+import hashlib, io, json, sys, tarfile
+src, dst, payload = sys.argv[1:4]
+layer = io.BytesIO()
+with tarfile.open(fileobj=layer, mode="w", format=tarfile.USTAR_FORMAT) as t:
+    info = t.gettarinfo(payload, arcname="opt/app.bin"); info.mtime = 0; info.uid = info.gid = 0; info.uname = info.gname = ""
+    with open(payload, "rb") as f: t.addfile(info, f)
+layer_bytes = layer.getvalue(); layer_id = hashlib.sha256(layer_bytes).hexdigest()
+with tarfile.open(src) as s, tarfile.open(dst, "w", format=tarfile.USTAR_FORMAT) as d:
+    byname = {m.name[2:] if m.name.startswith("./") else m.name: m for m in s.getmembers()}
+    manifest = json.load(s.extractfile(byname["manifest.json"]))
+    cfg_name = manifest[0]["Config"]; cfg = json.load(s.extractfile(byname[cfg_name]))
+    cfg["rootfs"]["diff_ids"].append("sha256:" + layer_id)
+    cfg.setdefault("history", []).append({"created": "2026-12-01T00:00:00Z", "created_by": "COPY app.bin /opt/app.bin"})
+    cfg_bytes = json.dumps(cfg, separators=(",", ":")).encode(); cfg_id = hashlib.sha256(cfg_bytes).hexdigest()
+    for m in s.getmembers():
+        if (m.name[2:] if m.name.startswith("./") else m.name) in ("manifest.json", "repositories", cfg_name): continue
+        d.addfile(m, s.extractfile(m) if m.isfile() else None)
+    def add(name, data):
+        i = tarfile.TarInfo(name); i.size = len(data); i.mtime = 0; d.addfile(i, io.BytesIO(data))
+    add(layer_id + "/layer.tar", layer_bytes); add(cfg_id + ".json", cfg_bytes)
+    manifest = [{"Config": cfg_id + ".json", "RepoTags": ["bench/big:2"], "Layers": manifest[0]["Layers"] + [layer_id + "/layer.tar"]}]
+    add("manifest.json", json.dumps(manifest).encode())
+PY
+  inc_row() { # label out -- ferry args
+    local label=$1 out=$2; shift 3
+    local w=() c=() r=() i m a b cc
+    for i in $(seq 1 "$RUNS"); do
+      rm -f "$out"
+      m=$(measure "$FERRY" "$@"); read -r a b cc <<<"$m"; w+=("$a"); c+=("$b"); r+=("$cc")
+    done
+    local W C R line
+    W=$(printf '%s\n' "${w[@]}" | median); C=$(printf '%s\n' "${c[@]}" | median); R=$(printf '%s\n' "${r[@]}" | median)
+    line=$(awk -v l="$label" -v w="$W" -v c="$C" -v r="$R" -v o="$(size_of "$out")" 'BEGIN {
+      printf "| %s | big | %.2f | - | - | %.2f | - | %.1f | - | %.2f | - |", l, w, c, r / 1024, o / 1048576 }')
+    echo "$line"; IROWS+=("$line")
+  }
+  inc_row "week 1: docker-archive → portable, --record" "$IT/w1.tar" -- copy -q "$V1" "$IT/w1.tar" --record "$IT/w1.rec"
+  inc_row "week 2 full: docker-archive (+1 layer of 5 MiB) → portable" "$IT/full2.tar" -- copy -q "$IT/v2.docker.tar" "$IT/full2.tar"
+  inc_row "week 2 incremental: --since week1.rec" "$IT/w2.tar" -- copy -q "$IT/v2.docker.tar" "$IT/w2.tar" --since "$IT/w1.rec"
+  inc_row "far side: week 2 --base week 1 → full archive" "$IT/recon.tar" -- copy -q "$IT/w2.tar" "$IT/recon.tar" --base "$IT/w1.tar"
+  if cmp -s "$IT/recon.tar" "$IT/full2.tar"; then SAME="byte-identical to week 2 full"; else SAME="DIFFERS from week 2 full"; fi
+  {
+    echo "## Incremental archives (issue 12)"
+    echo
+    echo "The new layer is $(size_of "$IT/app.bin") bytes of file data ($(( $(size_of "$IT/v2.docker.tar") - $(size_of "$V1") )) bytes more in the docker-archive); week 2 incremental is"
+    echo "$(size_of "$IT/w2.tar") bytes, week 2 full $(size_of "$IT/full2.tar"); the record of week 1 is $(size_of "$IT/w1.rec") bytes; the reconstituted archive is $SAME."
+    echo
+    echo "| row | input | Ferry s | - | - | Ferry CPU s | - | Ferry RSS MiB | - | out MiB | - |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${IROWS[@]}"
+  } > "$WORK/incremental.md"
+  echo "bench: wrote $WORK/incremental.md ($SAME)"
+  rm -rf "$IT"
+  [ "${BENCH_ROWS:-all}" = incremental ] && exit 0
+fi
+
+# ------------------------------------------------------------------ ferry serve rows (issue 12)
+# `ferry serve` (the Ferry columns) against docker-registry serving the same images from its own storage (the skopeo
+# columns); both sides run the same client, so the ratio is the servers'. Wall seconds are the client's (GNU time);
+# CPU seconds are the server process's during the client command (utime+stime from /proc/PID/stat, all threads); RSS
+# is the server's peak (VmHWM) after the last run. Every row gets freshly started servers. Rows:
+#   skopeo copy → dir: from each server (medium, big), curl of the biggest blob (MB/s from curl's speed_download),
+#   32 parallel skopeo copy → dir: (every blob then checked against its name with sha256sum), and ferry serve alone on
+#   two archives built alike, 10 layers of 10 MiB and 10 layers of ~1 GiB (BENCH_SERVE_HUGE_GB, default 10, scaled
+#   down to the free disk; 0 leaves that archive out), pulled whole, for the peak RSS of ferry serve.
+# Scratch (the registry's storage, the generated archives, the pulled dirs) is under BENCH_SERVE_TMP (/tmp/bench-serve)
+# and deleted at the end. With BENCH_ROWS=serve the table goes to $WORK/serve.md, not bench/RESULTS.md.
+SROWS=()
+SHEADER="| row | input | ferry serve s | docker-registry s | ferry serve / docker-registry | ferry serve CPU s | docker-registry CPU s | ferry serve RSS MiB | docker-registry RSS MiB | out MiB (ferry serve) | out MiB (docker-registry) |
+|---|---|---|---|---|---|---|---|---|---|---|"
+
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"; }
+proc_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Starts `ferry serve ARCHIVE...` on a free port: SV_PID, and SV_ADDR (127.0.0.1:PORT) from its "serving ... on" line.
+start_serve() {
+  "$FERRY" serve "$@" --listen 127.0.0.1:0 -q 2>"$ST/serve.log" &
+  SV_PID=$!
+  local i port=
+  for i in $(seq 1 600); do
+    port=$(sed -n 's/^ferry: serving .* on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$ST/serve.log")
+    [ -n "$port" ] && break
+    kill -0 "$SV_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "bench: ferry serve did not start:" >&2; cat "$ST/serve.log" >&2; exit 1; }
+  SV_ADDR=127.0.0.1:$port
+  echo "bench: $(head -1 "$ST/serve.log")"
+}
+# SIGTERM; ferry serve must exit 0.
+stop_serve() {
+  local rc=0
+  kill -TERM "$SV_PID"; wait "$SV_PID" || rc=$?
+  SV_PID=
+  [ "$rc" = 0 ] || { echo "bench: FAILED: ferry serve exited $rc on SIGTERM:" >&2; cat "$ST/serve.log" >&2; exit 1; }
+}
+# docker-registry on a free port with its storage in $ST/registry and no access log (ferry serve runs with -q): RG_PID, RG_ADDR.
+start_registry() {
+  RG_ADDR=127.0.0.1:$(free_port)
+  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/registry\nhttp:\n  addr: %s\n' "$ST" "$RG_ADDR" > "$ST/registry.yml"
+  docker-registry serve "$ST/registry.yml" >"$ST/registry.log" 2>&1 &
+  RG_PID=$!
+  local i
+  for i in $(seq 1 100); do curl -sf -o /dev/null "http://$RG_ADDR/v2/" && return; sleep 0.1; done
+  echo "bench: docker-registry did not start:" >&2; cat "$ST/registry.log" >&2; exit 1
+}
+stop_registry() { kill "$RG_PID"; wait "$RG_PID" 2>/dev/null || true; RG_PID=; }
+
+# Every dir: output below DIR: PULLS of them (default 1), each blob's sha256 the name it has.
+check_dirs() {
+  local d=$1 n bad
+  n=$(find "$d" -name manifest.json | wc -l)
+  [ "$n" = "${PULLS:-1}" ] || { echo "bench: FAILED: $n of ${PULLS:-1} pulls into $d have a manifest.json" >&2; exit 1; }
+  bad=$(find "$d" -type f -regextype egrep -regex '.*/[0-9a-f]{64}' -print0 | xargs -0 -r sha256sum | awk '{ n = split($2, p, "/"); if (p[n] != $1) print $2 }')
+  [ -z "$bad" ] || { echo "bench: FAILED: blobs whose content is not their digest: $bad" >&2; exit 1; }
+}
+
+# serve_row <label> <input> <ferry out> <registry out> -- <client command against ferry serve...> -- <client command against docker-registry...>
+# Like row, for the servers SV_PID and RG_PID; a registry command of "-" leaves its cells empty. A ferry/registry out of
+# "-" means the command writes nothing; otherwise it is checked with check_dirs, measured and deleted after each run.
+# "{MBS}" in the label becomes the median MB/s the commands appended to $ST/speed.f and $ST/speed.r.
+serve_row() {
+  local label=$1 s=$2 fout=$3 sout=$4; shift 4
+  [ "$1" = -- ] && shift
+  local fcmd=() scmd=()
+  while [ "$1" != -- ]; do fcmd+=("$1"); shift; done; shift
+  scmd=("$@")
+  local fw=() fc=() fk=() sw=() sc=() sk=() i m c0 fsize=0 ssize=0 FR= SR=
+  rm -f "$ST/speed.f" "$ST/speed.r"
+  for i in $(seq 1 "$RUNS"); do
+    [ "$fout" = - ] || rm -rf "$fout"
+    c0=$(proc_cpu "$SV_PID")
+    m=$(measure "${fcmd[@]}") || exit 1; read -r a b c <<<"$m"
+    fw+=("$a"); fk+=("$b"); fc+=("$(awk -v a="$c0" -v b="$(proc_cpu "$SV_PID")" 'BEGIN { print b - a }')")
+    FR=$(proc_hwm "$SV_PID")
+    [ "$fout" = - ] || { fsize=$(size_of "$fout"); check_dirs "$fout"; rm -rf "$fout"; }
+    [ "${scmd[*]}" = - ] && continue
+    [ "$sout" = - ] || rm -rf "$sout"
+    c0=$(proc_cpu "$RG_PID")
+    m=$(measure "${scmd[@]}") || exit 1; read -r a b c <<<"$m"
+    sw+=("$a"); sk+=("$b"); sc+=("$(awk -v a="$c0" -v b="$(proc_cpu "$RG_PID")" 'BEGIN { print b - a }')")
+    SR=$(proc_hwm "$RG_PID")
+    [ "$sout" = - ] || { ssize=$(size_of "$sout"); check_dirs "$sout"; rm -rf "$sout"; }
+  done
+  local FW FC FK SW= SC= SK=
+  FW=$(printf '%s\n' "${fw[@]}" | median); FC=$(printf '%s\n' "${fc[@]}" | median); FK=$(printf '%s\n' "${fk[@]}" | median)
+  if [ "${#sw[@]}" -gt 0 ]; then
+    SW=$(printf '%s\n' "${sw[@]}" | median); SC=$(printf '%s\n' "${sc[@]}" | median); SK=$(printf '%s\n' "${sk[@]}" | median)
+  fi
+  if [[ $label == *"{MBS}"* ]]; then
+    local mbs; mbs="$(median <"$ST/speed.f" | awk '{ printf "%.0f", $1 / 1e6 }') MB/s from ferry serve"
+    [ -s "$ST/speed.r" ] && mbs="$mbs, $(median <"$ST/speed.r" | awk '{ printf "%.0f", $1 / 1e6 }') MB/s from docker-registry"
+    label=${label//\{MBS\}/$mbs}
+  fi
+  echo "bench:   client CPU s (median): $FK against ferry serve${SK:+, $SK against docker-registry}"
+  local line
+  line=$(awk -v l="$label" -v s="$s" -v fw="$FW" -v fc="$FC" -v fr="$FR" -v sw="$SW" -v sc="$SC" -v sr="$SR" -v fo="$fsize" -v so="$ssize" '
+    function n(v, f) { return v == "" ? "-" : sprintf(f, v) }
+    BEGIN {
+    printf "| %s | %s | %.2f | %s | **%s** | %.2f | %s | %.1f | %s | %s | %s |", l, s, fw, n(sw, "%.2f"), (sw > 0 ? sprintf("%.2f", fw / sw) : "-"), fc, n(sc, "%.2f"), fr / 1024, (sr == "" ? "-" : sprintf("%.1f", sr / 1024)),
+      (fo > 0 ? sprintf("%.1f", fo / 1048576) : "-"), (so > 0 ? sprintf("%.1f", so / 1048576) : "-") }')
+  echo "$line"
+  SROWS+=("$line")
+}
+
+# A portable archive NAME.tar in $ST of LAYERS layers of MB MiB of pseudo-random bytes each: a docker-archive of
+# random_tar layers, converted by `ferry copy` (layers kept, untimed).
+serve_archive() { # name layers mb
+  local name=$1 n=$2 mb=$3 L=$ST/layers-$1 i
+  echo "bench: building $ST/$name.tar ($n layers of $mb MiB)"
+  mkdir -p "$L"
+  for i in $(seq 1 "$n"); do random_tar "$L/$i.tar" $((mb * 1024 * 1024)) "serve-$name-$i"; done
+  # shellcheck disable=SC2046
+  docker_archive "$ST/$name.docker.tar" "bench/$name:1" $(ls "$L"/*.tar | LC_ALL=C sort -V)
+  rm -rf "$L"
+  "$FERRY" copy -q "$ST/$name.docker.tar" "$ST/$name.tar"
+  rm -f "$ST/$name.docker.tar"
+}
+
+# "DIGEST SIZE" of the biggest layer of REPO:1 on a registry.
+biggest_layer() { # addr repo
+  curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$1/v2/$2/manifests/1" | jq -er '.layers | max_by(.size) | "\(.digest) \(.size)"'
+}
+# curl of one blob into /dev/null, appending curl's speed_download (bytes/s) to a file.
+CURL_BLOB='curl -sf -o /dev/null -w "%{speed_download}\n" "$1" >>"$2"'
+# N parallel skopeo copy docker://SRC → dir:OUT/1..N; fails unless every one succeeds.
+PAR_PULL='n=$1 src=$2 out=$3 p=() f=0; mkdir -p "$out"
+  for i in $(seq 1 "$n"); do skopeo copy -q --src-tls-verify=false "docker://$src" "dir:$out/$i" & p+=($!); done
+  for j in "${p[@]}"; do wait "$j" || f=$((f + 1)); done
+  [ "$f" = 0 ] || { echo "$f of $n parallel pulls failed" >&2; exit 1; }'
+
+if [ "${BENCH_ROWS:-all}" = serve ] || { [ "${BENCH_ROWS:-all}" = all ] && [ "${BENCH_SERVE:-1}" = 1 ] && command -v docker-registry >/dev/null; }; then
+  for c in docker-registry curl python3; do
+    command -v "$c" >/dev/null || { echo "bench: $c is required for the serve rows (apt-get install docker-registry curl python3)" >&2; exit 1; }
+  done
+  SERVE_SIZES=${BENCH_SERVE_SIZES:-medium big}
+  for s in $(printf '%s\n' $SERVE_SIZES medium | awk '!seen[$0]++'); do build_input "$s"; done
+  mkdir -p "${BENCH_SERVE_TMP:-/tmp/bench-serve}"
+  ST=$(mktemp -d "${BENCH_SERVE_TMP:-/tmp/bench-serve}/run.XXXXXX")
+  SV_PID= RG_PID=
+  serve_cleanup() {
+    [ -n "${SV_PID:-}" ] && kill "$SV_PID" 2>/dev/null
+    [ -n "${RG_PID:-}" ] && kill "$RG_PID" 2>/dev/null
+    [ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null
+    [ -n "${REG_DIR:-}" ] && rm -rf "$REG_DIR"
+    rm -rf "$ST"
+  }
+  trap serve_cleanup EXIT
+  echo "$SHEADER"
+  # docker-registry gets the images into its own storage first (untimed).
+  start_registry
+  for s in $(printf '%s\n' $SERVE_SIZES medium | awk '!seen[$0]++'); do
+    skopeo copy -q --dest-tls-verify=false "oci-archive:$WORK/in/$s.oci.tar" "docker://$RG_ADDR/bench/$s:1"
+  done
+  stop_registry
+  for s in $SERVE_SIZES; do
+    start_registry; start_serve "$WORK/in/$s.oci.tar"
+    serve_row "skopeo copy → dir: from ferry serve vs from docker-registry" "$s" "$O/f.dir" "$O/s.dir" \
+      -- skopeo copy -q --src-tls-verify=false "docker://$SV_ADDR/bench/$s:1" "dir:$O/f.dir" \
+      -- skopeo copy -q --src-tls-verify=false "docker://$RG_ADDR/bench/$s:1" "dir:$O/s.dir"
+    read -r blob bytes <<<"$(biggest_layer "$SV_ADDR" "bench/$s")"
+    [ -n "$blob" ] || { echo "bench: FAILED: no layer in the manifest of bench/$s:1 on ferry serve" >&2; exit 1; }
+    serve_row "curl GET of the biggest blob ($((bytes / 1048576)) MiB) → /dev/null: {MBS}" "$s" - - \
+      -- sh -c "$CURL_BLOB" sh "http://$SV_ADDR/v2/bench/$s/blobs/$blob" "$ST/speed.f" \
+      -- sh -c "$CURL_BLOB" sh "http://$RG_ADDR/v2/bench/$s/blobs/$blob" "$ST/speed.r"
+    stop_serve; stop_registry
+  done
+  start_registry; start_serve "$WORK/in/medium.oci.tar"
+  PULLS=32 serve_row "32 parallel skopeo copy → dir: from one server (all 32 checked)" medium "$O/f.par" "$O/s.par" \
+    -- bash -c "$PAR_PULL" bash 32 "$SV_ADDR/bench/medium:1" "$O/f.par" \
+    -- bash -c "$PAR_PULL" bash 32 "$RG_ADDR/bench/medium:1" "$O/s.par"
+  stop_serve; stop_registry
+  # Peak RSS of ferry serve against archive size: ~100 MiB and ~10 GiB, both 10 layers (ferry serve alone).
+  huge=${BENCH_SERVE_HUGE_GB:-10}
+  avail=$(df -Pk "$ST" | awk 'NR == 2 { print int($4 / 1048576) }')   # GiB free
+  # Peak use: the layers and the docker-archive (2×), then the docker-archive and the portable archive (2×), then the
+  # archive and the pulled dir (2×), plus 2 GiB for random_tar's staging.
+  while [ "$huge" -gt 0 ] && [ $((huge * 2 + 4)) -gt "$avail" ]; do huge=$((huge - 1)); done
+  [ "$huge" = "${BENCH_SERVE_HUGE_GB:-10}" ] || echo "bench: only $avail GiB free under $ST: the big serve archive is scaled down to $huge GiB"
+  specs=("100m 10"); [ "$huge" -gt 0 ] && specs+=("${huge}g $((huge * 1024 / 10))")
+  for spec in "${specs[@]}"; do
+    read -r name mb <<<"$spec"
+    serve_archive "serve-$name" 10 "$mb"
+    start_serve "$ST/serve-$name.tar"
+    serve_row "peak RSS of ferry serve: skopeo copy → dir: of the whole archive (ferry serve alone)" "$(( $(size_of "$ST/serve-$name.tar") / 1048576 )) MiB, 10 layers" "$O/f.dir" - \
+      -- skopeo copy -q --src-tls-verify=false "docker://$SV_ADDR/bench/serve-$name:1" "dir:$O/f.dir" -- -
+    read -r blob bytes <<<"$(biggest_layer "$SV_ADDR" "bench/serve-$name")"
+    [ -n "$blob" ] || { echo "bench: FAILED: no layer in the manifest of bench/serve-$name:1 on ferry serve" >&2; exit 1; }
+    serve_row "curl GET of one $mb MiB layer blob → /dev/null: {MBS}" "$(( $(size_of "$ST/serve-$name.tar") / 1048576 )) MiB, 10 layers" - - \
+      -- sh -c "$CURL_BLOB" sh "http://$SV_ADDR/v2/bench/serve-$name/blobs/$blob" "$ST/speed.f" -- -
+    stop_serve
+    rm -f "$ST/serve-$name.tar"
+  done
+  {
+    echo "## ferry serve (issue 12)"
+    echo
+    echo "$SHEADER"
+    printf '%s\n' "${SROWS[@]}"
+  } > "$WORK/serve.md"
+  echo "bench: wrote $WORK/serve.md"
+  [ "${BENCH_ROWS:-all}" = serve ] && exit 0
+fi
+
 {
   echo "# Benchmark results"
   echo
@@ -195,6 +480,8 @@ fi
   echo
   echo "$HEADER"
   printf '%s\n' "${ROWS[@]}"
+  [ -f "$WORK/serve.md" ] && [ "${#SROWS[@]}" -gt 0 ] && { echo; cat "$WORK/serve.md"; }
+  [ -f "$WORK/incremental.md" ] && [ "${#IROWS[@]}" -gt 0 ] && { echo; cat "$WORK/incremental.md"; }
 } > "$REPO/bench/RESULTS.md.new"
 mv "$REPO/bench/RESULTS.md.new" "$REPO/bench/RESULTS.md"
 echo "bench: wrote bench/RESULTS.md"
