@@ -64,7 +64,8 @@ public static class Program
         root.Subcommands.Add(LoginCommands.Login(io, debug));
         root.Subcommands.Add(LoginCommands.Logout(io, debug));
         root.Subcommands.Add(ServeCommand.Create(io, debug));
-        var parse = root.Parse(args);
+        // `@N` selects the N-th image (--image @0): never a response file.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
             foreach (var e in parse.Errors)

@@ -27,6 +27,18 @@ public class CliTests
     }
 
     [Fact]
+    public void AtNSelectsAnImageAndIsNeverAResponseFile()
+    {
+        using var dir = new TempDir();
+        string multi = dir.Path("multi.tar");
+        ImageBuilder.WriteDockerArchive(multi, [ImageBuilder.Image(601, 1, "none", "docker.io/library/first:1"), ImageBuilder.Image(602, 1, "none", "docker.io/library/second:1")]);
+        var r = Run("copy", multi, dir.Path("two.tar"), "--image", "@1", "-q");
+        Assert.True(r.Code == 0, r.Err);
+        var only = Assert.Single(F.Open(dir.Path("two.tar")).Images);
+        Assert.Equal("docker.io/library/second:1", only.Names[0].ToString());
+    }
+
+    [Fact]
     public void ConvertIsAnAlias()
     {
         using var dir = new TempDir();
