@@ -89,6 +89,9 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
 
         /// <summary>Manifests and indexes already written (an index graph may list one many times), by source digest.</summary>
         public Dictionary<Digest, Descriptor> Written { get; } = [];
+
+        /// <summary>Layers of this image left out of an incremental archive.</summary>
+        public ConcurrentDictionary<Digest, Descriptor> Omitted { get; } = new();
     }
 
     public async Task<CopyResult> RunAsync(CancellationToken cancel)
@@ -133,8 +136,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             var blobs = new List<CopiedBlob>();
             foreach (var b in state.Blobs.Values)
                 blobs.Add(await b.Value.ConfigureAwait(false));
-            foreach (var (digest, (d, _)) in _omitted.Where(o => p.Image.Images().Any(n => n.Image.Layers.Any(l => l.Descriptor.Digest == o.Key)) || (chosen is not null && state.Blobs.ContainsKey(o.Key))))
-                blobs.Add(new CopiedBlob(digest, d.Size, d.MediaType, BlobAction.Omitted));
+            blobs.AddRange(state.Omitted.Values.Select(d => new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Omitted)));
             var id = chosen?.Image.ImageId ?? p.Image.Key;
             results.Add(new CopiedImage([.. p.Names.Select(n => n.ToString()), .. p.RefNames], id, root?.Digest, written.References, written.DestinationId,
                 [.. blobs.OrderBy(b => b.Digest.ToString(), StringComparer.Ordinal)]));
@@ -142,7 +144,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         if (_incremental is not null && !_omitted.IsEmpty)
         {
             var record = ShipRecord.Empty();
-            foreach (var (digest, (_, carrier)) in _omitted.OrderBy(o => o.Key.ToString(), StringComparer.Ordinal))
+            foreach (var (digest, carrier) in _omitted.OrderBy(o => o.Key.ToString(), StringComparer.Ordinal))
                 record.Add(digest, carrier);
             _incremental.SetIncremental(record);
         }
@@ -441,22 +443,27 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     /// <summary>The layer as it goes out: passed through, or its staged recompression; <paramref name="dockerFamily"/> keeps Docker media types.</summary>
     private Outgoing OutgoingLayer(SourceLayer layer, bool dockerFamily, bool forDocker)
     {
+        // An incremental output leaves out a layer the (incremental) source left out itself, and one an earlier
+        // archive carried (--since, matched by the digest it goes out with).
+        if (_incremental is not null && layer.Blob is null && source.Incremental?.CarrierOf(layer.Descriptor.Digest) is { } before)
+            return Omit(new Outgoing(layer.Descriptor, null), before);
         var outgoing = OutgoingLayerOf(layer, dockerFamily, forDocker);
-        // --since: a layer an earlier archive carried is left out; so is one the (incremental) source left out itself.
-        var carrier = options.Since?.CarrierOf(outgoing.Descriptor.Digest) ?? (layer.Blob is null ? source.Incremental?.CarrierOf(layer.Descriptor.Digest) : null);
-        if (carrier is not null && _incremental is not null)
-        {
-            _omitted.TryAdd(outgoing.Descriptor.Digest, (outgoing.Descriptor, carrier));
-            return outgoing with { Content = null };
-        }
+        if (_incremental is not null && options.Since?.CarrierOf(outgoing.Descriptor.Digest) is { } shipped)
+            return Omit(outgoing, shipped);
         return outgoing;
+    }
+
+    private Outgoing Omit(Outgoing layer, ShippedArchive carrier)
+    {
+        _omitted.TryAdd(layer.Descriptor.Digest, carrier);
+        return layer with { Content = null };
     }
 
     /// <summary>The destination when it writes an incremental archive (<see cref="CopyOptions.Since"/>, or an incremental source without its bases).</summary>
     private IIncrementalDestination? _incremental;
 
     /// <summary>The layers left out of an incremental archive, and the archives that carried them.</summary>
-    private readonly ConcurrentDictionary<Digest, (Descriptor Descriptor, ShippedArchive Carrier)> _omitted = new();
+    private readonly ConcurrentDictionary<Digest, ShippedArchive> _omitted = new();
 
     /// <summary>
     /// Before anything is written: decides whether the output is incremental, and checks that a layer the source leaves
@@ -477,12 +484,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         for (int i = 0; i < planned.Count; i++)
         {
             var p = planned[i];
-            var images = new List<ImageNode>();
-            if (_caps.KeepsManifests)
-                images.AddRange(p.Image.Images());
-            if (_caps.NeedsDockerImages && p.Image.SelectImage(DockerPlatform) is { } chosen)
-                images.Add(chosen);
-            foreach (var layer in images.SelectMany(n => n.Image.Layers).Where(l => l.Blob is null).DistinctBy(l => l.Descriptor.Digest))
+            foreach (var layer in ImagesWritten(p).SelectMany(n => n.Image.Layers).Where(l => l.Blob is null).DistinctBy(l => l.Descriptor.Digest))
             {
                 if (record.CarrierOf(layer.Descriptor.Digest) is not { } carrier)
                     continue;
@@ -508,8 +510,6 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         var src = layer.Descriptor;
         if (layer.Blob is null)
         {
-            if (forDocker && source.Incremental?.CarrierOf(src.Digest) is not null && _incremental is not null)
-                return new Outgoing(src, null);
             if (forDocker)
                 throw new ArchiveFormatException($"{source.DisplayName}: layer {src.Digest} ({src.MediaType}) is not in the source; docker cannot load an image without it");
             return new Outgoing(src, null);
@@ -539,18 +539,24 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         return new Outgoing(desc, BlobContent.FromStagedFile(staged.Path, staged.Digest, staged.Size, $"layer {staged.Digest}"));
     }
 
+    /// <summary>The images of a planned entry this copy writes: every image of its tree (manifests kept), and the one docker gets.</summary>
+    private List<ImageNode> ImagesWritten(Planned p)
+    {
+        var images = new List<ImageNode>();
+        if (_caps.KeepsManifests)
+            images.AddRange(p.Image.Images());
+        if (_caps.NeedsDockerImages && p.Image.SelectImage(DockerPlatform) is { } chosen)
+            images.Add(chosen);
+        return images;
+    }
+
     /// <summary>Recompresses, in parallel, every layer of the selected images whose compression changes.</summary>
     private async Task RecompressAllAsync(List<Planned> planned, CancellationToken cancel)
     {
         var work = new Dictionary<(Digest, CompressionKind), SourceLayer>();
         foreach (var p in planned)
         {
-            var images = new List<ImageNode>();
-            if (_caps.KeepsManifests)
-                images.AddRange(p.Image.Images());
-            if (_caps.NeedsDockerImages && p.Image.SelectImage(DockerPlatform) is { } chosen)
-                images.Add(chosen);
-            foreach (var layer in images.SelectMany(i => i.Image.Layers).Where(l => l.Blob is not null))
+            foreach (var layer in ImagesWritten(p).SelectMany(i => i.Image.Layers).Where(l => l.Blob is not null))
             {
                 var target = TargetCompression(layer.ActualCompression, layer.Descriptor.Digest);
                 if (target != layer.ActualCompression)
@@ -629,7 +635,10 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     /// <summary>Puts the blobs (configs, layers) of one image, up to <see cref="DestinationCapabilities.MaxParallelBlobs"/> at once.</summary>
     private async Task PutBlobsAsync(ImageState state, IEnumerable<Outgoing> blobs, CancellationToken cancel)
     {
-        var list = blobs.Where(b => b.Content is not null).DistinctBy(b => b.Descriptor.Digest).ToList();
+        var all = blobs.ToList();
+        foreach (var b in all.Where(b => b.Content is null && _omitted.ContainsKey(b.Descriptor.Digest)))
+            state.Omitted.TryAdd(b.Descriptor.Digest, b.Descriptor);
+        var list = all.Where(b => b.Content is not null).DistinctBy(b => b.Descriptor.Digest).ToList();
         await Parallel.ForEachAsync(list, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _caps.MaxParallelBlobs), CancellationToken = cancel },
             async (b, ct) => await PutBlobAsync(state, b, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }

@@ -133,7 +133,7 @@ public sealed class RegistryResponse
 public sealed class ArchiveRegistry : IAsyncDisposable
 {
     private readonly List<IImageSource> _sources;
-    private readonly Dictionary<Digest, (BlobSource? Blob, byte[]? Raw, string MediaType, long Size)> _manifests = [];
+    private readonly Dictionary<Digest, (byte[] Raw, string MediaType)> _manifests = [];
     private readonly Dictionary<Digest, BlobSource> _blobs = [];
     private readonly SortedDictionary<string, SortedDictionary<string, Digest>> _tags = new(StringComparer.Ordinal);
     private readonly Dictionary<Digest, List<Descriptor>> _referrers = [];
@@ -173,19 +173,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(options);
-        var opened = new List<IImageSource>();
-        try
-        {
-            foreach (var r in sources)
-                opened.Add(await r.Transport.OpenSourceAsync(r, options, cancel).ConfigureAwait(false));
-            return new ArchiveRegistry(opened);
-        }
-        catch
-        {
-            foreach (var s in opened)
-                await s.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        return new ArchiveRegistry(await ImageSources.OpenEachAsync(sources, options, cancel).ConfigureAwait(false));
     }
 
     /// <summary>Serves sources already opened; they are disposed with the registry.</summary>
@@ -243,12 +231,12 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         switch (node)
         {
             case IndexNode x:
-                _manifests[x.Index.Digest] = (x.Blob, x.Index.Raw, x.Index.MediaType, x.Index.Raw.LongLength);
+                _manifests[x.Index.Digest] = (x.Index.Raw, x.Index.MediaType);
                 foreach (var c in x.Children)
                     AddNode(c);
                 break;
             case ImageNode { Image: { Manifest: { } m } image }:
-                _manifests[m.Digest] = (null, m.Raw, m.MediaType, m.Raw.LongLength);
+                _manifests[m.Digest] = (m.Raw, m.MediaType);
                 _blobs[image.ConfigDescriptor.Digest] = image.ConfigBlob;
                 foreach (var l in image.Layers)
                 {
@@ -257,7 +245,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
                 }
                 break;
             case ArtifactNode a:
-                _manifests[a.Manifest.Digest] = (null, a.Manifest.Raw, a.Manifest.MediaType, a.Manifest.Raw.LongLength);
+                _manifests[a.Manifest.Digest] = (a.Manifest.Raw, a.Manifest.MediaType);
                 foreach (var (d, blob) in a.Blobs)
                 {
                     if (blob is not null)
@@ -332,10 +320,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         }
         if (!_manifests.TryGetValue(digest, out var m))
             return RegistryResponse.Error(404, "MANIFEST_UNKNOWN", $"manifest unknown: {repo}@{digest}", head);
-        var r = m.Raw is not null
-            ? RegistryResponse.Document(200, m.Raw, m.MediaType, head)
-            : RegistryResponse.Blob(200, m.Blob!, 0, m.Size, head);
-        r.Headers["Content-Type"] = m.MediaType;
+        var r = RegistryResponse.Document(200, m.Raw, m.MediaType, head);
         r.Headers["Docker-Content-Digest"] = digest.ToString();
         r.Headers["ETag"] = $"\"{digest}\"";
         return r;
@@ -347,7 +332,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
             return RegistryResponse.Error(400, "DIGEST_INVALID", $"invalid digest '{Describe(reference)}'", head);
         BlobSource? blob = _blobs.GetValueOrDefault(digest);
         if (blob is null && _manifests.TryGetValue(digest, out var m))
-            blob = m.Raw is not null ? new BytesBlob(m.Raw, digest.ToString()) : m.Blob;
+            blob = new BytesBlob(m.Raw, digest.ToString());
         if (blob is null)
             return RegistryResponse.Error(404, "BLOB_UNKNOWN", $"blob unknown to registry: {repo}@{digest}", head);
         long total = blob.Length;
@@ -426,36 +411,29 @@ public sealed class ArchiveRegistry : IAsyncDisposable
             return RegistryResponse.Error(400, "NAME_INVALID", $"invalid repository name '{Describe(repo)}'", head);
         if (!_tags.TryGetValue(repo, out var tags))
             return RegistryResponse.Error(404, "NAME_UNKNOWN", $"repository name not known to registry: {repo}", head);
-        var (page, more) = Page(tags.Keys, query);
-        var r = RegistryResponse.Document(200, Json.Write(w =>
-        {
-            w.WriteStartObject();
-            w.WriteString("name", repo);
-            w.WriteStartArray("tags");
-            foreach (var t in page)
-                w.WriteStringValue(t);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }), "application/json", head);
-        if (more)
-            r.Headers["Link"] = $"</v2/{repo}/tags/list?n={page.Count}&last={Uri.EscapeDataString(page[^1])}>; rel=\"next\"";
-        return r;
+        return Listing(tags.Keys, query, repo, "tags", $"/v2/{repo}/tags/list", head);
     }
 
-    private RegistryResponse Catalog(Dictionary<string, string> query, bool head)
+    private RegistryResponse Catalog(Dictionary<string, string> query, bool head) =>
+        Listing(_tags.Keys, query, null, "repositories", "/v2/_catalog", head);
+
+    /// <summary>A page of a tag list or the catalog (<c>{"name":…,"tags":[…]}</c>, <c>{"repositories":[…]}</c>), with a <c>Link</c> to the next.</summary>
+    private static RegistryResponse Listing(IEnumerable<string> sorted, Dictionary<string, string> query, string? name, string array, string path, bool head)
     {
-        var (page, more) = Page(_tags.Keys, query);
+        var (page, more) = Page(sorted, query);
         var r = RegistryResponse.Document(200, Json.Write(w =>
         {
             w.WriteStartObject();
-            w.WriteStartArray("repositories");
+            if (name is not null)
+                w.WriteString("name", name);
+            w.WriteStartArray(array);
             foreach (var t in page)
                 w.WriteStringValue(t);
             w.WriteEndArray();
             w.WriteEndObject();
         }), "application/json", head);
         if (more)
-            r.Headers["Link"] = $"</v2/_catalog?n={page.Count}&last={Uri.EscapeDataString(page[^1])}>; rel=\"next\"";
+            r.Headers["Link"] = $"<{path}?n={page.Count}&last={Uri.EscapeDataString(page[^1])}>; rel=\"next\"";
         return r;
     }
 

@@ -19,12 +19,18 @@ public static class ImageSources
             return await Registry.RegistrySource.OpenAsync([.. references.Cast<Registry.RegistryReference>()], options, cancel).ConfigureAwait(false);
         if (references.Count == 1)
             return await references[0].Transport.OpenSourceAsync(references[0], options, cancel).ConfigureAwait(false);
+        return new MergedSource(await OpenEachAsync(references, options, cancel).ConfigureAwait(false));
+    }
+
+    /// <summary>Opens every reference as a source of its own; when one fails, the ones already opened are closed.</summary>
+    internal static async ValueTask<List<IImageSource>> OpenEachAsync(IReadOnlyList<ImageReference> references, TransportOptions options, CancellationToken cancel)
+    {
         var opened = new List<IImageSource>();
         try
         {
             foreach (var r in references)
                 opened.Add(await r.Transport.OpenSourceAsync(r, options, cancel).ConfigureAwait(false));
-            return new MergedSource(opened);
+            return opened;
         }
         catch
         {

@@ -57,7 +57,7 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
         return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime) { _log = options.Log };
     }
 
-    public bool CanBeIncremental => _builder.Format.KeepsReferrers;
+    public bool CanBeIncremental => _builder.Format.HasOciIndex;
 
     public void SetIncremental(Copy.ShipRecord omitted) => _builder.SetIncremental(omitted);
 

@@ -88,6 +88,9 @@ internal sealed record LayoutFormat(OutputFormat Format, IBlobNaming Naming, IRe
 
     public bool NeedsDockerImages => Indexes.Any(i => i.NeedsDockerImages);
 
+    /// <summary>Whether the layout has an OCI <c>index.json</c> (and so can record what an incremental archive leaves out).</summary>
+    public bool HasOciIndex => Indexes.Any(i => i is OciIndexFiles);
+
     public string Name => OutputFormats.Name(Format);
 }
 

@@ -217,22 +217,34 @@ internal sealed class SplitWriteStream(string target, string userPath, long part
         _hash = null;
     }
 
+    /// <summary>How much of <paramref name="wanted"/> bytes the current part takes, starting the next part when it is full.</summary>
+    private int Room(int wanted)
+    {
+        if (_current is null)
+            StartPart();
+        else if (_inPart == partSize)
+        {
+            EndPart();
+            StartPart();
+        }
+        return (int)Math.Min(wanted, partSize - _inPart);
+    }
+
+    /// <summary>Accounts for bytes written to the current part.</summary>
+    private void Wrote(ReadOnlySpan<byte> chunk)
+    {
+        _hash!.AppendData(chunk);
+        _inPart += chunk.Length;
+        _total += chunk.Length;
+    }
+
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         while (buffer.Length > 0)
         {
-            if (_current is null)
-                StartPart();
-            else if (_inPart == partSize)
-            {
-                EndPart();
-                StartPart();
-            }
-            int n = (int)Math.Min(buffer.Length, partSize - _inPart);
+            int n = Room(buffer.Length);
             _current!.Write(buffer[..n]);
-            _hash!.AppendData(buffer[..n]);
-            _inPart += n;
-            _total += n;
+            Wrote(buffer[..n]);
             buffer = buffer[n..];
         }
     }
@@ -241,18 +253,9 @@ internal sealed class SplitWriteStream(string target, string userPath, long part
     {
         while (buffer.Length > 0)
         {
-            if (_current is null)
-                StartPart();
-            else if (_inPart == partSize)
-            {
-                EndPart();
-                StartPart();
-            }
-            int n = (int)Math.Min(buffer.Length, partSize - _inPart);
+            int n = Room(buffer.Length);
             await _current!.WriteAsync(buffer[..n], cancellationToken).ConfigureAwait(false);
-            _hash!.AppendData(buffer.Span[..n]);
-            _inPart += n;
-            _total += n;
+            Wrote(buffer.Span[..n]);
             buffer = buffer[n..];
         }
     }
