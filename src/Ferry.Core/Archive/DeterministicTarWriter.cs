@@ -107,6 +107,18 @@ internal sealed class DeterministicTarWriter : IDisposable
 
     private static int Padding(long size) => (int)((Block - (size % Block)) % Block);
 
+    /// <summary>The bytes an entry of <paramref name="size"/> bytes takes in the tar: its header and its data padded to a block.</summary>
+    public static long EntryLength(long size) => Block + size + Padding(size);
+
+    /// <summary>The two zero blocks that end a tar.</summary>
+    public const int EndLength = Block * 2;
+
+    /// <summary>The header of a file entry, exactly as <see cref="AddFileAsync"/> writes it.</summary>
+    public static byte[] FileHeader(string name, long size, long mtime) => BuildHeader(name, size, (byte)'0', 0x1a4, mtime);
+
+    /// <summary>The header of a directory entry, exactly as <see cref="AddDirectoryAsync"/> writes it.</summary>
+    public static byte[] DirectoryHeader(string name, long mtime) => BuildHeader(name.EndsWith('/') ? name : name + "/", 0, (byte)'5', 0x1ed, mtime);
+
     private void Pad(long size)
     {
         int pad = Padding(size);
@@ -127,6 +139,11 @@ internal sealed class DeterministicTarWriter : IDisposable
     {
         if (_finished)
             throw new InvalidOperationException("the archive is finished");
+        return BuildHeader(name, size, type, mode, _mtime);
+    }
+
+    private static byte[] BuildHeader(string name, long size, byte type, int mode, long mtime)
+    {
         var h = new byte[Block];
         SplitName(name, out string prefix, out string shortName);
         Put(h, 0, 100, shortName);
@@ -149,7 +166,7 @@ internal sealed class DeterministicTarWriter : IDisposable
         {
             Octal(h, 124, 12, size);
         }
-        Octal(h, 136, 12, _mtime);
+        Octal(h, 136, 12, mtime);
         h[156] = type;
         if (gnu)
             Put(h, 257, 8, "ustar  \0");

@@ -64,6 +64,30 @@ public class CopyTests
         Assert.Equal(File.ReadAllBytes(dir.Path("a.tar")), File.ReadAllBytes(dir.Path("b.tar")));
     }
 
+    /// <summary>
+    /// A file is written blob by blob at offsets computed up front, several at once; standard output and split parts
+    /// are written in order. All three must be the same bytes (layers over the 1 MiB copy chunk included).
+    /// </summary>
+    [Theory]
+    [InlineData(OutputFormat.Portable, CompressMode.Keep)]
+    [InlineData(OutputFormat.DockerArchive, CompressMode.Keep)]
+    [InlineData(OutputFormat.OciArchive, CompressMode.Gzip)]
+    public async Task FileWrittenAtOffsetsIsTheStreamedBytes(OutputFormat format, CompressMode compress)
+    {
+        using var dir = new TempDir();
+        var big = ImageBuilder.Image([ImageBuilder.Layer(31, files: 6, maxSize: 900_000), ImageBuilder.Layer(32), ImageBuilder.Layer(33, files: 4, maxSize: 700_000)], 9, "docker.io/library/big:1");
+        string src = DockerArchive(dir, big, App, Other);
+        var stdout = new MemoryStream();
+        foreach (var (dst, transport) in new[] { (dir.Path("file.tar"), new TransportOptions { Format = format }), ("-", new TransportOptions { Format = format, Stdout = () => stdout }), (dir.Path("split.tar"), new TransportOptions { Format = format, SplitSize = 1_000_000 }) })
+            await ImageCopier.CopyAsync(F.Ref(src), F.Ref(dst), new CopyOptions { Compress = compress, Destination = transport });
+        byte[] file = File.ReadAllBytes(dir.Path("file.tar"));
+        Assert.True(file.Length > 3_000_000, $"only {file.Length} bytes");
+        Assert.Equal(stdout.ToArray(), file);
+        var parts = Directory.GetFiles(dir.Root, "split.tar.0*").Order(StringComparer.Ordinal).SelectMany(File.ReadAllBytes).ToArray();
+        Assert.Equal(file, parts);
+        Assert.True(F.Verify(dir.Path("file.tar")).Ok);
+    }
+
     [Fact]
     public void OciToPortableToOciKeepsManifestDigests()
     {

@@ -1,4 +1,6 @@
+using Ferry.Archive;
 using Ferry.Digests;
+using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Transports.Layout;
 
@@ -91,7 +93,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     /// <summary>Writes the layout as a tar to <paramref name="output"/> (left open).</summary>
     public async Task WriteTarAsync(Stream output, CancellationToken cancel)
     {
-        using var tar = new Ferry.Archive.DeterministicTarWriter(output, mtime, leaveOpen: true);
+        using var tar = new DeterministicTarWriter(output, mtime, leaveOpen: true);
         foreach (var (name, content) in Entries())
         {
             cancel.ThrowIfCancellationRequested();
@@ -106,41 +108,53 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
         await tar.FinishAsync(cancel).ConfigureAwait(false);
     }
 
-    /// <summary>Writes the layout as files under <paramref name="root"/> (an empty directory Ferry created).</summary>
-    public async Task WriteDirectoryAsync(string root, CancellationToken cancel)
+    /// <summary>
+    /// Writes the layout as a tar into <paramref name="file"/> (a new, empty file), the same bytes as
+    /// <see cref="WriteTarAsync"/>: every entry's offset follows from the sizes, so the headers are written first and then
+    /// up to <paramref name="parallelism"/> blobs are copied at once, largest first, each at its offset and each
+    /// verified as it is read.
+    /// </summary>
+    public async Task WriteTarAtAsync(SafeFileHandle file, int parallelism, CancellationToken cancel)
     {
-        byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
+        var blobs = new List<(long Offset, string Name, BlobContent Content)>();
+        long offset = 0;
+        foreach (var (name, content) in Entries())
         {
-            foreach (var (name, content) in Entries())
+            cancel.ThrowIfCancellationRequested();
+            byte[] header = content is null ? DeterministicTarWriter.DirectoryHeader(name, mtime) : DeterministicTarWriter.FileHeader(name, content.Size, mtime);
+            RandomAccess.Write(file, header, offset);
+            if (content is not null)
+                blobs.Add((offset + header.Length, name, content));
+            offset += DeterministicTarWriter.EntryLength(content?.Size ?? 0);
+        }
+        // Padding and the two end blocks are the zeros a file extended past what was written reads as.
+        RandomAccess.SetLength(file, offset + DeterministicTarWriter.EndLength);
+        await Parallel.ForEachAsync(blobs.OrderByDescending(b => b.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancel },
+            async (b, ct) =>
             {
-                cancel.ThrowIfCancellationRequested();
-                // Names are fixed or built from validated digests.
-                string path = Path.Combine(root, name);
-                if (content is null)
-                {
-                    Directory.CreateDirectory(path);
-                    continue;
-                }
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                await using var src = await content.OpenAsync(cancel).ConfigureAwait(false);
-                await using var dst = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-                long total = 0;
-                int n;
-                while ((n = await src.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
-                {
-                    if (total + n > content.Size)
-                        throw new DigestMismatchException($"{name}: content is longer than its declared size {content.Size}");
-                    await dst.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
-                    total += n;
-                }
-                if (total != content.Size)
-                    throw new DigestMismatchException($"{name}: content is {total} bytes, declared size is {content.Size}");
-            }
-        }
-        finally
+                await using var src = await b.Content.OpenAsync(ct).ConfigureAwait(false);
+                await PositionalCopy.CopyAsync(src, file, b.Offset, b.Content.Size, b.Name, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the layout as files under <paramref name="root"/> (an empty directory Ferry created), up to <paramref name="parallelism"/> blobs at once.</summary>
+    public async Task WriteDirectoryAsync(string root, int parallelism, CancellationToken cancel)
+    {
+        var files = new List<(string Path, string Name, BlobContent Content)>();
+        foreach (var (name, content) in Entries())
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buf);
+            // Names are fixed or built from validated digests.
+            string path = Path.Combine(root, name);
+            Directory.CreateDirectory(content is null ? path : Path.GetDirectoryName(path)!);
+            if (content is not null)
+                files.Add((path, name, content));
         }
+        await Parallel.ForEachAsync(files.OrderByDescending(f => f.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancel },
+            async (f, ct) =>
+            {
+                await using var src = await f.Content.OpenAsync(ct).ConfigureAwait(false);
+                using var dst = File.OpenHandle(f.Path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous, preallocationSize: f.Content.Size);
+                await PositionalCopy.CopyAsync(src, dst, 0, f.Content.Size, f.Name, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
     }
 }

@@ -13,6 +13,7 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
     private readonly LayoutBuilder _builder;
     private readonly OutputTarget _target;
     private Action<string>? _log;
+    private int _parallelism = 1;
 
     private LayoutDestination(LayoutFormat format, OutputTarget target, string displayName, string? requestedName, string stagingDirectory, long mtime)
     {
@@ -54,7 +55,7 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
             : options.SplitSize is { } size ? OutputTarget.CreateSplit(path, size)
             : OutputTarget.CreateFile(path);
         string staging = stdio ? options.TempDir : Path.GetDirectoryName(Path.GetFullPath(path.TrimEnd('/')))!;
-        return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime) { _log = options.Log };
+        return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime) { _log = options.Log, _parallelism = options.Parallelism };
     }
 
     public bool CanBeIncremental => _builder.Format.HasOciIndex;
@@ -69,7 +70,9 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
         try
         {
             if (_target.Directory is string dir)
-                await _builder.WriteDirectoryAsync(dir, cancel).ConfigureAwait(false);
+                await _builder.WriteDirectoryAsync(dir, _parallelism, cancel).ConfigureAwait(false);
+            else if (_target.FileHandle is { } file)
+                await _builder.WriteTarAtAsync(file, _parallelism, cancel).ConfigureAwait(false);
             else
                 await _builder.WriteTarAsync(_target.Stream, cancel).ConfigureAwait(false);
         }

@@ -24,6 +24,9 @@ internal sealed class OutputTarget : IDisposable
     /// <summary>Where to write a tar (null for a directory target).</summary>
     public Stream Stream { get; }
 
+    /// <summary>The temp file to fill at any offset (one-file targets only: not parts, not a stream).</summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? FileHandle => _file?.SafeFileHandle;
+
     /// <summary>The temp directory to fill (directory targets only).</summary>
     public string? Directory => _directory ? _temp : null;
 
