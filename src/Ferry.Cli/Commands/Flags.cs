@@ -85,7 +85,8 @@ internal sealed class CopyFlags
     public Option<string[]> Image { get; } = new("--image", "-i") { Description = "Copy only this image (name, @N, or image ID / digest prefix); repeatable; default: all" };
     public Option<string[]> Tag { get; } = new("--tag", "-t") { Description = "Give the (single) copied image this name as well; repeatable" };
     public Option<string> Compress { get; } = new("--compress") { Description = "Layer compression: keep (default; zstd becomes gzip where docker before 23 must load it), gzip, zstd, none", DefaultValueFactory = _ => "keep" };
-    public Option<int?> Level { get; } = new("--compress-level") { Description = "Level for layers Ferry compresses: gzip 1-9 (default 3), zstd 1-19 (default 3)" };
+    public Option<int?> Level { get; } = new("--compress-level") { Description = "Level for layers Ferry compresses: gzip zlib-ng 1-9 (default 3; a level picks zlib-ng unless --gzip-codec says otherwise), isal 0-3 (default 3), libdeflate 1-12 (default 1); zstd 1-19 (default 3)" };
+    public Option<string> GzipCodec { get; } = new("--gzip-codec") { Description = "Deflate used for layers Ferry gzips: auto (default: isal if libisal.so.2 is installed, else libdeflate if libdeflate.so.0 is, else zlib-ng), zlib-ng, isal, libdeflate; each gives its own bytes", DefaultValueFactory = _ => "auto" };
     public Option<string> Platform { get; } = new("--platform") { Description = "Copy only these platforms of multi-platform images: OS/ARCH[/VARIANT][,…] or all (default: all; docker gets the first, else this machine's)" };
     public Option<bool> KeepIndex { get; } = new("--keep-index") { Description = "With --platform: keep the original index (digest and signature kept), only the chosen platforms' blobs (a sparse index)" };
     public Option<bool> ExcludeReferrers { get; } = new("--exclude-referrers") { Description = "Leave signatures, attestations, SBOMs and other referrers out (they are carried by default)" };
@@ -107,10 +108,11 @@ internal sealed class CopyFlags
     {
         Compress.AcceptOnlyFromAmong("keep", "gzip", "zstd", "none");
         Progress.AcceptOnlyFromAmong("auto", "plain", "none");
+        GzipCodec.AcceptOnlyFromAmong("auto", "zlib-ng", "isal", "libdeflate");
         Level.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int?>() is int l && (l < 1 || l > 19))
-                r.AddError("--compress-level must be between 1 and 19");
+            if (r.GetValueOrDefault<int?>() is int l && (l < 0 || l > 19))
+                r.AddError("--compress-level must be between 0 and 19 (gzip: zlib-ng 1-9, isal 0-3, libdeflate 1-12; zstd 1-19)");
         });
         Registry = new RegistryFlags(sides.Length == 0 ? [Side.Both] : sides);
     }
@@ -122,7 +124,7 @@ internal sealed class CopyFlags
     /// <param name="writesArchives">Whether its destination can be an archive file (<c>--split</c>).</param>
     public void AddTo(Command c, bool host = true, bool writesArchives = true)
     {
-        foreach (var o in new Option[] { Image, Tag, Compress, Level, Platform, Progress, Quiet, Json, Timeout, NoVerifyDiffIds, KeepIndex, ExcludeReferrers, Referrers, RemoveSignatures })
+        foreach (var o in new Option[] { Image, Tag, Compress, Level, GzipCodec, Platform, Progress, Quiet, Json, Timeout, NoVerifyDiffIds, KeepIndex, ExcludeReferrers, Referrers, RemoveSignatures })
             c.Options.Add(o);
         _writesArchives = writesArchives;
         if (writesArchives)
@@ -161,6 +163,13 @@ internal sealed class CopyFlags
             RemoveSignatures = p.GetValue(RemoveSignatures),
             Compress = CopyOptions.ParseCompress(p.GetValue(Compress) ?? "keep"),
             CompressionLevel = p.GetValue(Level),
+            GzipCodec = p.GetValue(GzipCodec) switch
+            {
+                "zlib-ng" => Ferry.Compression.GzipCodec.ZlibNg,
+                "isal" => Ferry.Compression.GzipCodec.Isal,
+                "libdeflate" => Ferry.Compression.GzipCodec.Libdeflate,
+                _ => Ferry.Compression.GzipCodec.Auto,
+            },
             VerifyDiffIds = !p.GetValue(NoVerifyDiffIds),
             Images = p.GetValue(Image) ?? [],
             Tags = p.GetValue(Tag) ?? [],

@@ -74,15 +74,17 @@ internal static class Compressions
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
-    /// <summary>A writable stream that compresses into <paramref name="output"/> (left open). Deterministic for the same input.</summary>
-    public static Stream Compress(Stream output, CompressionKind kind, int? level = null) => kind switch
+    /// <summary>
+    /// A writable stream that compresses into <paramref name="output"/> (left open). Deterministic for the same input
+    /// (and, for gzip, the same codec and level: <paramref name="gzip"/>, by default zlib-ng at <paramref name="level"/>).
+    /// </summary>
+    public static Stream Compress(Stream output, CompressionKind kind, int? level = null, GzipEncoder? gzip = null) => kind switch
     {
-        CompressionKind.Gzip when level is < 1 or > 9 => throw new UsageException($"gzip level {level} is out of range (1-9)"),
         CompressionKind.Zstd when level is < 1 or > 22 => throw new UsageException($"zstd level {level} is out of range (1-22)"),
         CompressionKind.None => new NonClosingStream(output),
-        // zlib-ng, one gzip member per 1 MiB chunk, compressed on every core; mtime 0 and OS=3 in each member's
-        // header: byte-identical across runs.
-        CompressionKind.Gzip => new ParallelGzipStream(output, level ?? DefaultGzipLevel),
+        // One gzip member per 1 MiB chunk, compressed on every core; mtime 0 in each member's header: byte-identical
+        // across runs for the same codec and level.
+        CompressionKind.Gzip => new ParallelGzipStream(output, gzip ?? GzipEncoder.ZlibNg(level)),
         CompressionKind.Zstd => new ZstdSharp.CompressionStream(output, level ?? 3, leaveOpen: true),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Ferry writes only gzip, zstd or uncompressed layers"),
     };

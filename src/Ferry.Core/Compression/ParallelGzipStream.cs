@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Compression;
 
 namespace Ferry.Compression;
 
@@ -14,11 +13,8 @@ internal sealed class ParallelGzipStream : Stream
     /// <summary>The default chunk size: 1 MiB (about 0.3 % larger output than one stream; see bench/RESULTS.md).</summary>
     public const int DefaultChunkSize = 1 << 20;
 
-    /// <summary>The gzip member of empty input, as <c>gzip -n</c> writes it (mtime 0, OS 3).</summary>
-    private static readonly byte[] EmptyMember = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-
     private readonly Stream _output;
-    private readonly int _level;
+    private readonly GzipEncoder _encoder;
     private readonly int _chunkSize;
     private readonly int _window;
     private readonly Queue<Task<(byte[] Buffer, int Length)>> _pending = new();
@@ -27,13 +23,13 @@ internal sealed class ParallelGzipStream : Stream
     private bool _disposed;
 
     /// <param name="output">Where the gzip members go (left open).</param>
-    /// <param name="level">zlib level 1–9.</param>
+    /// <param name="encoder">The codec and level each chunk is compressed with (default: zlib-ng level 3).</param>
     /// <param name="chunkSize">Bytes of input per gzip member.</param>
     /// <param name="threads">How many chunks are compressed at once (default: the processor count).</param>
-    public ParallelGzipStream(Stream output, int level = 6, int chunkSize = DefaultChunkSize, int? threads = null)
+    public ParallelGzipStream(Stream output, GzipEncoder? encoder = null, int chunkSize = DefaultChunkSize, int? threads = null)
     {
         _output = output;
-        _level = level;
+        _encoder = encoder ?? GzipEncoder.ZlibNg();
         _chunkSize = chunkSize;
         _window = Math.Max(1, threads ?? Environment.ProcessorCount) + 1;
         _current = ArrayPool<byte>.Shared.Rent(chunkSize);
@@ -85,8 +81,8 @@ internal sealed class ParallelGzipStream : Stream
     {
         byte[] chunk = _current;
         int length = _filled;
-        int level = _level;
-        _pending.Enqueue(Task.Run(() => CompressChunk(chunk, length, level)));
+        var encoder = _encoder;
+        _pending.Enqueue(Task.Run(() => CompressChunk(encoder, chunk, length)));
         _current = ArrayPool<byte>.Shared.Rent(_chunkSize);
         _filled = 0;
     }
@@ -120,7 +116,7 @@ internal sealed class ParallelGzipStream : Stream
             try
             {
                 if (_filled > 0 || _pending.Count == 0)
-                    _pending.Enqueue(Task.FromResult(CompressChunk(_current, _filled, _level)));
+                    _pending.Enqueue(Task.FromResult(CompressChunk(_encoder, _current, _filled)));
                 else
                     ArrayPool<byte>.Shared.Return(_current);
                 while (_pending.Count > 0)
@@ -145,22 +141,11 @@ internal sealed class ParallelGzipStream : Stream
         await base.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static (byte[] Buffer, int Length) CompressChunk(byte[] chunk, int length, int level)
+    private static (byte[] Buffer, int Length) CompressChunk(GzipEncoder encoder, byte[] chunk, int length)
     {
         try
         {
-            if (length == 0)
-            {
-                // GZipStream writes nothing at all for empty input; an empty member keeps the file valid gzip.
-                byte[] empty = ArrayPool<byte>.Shared.Rent(EmptyMember.Length);
-                EmptyMember.CopyTo(empty, 0);
-                return (empty, EmptyMember.Length);
-            }
-            // Deflate output is almost never larger than the input plus a small overhead.
-            var ms = new PooledWriter(ArrayPool<byte>.Shared.Rent(length + (length >> 6) + 1024));
-            using (var gz = new GZipStream(ms, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true))
-                gz.Write(chunk, 0, length);
-            return (ms.Buffer, ms.Count);
+            return encoder.CompressMember(chunk, length);
         }
         finally
         {
@@ -197,7 +182,7 @@ internal sealed class ParallelGzipStream : Stream
                 {
                     // A final (possibly empty) member, so that even empty input gives a valid gzip file.
                     byte[] last = _current;
-                    _pending.Enqueue(Task.FromResult(CompressChunk(last, _filled, _level)));
+                    _pending.Enqueue(Task.FromResult(CompressChunk(_encoder, last, _filled)));
                 }
                 else
                 {
@@ -223,36 +208,6 @@ internal sealed class ParallelGzipStream : Stream
             }
         }
         base.Dispose(disposing);
-    }
-
-    /// <summary>A growable write-only buffer over pooled arrays.</summary>
-    private sealed class PooledWriter(byte[] initial) : Stream
-    {
-        public byte[] Buffer { get; private set; } = initial;
-        public int Count { get; private set; }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => Count;
-        public override long Position { get => Count; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> data)
-        {
-            if (Count + data.Length > Buffer.Length)
-            {
-                byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Buffer.Length * 2, Count + data.Length));
-                Buffer.AsSpan(0, Count).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(Buffer);
-                Buffer = bigger;
-            }
-            data.CopyTo(Buffer.AsSpan(Count));
-            Count += data.Length;
-        }
     }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();

@@ -26,6 +26,12 @@ public sealed record CopyOptions
     /// <summary>The compression level for layers Ferry compresses (gzip 1–9, zstd 1–19); null for the default (gzip 3, zstd 3).</summary>
     public int? CompressionLevel { get; init; }
 
+    /// <summary>
+    /// Which deflate implementation gzips layers (default: <see cref="Compression.GzipCodec.Auto"/>, the fastest one
+    /// installed). Codecs give different bytes; each is deterministic for its level.
+    /// </summary>
+    public Compression.GzipCodec GzipCodec { get; init; } = Compression.GzipCodec.Auto;
+
     /// <summary>Selects images of the source (see <see cref="Images.ImageSelector"/>); empty means all.</summary>
     public IReadOnlyList<string> Images { get; init; } = [];
 

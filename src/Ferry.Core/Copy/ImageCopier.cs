@@ -68,7 +68,13 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     private int _warnedCompression;
 
     /// <summary>A layer recompressed into a temp file.</summary>
-    private sealed record Staged(Digest Digest, long Size, string Path);
+    private sealed record Staged(Digest Digest, long Size, string? Path, string? Codec);
+
+    /// <summary>The gzip codec and level of this copy, resolved when the first layer is to be gzipped.</summary>
+    private GzipEncoder? _gzip;
+
+    /// <summary>The annotation on a layer descriptor that says which codec and level Ferry gzipped it with (for inspect; the layer's bytes carry no mark).</summary>
+    internal const string GzipCodecAnnotation = "io.ferry.gzip.codec";
 
     /// <summary>One image to write (its root maybe a platform subset of the source's), with the names it gets.</summary>
     private sealed record Planned(NamedImage Image, List<ImageName> Names, List<string> RefNames);
@@ -535,8 +541,13 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             return new Outgoing(src, content);
         }
         var staged = _staged[(src.Digest, target)];
-        var desc = new Descriptor(MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd), staged.Digest, staged.Size) { Annotations = src.Annotations, Urls = src.Urls };
-        return new Outgoing(desc, BlobContent.FromStagedFile(staged.Path, staged.Digest, staged.Size, $"layer {staged.Digest}"));
+        var annotations = src.Annotations;
+        if (staged.Codec is string codec)
+            annotations = new Dictionary<string, string>(annotations ?? new Dictionary<string, string>(), StringComparer.Ordinal) { [GzipCodecAnnotation] = codec };
+        var desc = new Descriptor(MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd), staged.Digest, staged.Size) { Annotations = annotations, Urls = src.Urls };
+        string label = $"layer {staged.Digest}";
+        return new Outgoing(desc, staged.Path is string path ? BlobContent.FromStagedFile(path, staged.Digest, staged.Size, label)
+            : BlobContent.Decompressed(layer.Blob, src.Digest, src.Size, layer.ActualCompression, staged.Digest, staged.Size, label, $"{source.DisplayName}: layer {src.Digest}"));
     }
 
     /// <summary>The images of a planned entry this copy writes: every image of its tree (manifests kept), and the one docker gets.</summary>
@@ -566,32 +577,58 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         if (work.Count == 0)
             return;
         string dir = _caps.StagingDirectory ?? Path.GetTempPath();
+        if (work.Keys.Any(k => k.Item2 == CompressionKind.Gzip))
+        {
+            _gzip = GzipEncoder.Resolve(options.GzipCodec, options.CompressionLevel);
+            if (options.GzipCodec == GzipCodec.Auto)
+                options.Log?.Invoke($"note: layers are gzipped with {_gzip.Description}{(_gzip.Codec == GzipCodec.ZlibNg ? "" : $" (the fastest codec installed; --gzip-codec zlib-ng gives the bytes of machines without it)")}");
+        }
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancel },
             async (kv, ct) => _staged[kv.Key] = await RecompressAsync(kv.Value, kv.Key.Item2, dir, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
-    /// <summary>Decompresses a layer (checking its digest, and its diff_id on the uncompressed bytes) and compresses it into a temp file.</summary>
+    /// <summary>
+    /// Decompresses a layer (checking its digest, and its diff_id on the uncompressed bytes) and compresses it into a
+    /// temp file. A layer that goes out uncompressed is not staged: this pass only measures it (size and digest, which
+    /// the manifests need), and the destination decompresses it again as it writes it.
+    /// </summary>
     private async Task<Staged> RecompressAsync(SourceLayer layer, CompressionKind target, string dir, CancellationToken cancel)
     {
         var src = layer.Descriptor;
-        string temp = TemporaryFiles.New(dir, ".", "layer-", ".tmp");
-        _tempFiles.Add(temp);
+        bool staging = target != CompressionKind.None;
+        string? temp = null;
+        if (staging)
+        {
+            temp = TemporaryFiles.New(dir, ".", "layer-", ".tmp");
+            _tempFiles.Add(temp);
+        }
         string item = $"recompress {src.Digest.Hex[..12]} {Compressions.Name(layer.ActualCompression)}→{Compressions.Name(target)}";
         options.Progress?.Started(item, src.Size);
         try
         {
             await using var raw = await layer.Blob!.OpenVerifiedAsync(src.Digest, src.Size, $"layer {src.Digest}", cancel).ConfigureAwait(false);
             await using var plain = BoundedDecompression.Open(new ProgressReadStream(raw, item, options.Progress), layer.ActualCompression, $"{source.DisplayName}: layer {src.Digest}");
-            await using var checkedPlain = new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
-            await using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-            using var hashing = new HashingWriteStream(file);
-            await using (var compressor = Compressions.Compress(hashing, target, options.CompressionLevel))
+            // An uncompressed layer's diff_id is its digest, which the raw stream checks: hashed once.
+            if (layer.ActualCompression == CompressionKind.None && layer.DiffId is Digest d && d != src.Digest)
+                throw new DigestMismatchException($"{source.DisplayName}: layer {src.Digest} is uncompressed, so its diff_id must be the same digest, but the config says {d}");
+            await using var checkedPlain = layer.ActualCompression == CompressionKind.None ? null
+                : new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
+            if (!staging)
             {
+                var digest = await checkedPlain!.DrainAsync(cancel).ConfigureAwait(false);
+                await raw.DrainAsync(cancel).ConfigureAwait(false);
+                return new Staged(digest, checkedPlain.BytesRead, null, null);
+            }
+            await using var file = new FileStream(temp!, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            using var hashing = new HashingWriteStream(file);
+            await using (var compressor = Compressions.Compress(hashing, target, options.CompressionLevel, _gzip))
+            {
+                Stream input = (Stream?)checkedPlain ?? plain;
                 byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
                 try
                 {
                     int n;
-                    while ((n = await checkedPlain.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+                    while ((n = await input.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
                         await compressor.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
                 }
                 finally
@@ -599,13 +636,14 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                     System.Buffers.ArrayPool<byte>.Shared.Return(buf);
                 }
             }
-            await checkedPlain.DrainAsync(cancel).ConfigureAwait(false);
+            if (checkedPlain is not null)
+                await checkedPlain.DrainAsync(cancel).ConfigureAwait(false);
             await raw.DrainAsync(cancel).ConfigureAwait(false);
-            return new Staged(hashing.ComputeDigest(), hashing.Length, temp);
+            return new Staged(hashing.ComputeDigest(), hashing.Length, temp, target == CompressionKind.Gzip ? _gzip!.Description : null);
         }
         catch (IOException e) when (e is not FileNotFoundException and not EndOfStreamException && e.InnerException is not FerryException)
         {
-            throw new OutputException($"{dir}: cannot stage layer {src.Digest}: {e.Message.Replace(temp, dir, StringComparison.Ordinal)}", e);
+            throw new OutputException($"{dir}: cannot stage layer {src.Digest}: {(temp is null ? e.Message : e.Message.Replace(temp, dir, StringComparison.Ordinal))}", e);
         }
         finally
         {

@@ -330,6 +330,52 @@ public sealed class BlobContent
     internal static BlobContent FromStagedFile(string path, Digest digest, long size, string what) =>
         new(digest, size, what, null, _ => ValueTask.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan | FileOptions.Asynchronous)));
 
+    /// <summary>
+    /// The uncompressed content of a compressed blob, decompressed as it is read: <paramref name="digest"/> and
+    /// <paramref name="size"/> were measured by an earlier pass, and this read checks the compressed bytes against
+    /// <paramref name="compressedDigest"/> (decompression is deterministic, so the same compressed bytes give the
+    /// measured ones). The consumer checks the length.
+    /// </summary>
+    internal static BlobContent Decompressed(BlobSource compressed, Digest compressedDigest, long compressedSize, Compression.CompressionKind kind, Digest digest, long size, string what, string where) =>
+        new(digest, size, what, null, async ct =>
+        {
+            var raw = await compressed.OpenVerifiedAsync(compressedDigest, compressedSize, what, ct).ConfigureAwait(false);
+            return new DrainingStream(Compression.BoundedDecompression.Open(raw, kind, where), raw);
+        });
+
+    /// <summary>Reads a decompressor to its end, then the compressed stream under it (so that its digest is checked), before reporting the end.</summary>
+    private sealed class DrainingStream(Stream decompressed, VerifyingStream compressed) : Ferry.Archive.ReadOnlyStream
+    {
+        public override int Read(Span<byte> buffer)
+        {
+            int n = decompressed.Read(buffer);
+            if (n == 0 && buffer.Length > 0)
+                compressed.Drain();
+            return n;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await decompressed.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            if (n == 0 && buffer.Length > 0)
+                await compressed.DrainAsync(cancellationToken).ConfigureAwait(false);
+            return n;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                decompressed.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await decompressed.DisposeAsync().ConfigureAwait(false);
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The same content read through <paramref name="wrap"/> (a further check on the bytes).</summary>
     internal BlobContent Through(Func<Stream, Stream> wrap) =>
         new(Digest, Size, What, Origin, async ct => wrap(await _open(ct).ConfigureAwait(false)));

@@ -112,30 +112,77 @@ public static class ImageValidator
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(verify);
-        var v = new Run(source.Incremental);
-        v.Findings.AddRange(source.Warnings.Select(w => new Finding(Severity.Warning, "", w)));
-        foreach (var image in source.Images)
-        {
-            if (image.Names.Count == 0 && image.RefNames.Count == 0)
-                v.Findings.Add(new Finding(Severity.Warning, image.Key.ToString(), "image has no name"));
-            await v.WalkAsync(image.Root, cancel).ConfigureAwait(false);
-            await v.ReferrersAsync(image, cancel).ConfigureAwait(false);
-            if (verify.Keys.Count > 0)
-                await v.SignedAsync(image, verify.Keys, cancel).ConfigureAwait(false);
-        }
-        foreach (var (carrier, digests) in v.Expected)
-            v.Findings.Add(new Finding(Severity.Note, "", $"incremental: {digests.Count} layer{(digests.Count == 1 ? " is" : "s are")} expected from {carrier} (give --base to check them)"));
-        if (source is Transports.Archive.ArchiveSource { TarIndex.File: { ChecksumFile: string sums } file })
-        {
-            foreach (var part in await file.BadPartsAsync(cancel).ConfigureAwait(false))
-                v.Findings.Add(new Finding(Severity.Error, part.Path, $"part does not match its sha256 in {sums} (corrupted or replaced)"));
-        }
-        return new ValidationReport(source.DisplayName, source.Format, v.Findings, v.Images, v.Seen.Count) { Signatures = v.Signed };
+        await using var v = new Run(source.Incremental, cancel);
+        return await v.VerifyAsync(source, verify, cancel).ConfigureAwait(false);
     }
 
-    private sealed class Run(ShipRecord? incremental)
+    private sealed class Run(ShipRecord? incremental, CancellationToken outer) : IAsyncDisposable
     {
-        public List<Finding> Findings { get; } = [];
+        public async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancel)
+        {
+            var v = this;
+            v.Findings.AddRange(source.Warnings.Select(w => new Finding(Severity.Warning, "", w)));
+            foreach (var image in source.Images)
+            {
+                if (image.Names.Count == 0 && image.RefNames.Count == 0)
+                    v.Findings.Add(new Finding(Severity.Warning, image.Key.ToString(), "image has no name"));
+                await v.WalkAsync(image.Root, cancel).ConfigureAwait(false);
+                await v.ReferrersAsync(image, cancel).ConfigureAwait(false);
+                if (verify.Keys.Count > 0)
+                    await v.SignedAsync(image, verify.Keys, cancel).ConfigureAwait(false);
+            }
+            foreach (var (carrier, digests) in v.Expected)
+                v.Findings.Add(new Finding(Severity.Note, "", $"incremental: {digests.Count} layer{(digests.Count == 1 ? " is" : "s are")} expected from {carrier} (give --base to check them)"));
+            if (source is Transports.Archive.ArchiveSource { TarIndex.File: { ChecksumFile: string sums } file })
+            {
+                foreach (var part in await file.BadPartsAsync(cancel).ConfigureAwait(false))
+                    v.Findings.Add(new Finding(Severity.Error, part.Path, $"part does not match its sha256 in {sums} (corrupted or replaced)"));
+            }
+            return new ValidationReport(source.DisplayName, source.Format, await v.Findings.AllAsync().ConfigureAwait(false), v.Images, v.Seen.Count) { Signatures = v.Signed };
+        }
+
+        /// <summary>Findings in the order the walk meets their subjects; a layer's come from a check that runs beside the walk.</summary>
+        public sealed class FindingList
+        {
+            private readonly List<Task<List<Finding>>> _slots = [];
+
+            public void Add(Finding finding) => _slots.Add(Task.FromResult(new List<Finding> { finding }));
+
+            public void AddRange(IEnumerable<Finding> findings)
+            {
+                foreach (var f in findings)
+                    Add(f);
+            }
+
+            /// <summary>A slot for the findings of a check still running.</summary>
+            public void AddLater(Task<List<Finding>> pending) => _slots.Add(pending);
+
+            public async Task<List<Finding>> AllAsync()
+            {
+                var all = new List<Finding>();
+                foreach (var slot in _slots)
+                    all.AddRange(await slot.ConfigureAwait(false));
+                return all;
+            }
+
+            /// <summary>Waits for every check, whatever its outcome.</summary>
+            public async Task SettleAsync()
+            {
+                foreach (var slot in _slots)
+                {
+                    try
+                    {
+                        await slot.ConfigureAwait(false);
+                    }
+                    catch (Exception)
+                    {
+                        // reported by AllAsync, or the walk already failed
+                    }
+                }
+            }
+        }
+
+        public FindingList Findings { get; } = new();
 
         /// <summary>Layers an incremental source leaves out, by the archive expected to carry them.</summary>
         public Dictionary<ShippedArchive, HashSet<Digest>> Expected { get; } = [];
@@ -300,31 +347,71 @@ public static class ImageValidator
                     Findings.Add(new Finding(Severity.Warning, subject, $"media type '{d.MediaType}' does not match the bytes, which are {Compressions.Name(layer.ActualCompression)}"));
                 if (!Seen.Add(d.Digest))
                     continue;
-                try
+                bool scan = MediaTypes.IsLayer(d.MediaType) || image.Manifest is null;
+                var blob = layer.Blob;
+                Findings.AddLater(Task.Run(async () =>
                 {
-                    await using var raw = await layer.Blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
-                    await using var plain = BoundedDecompression.Open(raw, layer.ActualCompression, $"layer {d.Digest}");
-                    await using var diff = new VerifyingStream(plain, "layer (uncompressed)", null, null, leaveOpen: true);
-                    // Only a tar layer is scanned for escaping names (an attestation's layer is JSON).
-                    if (MediaTypes.IsLayer(d.MediaType) || image.Manifest is null)
+                    await _gate.WaitAsync(_cancel.Token).ConfigureAwait(false);
+                    try
                     {
-                        if (await ScanLayerEntriesAsync(diff, cancel).ConfigureAwait(false) is { } odd)
-                            Findings.Add(new Finding(Severity.Warning, subject, odd));
+                        return await CheckLayerAsync(blob, d, layer.ActualCompression, layer.DiffId, subject, scan, _cancel.Token).ConfigureAwait(false);
                     }
-                    var actualDiff = await diff.DrainAsync(cancel).ConfigureAwait(false);
-                    await raw.DrainAsync(cancel).ConfigureAwait(false);
-                    if (layer.DiffId is Digest want && actualDiff != want)
-                        Findings.Add(new Finding(Severity.Error, subject, $"uncompressed content hashes to {actualDiff}, but the config's diff_id is {want}"));
-                }
-                catch (Exception e) when (e is DigestMismatchException or ArchiveFormatException or ImageNotFoundException)
-                {
-                    Findings.Add(new Finding(Severity.Error, subject, e.Message));
-                }
-                catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException || (e is IOException && e.InnerException is not System.Net.Sockets.SocketException))
-                {
-                    Findings.Add(new Finding(Severity.Error, subject, $"cannot decompress ({Compressions.Name(layer.ActualCompression)}): {e.Message}"));
-                }
+                    finally
+                    {
+                        _gate.Release();
+                    }
+                }, _cancel.Token));
             }
+        }
+
+        /// <summary>Layers are checked beside the walk, this many at once (each reads, hashes and decompresses on a core).</summary>
+        private readonly SemaphoreSlim _gate = new(Math.Max(1, Environment.ProcessorCount));
+
+        private readonly CancellationTokenSource _cancel = CancellationTokenSource.CreateLinkedTokenSource(outer);
+        private bool _abandoned;
+
+        /// <summary>Stops the layer checks still running (none are, after a report) and waits for them.</summary>
+        public async ValueTask DisposeAsync()
+        {
+            if (_abandoned)
+                return;
+            _abandoned = true;
+            await _cancel.CancelAsync().ConfigureAwait(false);
+            await Findings.SettleAsync().ConfigureAwait(false);
+            _cancel.Dispose();
+            _gate.Dispose();
+        }
+
+        /// <summary>
+        /// A layer against its digest and its diff_id, and its tar entries for names that escape the root. An
+        /// uncompressed layer is hashed once: its diff_id is its digest.
+        /// </summary>
+        private static async Task<List<Finding>> CheckLayerAsync(BlobSource blob, Descriptor d, CompressionKind compression, Digest? diffId, string subject, bool scan, CancellationToken cancel)
+        {
+            var found = new List<Finding>();
+            try
+            {
+                await using var raw = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
+                await using var plain = BoundedDecompression.Open(raw, compression, $"layer {d.Digest}");
+                await using var diff = compression == CompressionKind.None ? null : new VerifyingStream(plain, "layer (uncompressed)", null, null, leaveOpen: true);
+                // Only a tar layer is scanned for escaping names (an attestation's layer is JSON).
+                if (scan && await ScanLayerEntriesAsync((Stream?)diff ?? raw, cancel).ConfigureAwait(false) is { } odd)
+                    found.Add(new Finding(Severity.Warning, subject, odd));
+                var actualDiff = diff is null ? default(Digest?) : await diff.DrainAsync(cancel).ConfigureAwait(false);
+                var actualDigest = await raw.DrainAsync(cancel).ConfigureAwait(false);
+                actualDiff ??= actualDigest;
+                if (diffId is Digest want && actualDiff != want)
+                    found.Add(new Finding(Severity.Error, subject, $"uncompressed content hashes to {actualDiff}, but the config's diff_id is {want}"));
+            }
+            catch (Exception e) when (e is DigestMismatchException or ArchiveFormatException or ImageNotFoundException)
+            {
+                found.Add(new Finding(Severity.Error, subject, e.Message));
+            }
+            catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException || (e is IOException && e.InnerException is not System.Net.Sockets.SocketException))
+            {
+                found.Add(new Finding(Severity.Error, subject, $"cannot decompress ({Compressions.Name(compression)}): {e.Message}"));
+            }
+            return found;
         }
 
         /// <summary>

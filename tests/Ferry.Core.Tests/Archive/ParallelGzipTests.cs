@@ -8,7 +8,7 @@ public class ParallelGzipTests
     private static byte[] Compress(byte[] data, int chunk, int threads)
     {
         using var ms = new MemoryStream();
-        using (var gz = new ParallelGzipStream(ms, 6, chunk, threads))
+        using (var gz = new ParallelGzipStream(ms, GzipEncoder.ZlibNg(6), chunk, threads))
         {
             for (int i = 0; i < data.Length; i += 777)
                 gz.Write(data, i, Math.Min(777, data.Length - i));
