@@ -101,7 +101,7 @@ internal static class InspectCommand
                 o.WriteLine("    layers");
                 o.WriteLine($"      {"DIGEST",-71} {"COMPRESSION",-11} {"SIZE",10}  DIFF_ID");
                 foreach (var l in img.Layers)
-                    o.WriteLine($"      {l.Descriptor.Digest,-71} {l.ActualCompression.ToString().ToLowerInvariant(),-11} {Size(l.Descriptor.Size),10}  {l.DiffId?.ToString() ?? "-"}");
+                    o.WriteLine($"      {l.Descriptor.Digest,-71} {l.ActualCompression.ToString().ToLowerInvariant(),-11} {Size(l.Descriptor.Size),10}  {l.DiffId?.ToString() ?? "-"}{(ImageInspector.GzipCodecOf(l) is string codec ? $"  (gzipped by {codec})" : "")}");
             }
             RenderReferrers(o, image);
         }

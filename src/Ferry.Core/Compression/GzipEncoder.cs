@@ -58,10 +58,21 @@ internal sealed partial class GzipEncoder
     /// fastest codec installed, unless a level is given (then zlib-ng, whose levels are the ones Ferry always had).
     /// A codec asked for by name that is not installed, or a level it does not have, is a usage error.
     /// </summary>
-    public static GzipEncoder Resolve(GzipCodec codec, int? level)
+    public static GzipEncoder Resolve(GzipCodec codec, int? level) => Resolve(codec, level, Installed);
+
+    /// <summary>Whether a codec's library is on this machine (zlib-ng always is).</summary>
+    public static bool Installed(GzipCodec codec) => codec switch
+    {
+        GzipCodec.Isal => Isal.Available,
+        GzipCodec.Libdeflate => Libdeflate.Available,
+        _ => true,
+    };
+
+    /// <summary><see cref="Resolve(GzipCodec, int?)"/> as if exactly the codecs <paramref name="installed"/> says were installed (tests).</summary>
+    internal static GzipEncoder Resolve(GzipCodec codec, int? level, Func<GzipCodec, bool> installed)
     {
         if (codec == GzipCodec.Auto)
-            codec = level is not null ? GzipCodec.ZlibNg : Isal.Available ? GzipCodec.Isal : Libdeflate.Available ? GzipCodec.Libdeflate : GzipCodec.ZlibNg;
+            codec = level is not null ? GzipCodec.ZlibNg : installed(GzipCodec.Isal) ? GzipCodec.Isal : installed(GzipCodec.Libdeflate) ? GzipCodec.Libdeflate : GzipCodec.ZlibNg;
         var (min, max, dflt) = codec switch
         {
             GzipCodec.Isal => (0, 3, 3),
@@ -70,9 +81,9 @@ internal sealed partial class GzipEncoder
         };
         if (level is int l && (l < min || l > max))
             throw new UsageException($"gzip level {l} is out of range for {Name(codec)} ({min}-{max})");
-        if (codec == GzipCodec.Isal && !Isal.Available)
+        if (codec == GzipCodec.Isal && !installed(codec))
             throw new UsageException($"--gzip-codec isal: {Isal.Library} is not installed (Debian/Ubuntu: apt-get install libisal2)");
-        if (codec == GzipCodec.Libdeflate && !Libdeflate.Available)
+        if (codec == GzipCodec.Libdeflate && !installed(codec))
             throw new UsageException($"--gzip-codec libdeflate: {Libdeflate.Library} is not installed (Debian/Ubuntu: apt-get install libdeflate0)");
         return new GzipEncoder(codec, level ?? dflt);
     }

@@ -179,10 +179,19 @@ public static class ImageInspector
             w.WriteNumber("size", l.Descriptor.Size);
             w.WriteString("diffId", l.DiffId?.ToString());
             w.WriteString("entry", l.Blob?.Name);
+            if (GzipCodecOf(l) is string codec)
+                w.WriteString("gzipCodec", codec);
             w.WriteEndObject();
         }
         w.WriteEndArray();
         w.WriteEndObject();
+    }
+
+    /// <summary>The codec and level Ferry gzipped a layer with (<c>isal 3</c>), from the annotation it puts on the layer's descriptor; null when unknown.</summary>
+    public static string? GzipCodecOf(SourceLayer layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        return layer.Descriptor.Annotations?.GetValueOrDefault(Copy.CopyRun.GzipCodecAnnotation);
     }
 
     private static void StringArray(Utf8JsonWriter w, string name, IReadOnlyList<string>? values)
