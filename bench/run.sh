@@ -6,6 +6,7 @@
 #   BENCH_ROWS=registry bench/run.sh  # only the push/pull rows against a local docker-registry (issue 6)
 #   BENCH_ROWS=serve bench/run.sh     # only the `ferry serve` rows (issue 12), see "ferry serve rows" below
 #   BENCH_ROWS=incremental bench/run.sh  # only the incremental-archive rows (issue 12), see "incremental rows" below
+#   BENCH_ROWS=scale bench/run.sh     # only the scale rows (issue 13): a 10 GiB, 100-layer image; 100 and 1,000 images
 #   BENCH_FERRY=/path/to/ferry ...    # measure this Ferry binary instead of publishing one
 #
 # Inputs are built from files on this machine plus deterministic pseudo-random data (no network):
@@ -158,14 +159,19 @@ for s in $SIZES; do build_input "$s"; done
 
 HEADER="| row | input | Ferry s | skopeo s | Ferry/skopeo | Ferry CPU s | skopeo CPU s | Ferry RSS MiB | skopeo RSS MiB | Ferry out MiB | skopeo out MiB |
 |---|---|---|---|---|---|---|---|---|---|---|"
-case ${BENCH_ROWS:-all} in serve|incremental) ;; *) echo "$HEADER" ;; esac
+case ${BENCH_ROWS:-all} in serve|incremental|scale) ;; *) echo "$HEADER" ;; esac
 O=$WORK/out
 for s in $SIZES; do
-  case ${BENCH_ROWS:-all} in registry|serve|incremental) break ;; esac
+  case ${BENCH_ROWS:-all} in registry|serve|incremental|scale) break ;; esac
   D=$WORK/in/$s.docker.tar; OCI=$WORK/in/$s.oci.tar
   row "docker-archive → portable (layers kept)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" -- copy -q --dest-oci-accept-uncompressed-layers "docker-archive:$D" "oci-archive:$O/s.tar"
   row "docker-archive → oci-archive (layers kept)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive -- copy -q --dest-oci-accept-uncompressed-layers "docker-archive:$D" "oci-archive:$O/s.tar"
   row "docker-archive → oci-archive gzip" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive --compress gzip -- copy -q "docker-archive:$D" "oci-archive:$O/s.tar"
+  # The row above uses --gzip-codec auto: ISA-L when libisal.so.2 is installed. These say what the other codecs give.
+  row "docker-archive → oci-archive gzip, --gzip-codec zlib-ng (in-box)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive --compress gzip --gzip-codec zlib-ng -- copy -q "docker-archive:$D" "oci-archive:$O/s.tar"
+  if ldconfig -p | grep -q 'libdeflate\.so\.0'; then
+    row "docker-archive → oci-archive gzip, --gzip-codec libdeflate" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive --compress gzip --gzip-codec libdeflate -- copy -q "docker-archive:$D" "oci-archive:$O/s.tar"
+  fi
   row "oci-archive gzip → docker-archive" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$OCI" "$O/f.tar" --format docker-archive -- copy -q "oci-archive:$OCI" "docker-archive:$O/s.tar"
   row "oci-archive gzip → docker-archive, uncompressed (--compress none)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$OCI" "$O/f.tar" --format docker-archive --compress none -- copy -q "oci-archive:$OCI" "docker-archive:$O/s.tar"
   row "inspect docker-archive" "$s" "$O/none" "$O/none" -- inspect --json "$D" -- inspect "docker-archive:$D"
@@ -174,7 +180,7 @@ for s in $SIZES; do
 done
 
 # ------------------------------------------------------------------ registry rows (issue 6)
-if command -v docker-registry >/dev/null && [ "${BENCH_REGISTRY:-1}" = 1 ] && [ "${BENCH_ROWS:-all}" != serve ] && [ "${BENCH_ROWS:-all}" != incremental ]; then
+if command -v docker-registry >/dev/null && [ "${BENCH_REGISTRY:-1}" = 1 ] && { [ "${BENCH_ROWS:-all}" = all ] || [ "${BENCH_ROWS:-all}" = registry ]; }; then
   REG_DIR=$(mktemp -d)
   REG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 5123)
   printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' "$REG_DIR" "$REG_PORT" > "$REG_DIR/config.yml"
@@ -259,6 +265,89 @@ PY
   echo "bench: wrote $WORK/incremental.md ($SAME)"
   rm -rf "$IT"
   [ "${BENCH_ROWS:-all}" = incremental ] && exit 0
+fi
+
+# ------------------------------------------------------------------ scale rows (issue 13)
+# Time should grow linearly with bytes and with images, and peak RSS stay flat. Inputs (under $WORK/scale, deleted at
+# the end): "10g", a docker-archive of one image of 100 layers of 100 MiB of pseudo-random bytes (10 GiB;
+# BENCH_SCALE_GB scales it down, 0 leaves it out), and "100img"/"1000img", docker-archives of 100 and 1,000 images
+# that share a 10 MiB base layer, each with its own 4 KiB layer, config and tag. Rows: copy to portable (layers kept;
+# skopeo copies the 10 GiB image to an oci-archive alike; it reads one image of a docker-archive per call, so the
+# many-images rows have no skopeo column), verify, inspect. With BENCH_ROWS=scale the table goes to $WORK/scale.md.
+CROWS=()
+if [ "${BENCH_ROWS:-all}" = all ] || [ "${BENCH_ROWS:-all}" = scale ]; then
+  SC=$WORK/scale; rm -rf "$SC"; mkdir -p "$SC"
+  ferry_row() { # label input out -- ferry args
+    local label=$1 input=$2 out=$3; shift 4
+    local w=() c=() r=() i m a b cc
+    for i in $(seq 1 "$RUNS"); do
+      rm -rf "$out"
+      m=$(measure "$FERRY" "$@"); read -r a b cc <<<"$m"; w+=("$a"); c+=("$b"); r+=("$cc")
+    done
+    local W C R line
+    W=$(printf '%s\n' "${w[@]}" | median); C=$(printf '%s\n' "${c[@]}" | median); R=$(printf '%s\n' "${r[@]}" | median)
+    line=$(awk -v l="$label" -v s="$input" -v w="$W" -v c="$C" -v r="$R" -v o="$(size_of "$out")" 'BEGIN {
+      printf "| %s | %s | %.2f | - | - | %.2f | - | %.1f | - | %s | - |", l, s, w, c, r / 1024, (o > 0 ? sprintf("%.1f", o / 1048576) : "-") }')
+    rm -rf "$out"
+    echo "$line"; CROWS+=("$line")
+  }
+  GB=${BENCH_SCALE_GB:-10}
+  if [ "$GB" -gt 0 ]; then
+    echo "bench: building a $GB GiB image of 100 layers"
+    mkdir -p "$SC/layers"
+    for i in $(seq 1 100); do random_tar "$SC/layers/$i.tar" $((GB * 1024 * 1024 * 1024 / 100)) "scale-$i"; done
+    # shellcheck disable=SC2046
+    docker_archive "$SC/10g.docker.tar" "bench/scale:1" $(ls "$SC"/layers/*.tar | LC_ALL=C sort -V)
+    rm -rf "$SC/layers"
+    SAVED=("${ROWS[@]}"); ROWS=()
+    row "docker-archive → portable (layers kept), 100 layers" "${GB}GiB" "$O/f.tar" "$O/s.tar" -- copy -q "$SC/10g.docker.tar" "$O/f.tar" -- copy -q --dest-oci-accept-uncompressed-layers "docker-archive:$SC/10g.docker.tar" "oci-archive:$O/s.tar"
+    CROWS+=("${ROWS[@]}"); ROWS=("${SAVED[@]}")
+    ferry_row "verify docker-archive, 100 layers" "${GB}GiB" "$O/none" -- verify "$SC/10g.docker.tar"
+    ferry_row "inspect docker-archive, 100 layers" "${GB}GiB" "$O/none" -- inspect --json "$SC/10g.docker.tar"
+    rm -f "$SC/10g.docker.tar"
+  fi
+  for n in 100 1000; do
+    echo "bench: building a docker-archive of $n images"
+    python3 - "$SC/${n}img.docker.tar" "$n" <<'PY'
+import hashlib, io, json, random, sys, tarfile
+out, n = sys.argv[1], int(sys.argv[2])
+def layer(files):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in files:
+            i = tarfile.TarInfo(name); i.size = len(data); i.mtime = 0; t.addfile(i, io.BytesIO(data))
+    return b.getvalue()
+rng = random.Random(13)
+base = layer([("base/%d.bin" % k, rng.randbytes(1024 * 1024)) for k in range(10)])
+base_id = hashlib.sha256(base).hexdigest()
+with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as d:
+    def add(name, data):
+        i = tarfile.TarInfo(name); i.size = len(data); i.mtime = 0; d.addfile(i, io.BytesIO(data))
+    add(base_id + "/layer.tar", base)
+    manifest = []
+    for k in range(n):
+        own = layer([("app/%d.bin" % k, rng.randbytes(4096))]); own_id = hashlib.sha256(own).hexdigest()
+        cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": ["N=%d" % k]}, "created": "2026-01-01T00:00:00Z",
+                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + base_id, "sha256:" + own_id]}}, separators=(",", ":")).encode()
+        cfg_id = hashlib.sha256(cfg).hexdigest()
+        add(own_id + "/layer.tar", own); add(cfg_id + ".json", cfg)
+        manifest.append({"Config": cfg_id + ".json", "RepoTags": ["bench/many%d:1" % k], "Layers": [base_id + "/layer.tar", own_id + "/layer.tar"]})
+    add("manifest.json", json.dumps(manifest).encode())
+PY
+    ferry_row "docker-archive → portable, $n images (shared base)" "${n}img" "$O/f.tar" -- copy -q "$SC/${n}img.docker.tar" "$O/f.tar"
+    ferry_row "verify docker-archive, $n images" "${n}img" "$O/none" -- verify "$SC/${n}img.docker.tar"
+    ferry_row "inspect docker-archive, $n images" "${n}img" "$O/none" -- inspect --json "$SC/${n}img.docker.tar"
+    rm -f "$SC/${n}img.docker.tar"
+  done
+  {
+    echo "## Scale (issue 13)"
+    echo
+    echo "$HEADER"
+    printf '%s\n' "${CROWS[@]}"
+  } > "$WORK/scale.md"
+  echo "bench: wrote $WORK/scale.md"
+  rm -rf "$SC"
+  [ "${BENCH_ROWS:-all}" = scale ] && exit 0
 fi
 
 # ------------------------------------------------------------------ ferry serve rows (issue 12)
@@ -482,6 +571,7 @@ fi
   printf '%s\n' "${ROWS[@]}"
   [ -f "$WORK/serve.md" ] && [ "${#SROWS[@]}" -gt 0 ] && { echo; cat "$WORK/serve.md"; }
   [ -f "$WORK/incremental.md" ] && [ "${#IROWS[@]}" -gt 0 ] && { echo; cat "$WORK/incremental.md"; }
+  [ -f "$WORK/scale.md" ] && [ "${#CROWS[@]}" -gt 0 ] && { echo; cat "$WORK/scale.md"; }
 } > "$REPO/bench/RESULTS.md.new"
 mv "$REPO/bench/RESULTS.md.new" "$REPO/bench/RESULTS.md"
 echo "bench: wrote bench/RESULTS.md"
