@@ -12,7 +12,8 @@ namespace Ferry.Digests;
 /// </summary>
 internal sealed class DiffIdVerifyingStream : Archive.ReadOnlyStream
 {
-    private const int InFlight = 8;
+    /// <summary>Chunks handed over and not yet decompressed: with the copy's 1 MiB reads, 4 MiB per layer being copied.</summary>
+    private const int InFlight = 4;
 
     private readonly Stream _inner;
     private readonly Digest _diffId;

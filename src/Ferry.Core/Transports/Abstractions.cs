@@ -86,10 +86,10 @@ public sealed record TransportOptions
 
     /// <summary>
     /// How many blobs an archive or layout on this machine is written with at once, each at its own offset (default:
-    /// the processor count, at least 3, so that downloads overlap). Standard output and split archives are written in
-    /// order.
+    /// the processor count, at least 2, so that downloads overlap). Each costs a few MiB of buffers. Standard output
+    /// and split archives are written in order.
     /// </summary>
-    public int Parallelism { get; init; } = Math.Max(3, Environment.ProcessorCount);
+    public int Parallelism { get; init; } = Math.Max(2, Environment.ProcessorCount);
 
     /// <summary>The mtime written in every tar header (seconds since the epoch): <c>SOURCE_DATE_EPOCH</c>, else 0.</summary>
     public long Mtime { get; init; } = DefaultMtime();
