@@ -3,7 +3,7 @@ using Ferry.Cli.Commands;
 
 namespace Ferry.Cli;
 
-public static class Program
+public static partial class Program
 {
     /// <summary>Cancelled by SIGINT (Ctrl-C) or SIGTERM: the running command stops, removes its temp files and exits 130.</summary>
     internal static CancellationTokenSource Interrupt { get; } = new();
@@ -64,16 +64,79 @@ public static class Program
         root.Subcommands.Add(LoginCommands.Login(io, debug));
         root.Subcommands.Add(LoginCommands.Logout(io, debug));
         root.Subcommands.Add(ServeCommand.Create(io, debug));
+        root.Subcommands.Add(RegistryVerbs.Tags(io, debug));
+        root.Subcommands.Add(RegistryVerbs.Digest(io, debug));
+        root.Subcommands.Add(RegistryVerbs.Manifest(io, debug));
+        root.Subcommands.Add(RegistryVerbs.Delete(io, debug));
+        // A command's help ends with its examples (the list of commands stays one line each).
+        if (root.Options.OfType<System.CommandLine.Help.HelpOption>().FirstOrDefault() is { Action: System.CommandLine.Help.HelpAction standard } help)
+            help.Action = new ExamplesHelpAction(standard);
+        // `ferry help [COMMAND]` is `ferry [COMMAND] --help`, as git and docker have it.
+        if (args is ["help", .. var rest])
+            args = [.. rest, "--help"];
         // `@N` selects the N-th image (--image @0): never a response file.
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors)
-                await stderr.WriteLineAsync("ferry: " + e.Message);
-            await stderr.WriteLineAsync("Run 'ferry --help' for usage.");
+            foreach (var line in UsageErrors.Describe(parse))
+                await stderr.WriteLineAsync(line);
             return ExitCodes.Usage;
         }
         return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null });
+    }
+}
+
+public static partial class Program
+{
+    internal static string[]? ExamplesOf(string command) => Examples.GetValueOrDefault(command);
+
+    /// <summary>What each command's help shows under "Examples:" (commands a user would type first).</summary>
+    private static readonly Dictionary<string, string[]> Examples = new(StringComparer.Ordinal)
+    {
+        ["copy"] =
+        [
+            "ferry copy app.tar app.portable.tar                  # any archive → portable (loads everywhere)",
+            "ferry copy app.oci.tar docker-archive:app.tar         # oci-archive → docker-archive",
+            "ferry copy multi.tar one.tar --image @1 --tag app:2   # one image of many, with another name",
+            "ferry copy app.tar oci:layout-dir:app:1               # into an OCI layout directory",
+            "docker save app | ferry copy - app.tar --compress gzip",
+        ],
+        ["inspect"] = ["ferry inspect app.tar", "ferry inspect --json docker://registry.example:5000/app:1 | jq .images[0].imageId"],
+        ["verify"] = ["ferry verify app.tar", "ferry verify week2.tar --base week1.tar", "ferry verify app.tar --key cosign.pub"],
+        ["load"] = ["ferry load app.tar                   # into docker (DOCKER_HOST) or podman's API socket", "ferry pull ghcr.io/org/app:1 -o - | ferry load"],
+        ["save"] = ["ferry save app:1 base:2 -o images.tar", "ferry save app:1 -o - | gzip > app.tar.gz"],
+        ["pull"] = ["ferry pull ghcr.io/org/app:1 docker.io/library/alpine:3.20 -o images.tar", "ferry pull registry.example/app:1 -o week2.tar --since week1.rec --record week2.rec"],
+        ["push"] = ["ferry push images.tar mirror.internal:5000/airgap      # every image under that prefix", "ferry push app.tar docker://mirror.internal:5000/team/app:1"],
+        ["login"] = ["echo \"$TOKEN\" | ferry login ghcr.io -u me --password-stdin"],
+        ["logout"] = ["ferry logout ghcr.io"],
+        ["tags"] = ["ferry tags registry.example:5000/team/app", "ferry tags docker://localhost:5000/app --json | jq -r '.tags[]'"],
+        ["digest"] = ["ferry digest registry.example:5000/team/app:1", "ferry pull \"registry.example:5000/team/app@$(ferry digest registry.example:5000/team/app:1)\" -o app.tar"],
+        ["manifest"] = ["ferry manifest registry.example:5000/team/app:1 | jq .", "ferry manifest registry.example:5000/team/app:1 | sha256sum   # the digest"],
+        ["delete"] = ["ferry delete localhost:5000/team/app:old"],
+        ["serve"] = ["ferry serve images.tar                 # a read-only registry on 127.0.0.1:5000", "ferry serve week1.tar week2.tar --listen 0.0.0.0:5000 --htpasswd users.htpasswd"],
+    };
+}
+
+/// <summary>The standard help, then the command's examples (or, for <c>ferry --help</c>, how to get them).</summary>
+internal sealed class ExamplesHelpAction(System.CommandLine.Help.HelpAction standard) : System.CommandLine.Invocation.SynchronousCommandLineAction
+{
+    /// <summary>As the standard help: <c>ferry copy --help</c> needs no SOURCE.</summary>
+    public override bool ClearsParseErrors => true;
+
+    public override int Invoke(ParseResult parseResult)
+    {
+        int rc = standard.Invoke(parseResult);
+        var output = parseResult.InvocationConfiguration.Output;
+        var command = parseResult.CommandResult.Command;
+        if (command is RootCommand)
+            output.WriteLine("Run 'ferry help COMMAND' (or 'ferry COMMAND --help') for a command's options and examples.");
+        else if (Program.ExamplesOf(command.Name) is { } lines)
+        {
+            output.WriteLine("Examples:");
+            foreach (var l in lines)
+                output.WriteLine("  " + l);
+        }
+        return rc;
     }
 }
 

@@ -208,11 +208,11 @@ internal sealed class CopyFlags
         var result = await ProgressRunner.RunAsync(Mode(p), io.Err, io.StderrIsTerminal, sink => copy(options with { Progress = sink }, cancel)).ConfigureAwait(false);
         if (record is not null)
             await (await ShipRecord.LoadAsync(destination!.LocalPath!, cancel).ConfigureAwait(false)).WriteAsync(record, cancel).ConfigureAwait(false);
-        var w = toStdout ? io.Err : io.Out;
+        // stdout carries only the archive (DEST -) or --json; the summary is a message, on stderr.
         if (p.GetValue(Json))
-            w.WriteLine(JsonOut.Copy(result));
+            (toStdout ? io.Err : io.Out).WriteLine(JsonOut.Copy(result));
         else if (!p.GetValue(Quiet))
-            Summary.Write(w, result);
+            Summary.Write(io.Err, result);
         return ExitCodes.Ok;
     }
 }

@@ -52,6 +52,7 @@ internal static class JsonOut
     public static string Copy(CopyResult r) => Write(w =>
     {
         w.WriteStartObject();
+        w.WriteNumber("schemaVersion", 1);
         w.WriteString("source", r.Source);
         w.WriteString("sourceFormat", r.SourceFormat);
         w.WriteString("destination", r.Destination);

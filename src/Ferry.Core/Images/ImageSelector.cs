@@ -6,12 +6,15 @@ namespace Ferry.Images;
 /// <summary>
 /// Picks images of a source by a selector, as <c>--image</c> and a source reference's <c>:NAME</c> do: a name
 /// (<c>ubuntu:20.04</c>, normalised as docker does), a bare OCI ref name, <c>@N</c> for the N-th image, or a prefix
-/// (12 hex digits or more) of an image ID or manifest digest.
+/// (any length, as docker takes it, when it picks one image) of an image ID or manifest digest.
 /// </summary>
 public static class ImageSelector
 {
     /// <summary>Whether <paramref name="image"/> (one of <paramref name="all"/>) is selected by <paramref name="selector"/>.</summary>
-    public static bool Matches(NamedImage image, string selector, IReadOnlyList<NamedImage> all)
+    public static bool Matches(NamedImage image, string selector, IReadOnlyList<NamedImage> all) =>
+        MatchesName(image, selector, all) || MatchesId(image, selector);
+
+    private static bool MatchesName(NamedImage image, string selector, IReadOnlyList<NamedImage> all)
     {
         if (selector.StartsWith('@') && int.TryParse(selector[1..], NumberStyles.None, CultureInfo.InvariantCulture, out int n))
             return n < all.Count && ReferenceEquals(all[n], image);
@@ -26,14 +29,23 @@ public static class ImageSelector
             if (wanted.Digest is { } d && d == image.Key && image.Names.Any(x => x.FullRepository == wanted.FullRepository))
                 return true;
         }
-        string hex = selector.StartsWith("sha256:", StringComparison.Ordinal) ? selector[7..] : selector;
-        if (hex.Length >= 12 && hex.All(Uri.IsHexDigit))
-        {
-            var ids = new List<string> { image.Key.Hex };
-            ids.AddRange(image.Images().Select(i => i.Image.ImageId.Hex));
-            return ids.Any(id => id.StartsWith(hex, StringComparison.Ordinal));
-        }
         return false;
+    }
+
+    /// <summary>The hex digits of a selector that can be an ID prefix (<c>9e34</c>, <c>sha256:9e34…</c>), or null.</summary>
+    private static string? HexPrefix(string selector)
+    {
+        string hex = selector.StartsWith("sha256:", StringComparison.Ordinal) ? selector[7..] : selector;
+        return hex.Length is > 0 and <= 64 && hex.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f') ? hex : null;
+    }
+
+    private static bool MatchesId(NamedImage image, string selector)
+    {
+        if (HexPrefix(selector) is not string hex)
+            return false;
+        var ids = new List<string> { image.Key.Hex };
+        ids.AddRange(image.Images().Select(i => i.Image.ImageId.Hex));
+        return ids.Any(id => id.StartsWith(hex, StringComparison.Ordinal));
     }
 
     /// <summary>The images every selector picks, in the order of the selectors; all images when there is none.</summary>
@@ -45,7 +57,14 @@ public static class ImageSelector
         var chosen = new List<NamedImage>();
         foreach (var sel in selectors)
         {
-            var found = images.Where(i => Matches(i, sel, images)).ToList();
+            // A name wins over an ID prefix that happens to look like it (an image named "cafe").
+            var found = images.Where(i => MatchesName(i, sel, images)).ToList();
+            if (found.Count == 0)
+            {
+                found = images.Where(i => MatchesId(i, sel)).ToList();
+                if (found.Count > 1 && HexPrefix(sel)!.Length < 64)
+                    throw new UsageException($"{where}: '{sel}' is the start of the ID of {found.Count} images ({Describe(found)}): give more digits");
+            }
             if (found.Count == 0)
                 throw new ImageNotFoundException($"{where}: no image matches '{Digests.Digest.Describe(sel)}' (has: {Describe(images)})");
             chosen.AddRange(found.Where(f => !chosen.Contains(f)));

@@ -21,6 +21,7 @@ public static class ImageInspector
     public static byte[] ToJson(IImageSource source) => Json.Write(w =>
     {
         w.WriteStartObject();
+        w.WriteNumber("schemaVersion", 1);
         w.WriteString("source", source.DisplayName);
         w.WriteString("format", source.Format);
         w.WriteString("archiveCompression", Compressions.Name(source.ArchiveCompression));

@@ -41,6 +41,7 @@ public sealed record ValidationReport(string Source, string? Format, IReadOnlyLi
     public byte[] ToJson() => Json.Write(w =>
     {
         w.WriteStartObject();
+        w.WriteNumber("schemaVersion", 1);
         w.WriteString("source", Source);
         w.WriteString("format", Format);
         w.WriteBoolean("ok", Ok);
@@ -131,7 +132,10 @@ public static class ImageValidator
                 if (verify.Keys.Count > 0)
                     await v.SignedAsync(image, verify.Keys, cancel).ConfigureAwait(false);
             }
-            foreach (var (carrier, digests) in v.Expected)
+            // docker before 23.0 (and the classic store of later ones) applies only gzip and plain layers.
+        if (v.ZstdLayers.Count > 0 && source.Format is "portable" or "docker-archive")
+            v.Findings.Add(new Finding(Severity.Warning, "", $"{v.ZstdLayers.Count} zstd layer{(v.ZstdLayers.Count == 1 ? "" : "s")} (first: {v.ZstdLayers.First()}): docker before 23.0 cannot load this {source.Format} archive; ferry copy --compress gzip makes one it can"));
+        foreach (var (carrier, digests) in v.Expected)
                 v.Findings.Add(new Finding(Severity.Note, "", $"incremental: {digests.Count} layer{(digests.Count == 1 ? " is" : "s are")} expected from {carrier} (give --base to check them)"));
             if (source is Transports.Archive.ArchiveSource { TarIndex.File: { ChecksumFile: string sums } file })
             {
@@ -187,6 +191,9 @@ public static class ImageValidator
         /// <summary>Layers an incremental source leaves out, by the archive expected to carry them.</summary>
         public Dictionary<ShippedArchive, HashSet<Digest>> Expected { get; } = [];
         public HashSet<Digest> Seen { get; } = [];
+
+        /// <summary>The zstd layers met, in walk order.</summary>
+        public List<Digest> ZstdLayers { get; } = [];
         public int Images { get; private set; }
 
         public async Task WalkAsync(ManifestNode node, CancellationToken cancel)
@@ -347,6 +354,8 @@ public static class ImageValidator
                     Findings.Add(new Finding(Severity.Warning, subject, $"media type '{d.MediaType}' does not match the bytes, which are {Compressions.Name(layer.ActualCompression)}"));
                 if (!Seen.Add(d.Digest))
                     continue;
+                if (layer.ActualCompression == CompressionKind.Zstd)
+                    ZstdLayers.Add(d.Digest);
                 bool scan = MediaTypes.IsLayer(d.MediaType) || image.Manifest is null;
                 var blob = layer.Blob;
                 Findings.AddLater(Task.Run(async () =>

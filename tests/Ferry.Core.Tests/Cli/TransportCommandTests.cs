@@ -73,7 +73,7 @@ public sealed class TransportCommandTests : IDisposable
         Ok(r);
         Assert.Equal(uploads, reg.BlobUploads);
         Assert.True(3 == reg.Mounts, string.Join("\n", reg.UploadLog));
-        Assert.Contains("0 blobs uploaded, 3 mounted", r.Out, StringComparison.Ordinal);
+        Assert.Contains("0 blobs uploaded, 3 mounted", r.Err, StringComparison.Ordinal);
         Assert.Equal(reg.Resolve("a", "1"), reg.Resolve("b", "1"));
     }
 
@@ -91,7 +91,7 @@ public sealed class TransportCommandTests : IDisposable
         Assert.True(F.Verify(set).Ok);
         var push = Run("push", set, $"{r2.Address}/airgap");
         Ok(push);
-        Assert.Contains($"Pushed {r2.Address}/airgap/library/base@{digest}", push.Out, StringComparison.Ordinal);
+        Assert.Contains($"Pushed {r2.Address}/airgap/library/base@{digest}", push.Err, StringComparison.Ordinal);
         // The pinned manifest is there by digest: pull it back from the mirror.
         string back = _dir.Path("back.tar");
         Ok(Run("pull", $"{r2.Address}/airgap/library/base@{digest}", "-o", back, "-q"));

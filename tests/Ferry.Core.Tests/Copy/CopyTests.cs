@@ -129,6 +129,52 @@ public class CopyTests
         Assert.Equal(z.OciManifest(), ImageBuilder.ReadTar(dir.Path("o.tar"))["blobs/sha256/" + z.ManifestDigest[7..]]);
     }
 
+    /// <summary>skopeo finds <c>oci:DIR:myname:2</c> by ref.name as typed: Ferry writes it so (containerd's annotation keeps the full name).</summary>
+    [Theory]
+    [InlineData("myname:2", "docker.io/library/myname:2")]
+    [InlineData("quay.io/x/y:3", "quay.io/x/y:3")]
+    public void ANameGivenToAnOciDestinationIsWrittenAsTyped(string name, string full)
+    {
+        using var dir = new TempDir();
+        F.Copy(DockerArchive(dir), "oci:" + dir.Path("layout") + ":" + name, images: ["docker.io/library/app:1.0"]);
+        string index = File.ReadAllText(Path.Combine(dir.Path("layout"), "index.json"));
+        Assert.Contains($"\"org.opencontainers.image.ref.name\":\"{name}\"", index, StringComparison.Ordinal);
+        Assert.Contains($"\"io.containerd.image.name\":\"{full}\"", index, StringComparison.Ordinal);
+        using var back = F.OpenRef("oci:" + dir.Path("layout") + ":" + name);
+        Assert.Equal(App.ImageId, Assert.Single(back.Images).SelectImage(null)!.Image.ImageId.ToString());
+    }
+
+    /// <summary>As docker takes it: any prefix of an image ID that picks one image; a prefix that picks several says so.</summary>
+    [Fact]
+    public void AShortImageIdPrefixSelectsWhenItIsUnique()
+    {
+        using var dir = new TempDir();
+        var images = Enumerable.Range(0, 20).Select(i => ImageBuilder.Image(900 + i, 1, "none", $"docker.io/library/p{i}:1")).ToList();
+        ImageBuilder.WriteDockerArchive(dir.Path("many.tar"), images);
+        var ids = images.Select(i => i.ImageId[7..]).ToList();
+        int unique = Enumerable.Range(0, ids.Count).First(i => ids.Count(x => x[0] == ids[i][0]) == 1 || ids.Count(x => x[..2] == ids[i][..2]) == 1);
+        string prefix = ids.Count(x => x[0] == ids[unique][0]) == 1 ? ids[unique][..1] : ids[unique][..2];
+        F.Copy(dir.Path("many.tar"), dir.Path("one.tar"), images: [prefix]);
+        Assert.Equal(images[unique].ImageId, Assert.Single(F.Open(dir.Path("one.tar")).Images).SelectImage(null)!.Image.ImageId.ToString());
+        var shared = ids.GroupBy(x => x[0]).First(g => g.Count() > 1).Key.ToString();
+        var e = Assert.Throws<UsageException>(() => F.Copy(dir.Path("many.tar"), dir.Path("two.tar"), images: [shared]));
+        Assert.Contains($"'{shared}' is the start of the ID of", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.Path("two.tar")));
+    }
+
+    [Fact]
+    public void VerifyWarnsThatOldDockerCannotLoadZstdInAPortableArchive()
+    {
+        using var dir = new TempDir();
+        var z = ImageBuilder.Image(6, 2, "zstd", "docker.io/library/z:1");
+        ImageBuilder.WriteOciLayout(dir.Path("z.tar"), [z]);
+        F.Copy(dir.Path("z.tar"), dir.Path("p.tar"), compress: CompressMode.Zstd);
+        var report = F.Verify(dir.Path("p.tar"));
+        Assert.True(report.Ok);
+        Assert.Contains(report.Findings, f => f.Severity == Ferry.Verify.Severity.Warning && f.Message.Contains("docker before 23.0 cannot load this portable archive", StringComparison.Ordinal));
+        Assert.DoesNotContain(F.Verify(dir.Path("z.tar")).Findings, f => f.Message.Contains("docker before 23.0", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(CompressMode.Gzip, Ferry.Compression.CompressionKind.Gzip)]
     [InlineData(CompressMode.Zstd, Ferry.Compression.CompressionKind.Zstd)]

@@ -60,6 +60,12 @@ public sealed class FakeRegistry : InProcessHttpServer
     public ConcurrentDictionary<string, bool> Corrupt { get; } = new();
 
     /// <summary>The tags of a repository.</summary>
+    /// <summary>The most tags one page of the tag list holds (distribution's default is larger; small here to page).</summary>
+    public int TagPage { get; init; } = 1000;
+
+    /// <summary>Whether DELETE of manifests is allowed (distribution: storage.delete.enabled).</summary>
+    public bool DeleteEnabled { get; init; } = true;
+
     public IReadOnlyList<string> Tags(string repo) => [.. _tags.Keys.Where(k => k.Repo == repo).Select(k => k.Tag).Order(StringComparer.Ordinal)];
 
     /// <summary>The manifest digest a tag points at, or null.</summary>
@@ -147,8 +153,20 @@ public sealed class FakeRegistry : InProcessHttpServer
         }
         if (rest.EndsWith("/tags/list", StringComparison.Ordinal))
         {
+            // Paged as distribution pages: n, last, and a Link to the next page.
             string repo = rest[..^"/tags/list".Length];
-            await Send(res, 200, JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["name"] = repo, ["tags"] = Tags(repo) }), "application/json");
+            var query = System.Web.HttpUtility.ParseQueryString(req.Url.Query);
+            if (Tags(repo).Count == 0)
+            {
+                await Error(res, 404, "NAME_UNKNOWN", "repository name not known to registry");
+                return;
+            }
+            var all = Tags(repo).Where(t => query["last"] is not string last || string.CompareOrdinal(t, last) > 0).ToList();
+            int n = int.TryParse(query["n"], out int v) ? Math.Min(v, TagPage) : TagPage;
+            var page = all.Take(n).ToList();
+            if (all.Count > n)
+                res.AddHeader("Link", $"</v2/{repo}/tags/list?n={n}&last={page[^1]}>; rel=\"next\"");
+            await Send(res, 200, JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["name"] = repo, ["tags"] = page }), "application/json");
             return;
         }
         await Error(res, 404, "NOT_FOUND", "not found");
@@ -249,6 +267,28 @@ public sealed class FakeRegistry : InProcessHttpServer
         var req = ctx.Request;
         var res = ctx.Response;
         bool byDigest = reference.StartsWith("sha256:", StringComparison.Ordinal);
+        if (req.HttpMethod == "DELETE")
+        {
+            if (!DeleteEnabled)
+            {
+                await Error(res, 405, "UNSUPPORTED", "The operation is unsupported.");
+                return;
+            }
+            if (!byDigest)
+            {
+                await Error(res, 400, "DIGEST_INVALID", "provided digest did not match uploaded content");
+                return;
+            }
+            if (!_manifests.TryRemove((repo, reference), out _))
+            {
+                await Error(res, 404, "MANIFEST_UNKNOWN", "manifest unknown");
+                return;
+            }
+            foreach (var k in _tags.Where(kv => kv.Key.Repo == repo && kv.Value == reference).Select(kv => kv.Key).ToList())
+                _tags.TryRemove(k, out _);
+            res.StatusCode = 202;
+            return;
+        }
         if (req.HttpMethod == "PUT")
         {
             var bytes = await Body(req);

@@ -28,7 +28,7 @@ public sealed class DaemonTests(InteropFixture fixture, ITestOutputHelper output
         var r = _run.Ferry("load", src.Path, "--progress", "none");
         if (checks.True(r.Ok, $"ferry load {src.Path} failed: {LoaderChecks.Short(r)}"))
         {
-            var printed = LoaderChecks.Lines(r.Stdout, "Loaded image: ").Select(ImageNames.Normalize).ToList();
+            var printed = LoaderChecks.Lines(r.Stderr, "Loaded image: ").Select(ImageNames.Normalize).ToList();
             foreach (var e in LoaderChecks.ById(src.Images))
             {
                 if (e.Names.Count == 0)

@@ -63,7 +63,7 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
     public void SetIncremental(Copy.ShipRecord omitted) => _builder.SetIncremental(omitted);
 
     public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default) =>
-        ValueTask.FromResult<IImageWriter>(new Writer(_builder, image.Names, image.RefNames, null));
+        ValueTask.FromResult<IImageWriter>(new Writer(_builder, image.Names, image.RefNames, null) { NameAsGiven = _builder.Format.HasOciIndex ? RequestedName : null });
 
     public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default)
     {
@@ -105,6 +105,9 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
     /// </summary>
     internal sealed class Writer(LayoutBuilder builder, IReadOnlyList<ImageName> names, IReadOnlyList<string> refNames, Func<Descriptor?, DockerImage?, Digests.Digest?>? idOf) : IImageWriter
     {
+        /// <summary>The destination's own name as the user typed it (OCI layouts write it so in ref.name).</summary>
+        public string? NameAsGiven { get; init; }
+
         public ValueTask<BlobReuse> TryReuseBlobAsync(Descriptor blob, BlobOrigin? origin, CancellationToken cancel = default) => ValueTask.FromResult(BlobReuse.None);
 
         public ValueTask PutBlobAsync(Descriptor blob, BlobContent content, CancellationToken cancel = default)
@@ -129,7 +132,7 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
 
         public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancel = default)
         {
-            builder.AddImage(new LayoutImage(root, names, refNames, docker));
+            builder.AddImage(new LayoutImage(root, names, refNames, docker) { NameAsGiven = NameAsGiven });
             foreach (var (artifact, referrer) in _referrers)
                 builder.AddReferrer(new LayoutReferrer(artifact, referrer, root?.Digest));
             var refs = names.Select(n => n.Tag is null && n.Digest is not null && root is not null ? n.WithDigest(root.Digest).ToString() : n.ToString())

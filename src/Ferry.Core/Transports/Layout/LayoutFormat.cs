@@ -65,7 +65,11 @@ internal interface ILayoutIndex
 internal sealed record LayoutReferrer(Descriptor Artifact, Images.Referrer Referrer, Digest? Image);
 
 /// <summary>One image of a layout: its root (manifest or index) and names, and its docker image.</summary>
-internal sealed record LayoutImage(Descriptor? Root, IReadOnlyList<ImageName> Names, IReadOnlyList<string> RefNames, DockerImage? Docker);
+internal sealed record LayoutImage(Descriptor? Root, IReadOnlyList<ImageName> Names, IReadOnlyList<string> RefNames, DockerImage? Docker)
+{
+    /// <summary>The name the user gave the destination (<c>oci:DIR:myname:2</c>) as typed: its ref.name is written so, as skopeo does.</summary>
+    public string? NameAsGiven { get; init; }
+}
 
 /// <summary>
 /// An archive format as a composition: a blob naming, the index files to emit, and whether it is a directory.
@@ -121,7 +125,7 @@ internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
 
     public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming, IReadOnlyDictionary<string, string>? indexAnnotations)
     {
-        var descriptors = images.Where(i => i.Root is not null).SelectMany(i => NamedDescriptors(i.Root!, i.Names, i.RefNames)).ToList();
+        var descriptors = images.Where(i => i.Root is not null).SelectMany(i => NamedDescriptors(i.Root!, i.Names, i.RefNames, i.NameAsGiven)).ToList();
         // Each referrer: its own entry, with what it refers to in Ferry's annotations (the cosign tag follows from them)
         // and, in a directory, the cosign tag as ref.name (as oc-mirror and regclient keep them); an OCI 1.1 referrer
         // also carries its subject in its own bytes, where oras and regctl look.
@@ -149,9 +153,12 @@ internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
     /// The index.json entries of one image: one per name, the full name as containerd's name and as ref.name (as podman
     /// and skopeo write it: a bare tag would collide between images of different repositories, and skopeo, podman and
     /// umoci select images by ref.name). A digest-pinned name gets containerd's annotation only (with the root's digest).
+    /// A name the user typed for this destination (<paramref name="asGiven"/>) keeps its spelling in ref.name, so that
+    /// <c>skopeo inspect oci:DIR:myname:2</c> finds what <c>ferry copy SRC oci:DIR:myname:2</c> wrote.
     /// </summary>
-    internal static IEnumerable<Descriptor> NamedDescriptors(Descriptor root, IReadOnlyList<ImageName> names, IReadOnlyList<string> refNames)
+    internal static IEnumerable<Descriptor> NamedDescriptors(Descriptor root, IReadOnlyList<ImageName> names, IReadOnlyList<string> refNames, string? asGiven = null)
     {
+        ImageName? given = asGiven is not null && ImageName.TryParse(asGiven, out var g, out _) ? g!.WithDefaultTag() : null;
         var baseAnnotations = root.Annotations?
             .Where(kv => kv.Key is not ContainerdNameAnnotation and not RefNameAnnotation)
             .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal) ?? [];
@@ -168,7 +175,7 @@ internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
             else
             {
                 a[ContainerdNameAnnotation] = n.ToString();
-                a[RefNameAnnotation] = n.ToString();
+                a[RefNameAnnotation] = given is not null && n == given ? asGiven! : n.ToString();
             }
             yield return root with { Annotations = a };
         }

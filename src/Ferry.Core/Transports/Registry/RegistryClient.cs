@@ -185,6 +185,77 @@ internal sealed class RegistryClient : IDisposable
         return ImageIndex.Parse(body, MediaTypes.OciIndex, $"registry {Registry}: referrers of {repo}@{digest}").Manifests;
     }
 
+    /// <summary>The most tags <see cref="ListTagsAsync"/> collects (over every page): a registry that sends more is refused, not followed.</summary>
+    public const int MaxTags = 100_000;
+
+    /// <summary>
+    /// Every tag of a repository (<c>GET /v2/REPO/tags/list</c>), following the <c>Link</c> header's next pages on the
+    /// registry's own origin, each page within <see cref="Json.MaxDocumentBytes"/>, at most <see cref="MaxTags"/> in all.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListTagsAsync(string repo, CancellationToken cancel)
+    {
+        var tags = new List<string>();
+        string? next = $"v2/{repo}/tags/list?n=1000";
+        for (int page = 0; next is not null; page++)
+        {
+            string url = next;
+            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, url), Scope(repo, push: false), $"tags of {repo}", cancel).ConfigureAwait(false);
+            await EnsureSuccess(response, $"tags of {repo}", cancel).ConfigureAwait(false);
+            byte[] body = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"tags of {repo}", cancel).ConfigureAwait(false);
+            try
+            {
+                using var doc = JsonDocument.Parse(body);
+                if (Json.OptArray(doc.RootElement, "tags") is JsonElement list)
+                {
+                    foreach (var t in list.EnumerateArray())
+                    {
+                        if (t.ValueKind == JsonValueKind.String && t.GetString() is string tag)
+                            tags.Add(tag);
+                    }
+                }
+            }
+            catch (JsonException e)
+            {
+                throw new PeerException($"registry {Registry}: tags of {repo}: not a tag list: {e.Message}", e);
+            }
+            if (tags.Count > MaxTags)
+                throw new PeerException($"registry {Registry}: tags of {repo}: more than {MaxTags} tags");
+            next = NextPage(response, repo);
+        }
+        return tags;
+    }
+
+    /// <summary>The next page of a listing from its <c>Link: &lt;URL&gt;; rel="next"</c> header: a path on this registry, or null.</summary>
+    private string? NextPage(HttpResponseMessage response, string repo)
+    {
+        if (!response.Headers.TryGetValues("Link", out var links))
+            return null;
+        foreach (var link in links)
+        {
+            int open = link.IndexOf('<', StringComparison.Ordinal), close = link.IndexOf('>', StringComparison.Ordinal);
+            if (open < 0 || close < open || !link.Contains("rel=\"next\"", StringComparison.Ordinal))
+                continue;
+            string target = link[(open + 1)..close];
+            // Only the registry's own listing: a Link elsewhere would carry the credentials off.
+            if (!target.StartsWith($"/v2/{repo}/tags/list", StringComparison.Ordinal))
+                throw new PeerException($"registry {Registry}: tags of {repo}: the next page is not this repository's tag list ({Digest.Describe(target)})");
+            return target[1..];
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Deletes a manifest by digest (<c>DELETE /v2/REPO/manifests/DIGEST</c>): every tag pointing at it goes with it,
+    /// as the distribution spec has it. A registry that does not allow deletes says so (405).
+    /// </summary>
+    public async Task DeleteManifestAsync(string repo, Digest digest, CancellationToken cancel)
+    {
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repo}/manifests/{digest}"), $"repository:{repo}:delete,pull,push", $"manifest {repo}@{digest}", cancel, retry: false).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.MethodNotAllowed)
+            throw new PeerException($"registry {Registry}: {repo}@{digest}: the registry does not allow deletes (405; docker-registry needs storage.delete.enabled)");
+        await EnsureSuccess(response, $"{repo}@{digest}", cancel).ConfigureAwait(false);
+    }
+
     /// <summary>Whether the repository has the blob (HEAD).</summary>
     public async Task<bool> HasBlobAsync(string repo, Digest digest, CancellationToken cancel)
     {
