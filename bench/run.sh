@@ -3,6 +3,7 @@
 #
 #   bench/run.sh                      # all sizes, 3 runs per row and tool
 #   BENCH_SIZES="small medium" BENCH_RUNS=5 bench/run.sh
+#   BENCH_ROWS=main bench/run.sh      # only the archive rows (copy, convert, inspect, verify) of each size
 #   BENCH_ROWS=registry bench/run.sh  # only the push/pull rows against a local docker-registry (issue 6)
 #   BENCH_ROWS=serve bench/run.sh     # only the `ferry serve` rows (issue 12), see "ferry serve rows" below
 #   BENCH_ROWS=incremental bench/run.sh  # only the incremental-archive rows (issue 12), see "incremental rows" below
@@ -169,6 +170,9 @@ for s in $SIZES; do
   row "docker-archive → oci-archive gzip" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive --compress gzip -- copy -q "docker-archive:$D" "oci-archive:$O/s.tar"
   # The row above uses --gzip-codec auto: ISA-L when libisal.so.2 is installed. These say what the other codecs give.
   row "docker-archive → oci-archive gzip, --gzip-codec zlib-ng (in-box)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive --compress gzip --gzip-codec zlib-ng -- copy -q "docker-archive:$D" "oci-archive:$O/s.tar"
+  if ldconfig -p | grep -q 'libisal\.so\.2'; then
+    row "docker-archive → oci-archive gzip, --gzip-codec isal --compress-level 3" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive --compress gzip --gzip-codec isal --compress-level 3 -- copy -q "docker-archive:$D" "oci-archive:$O/s.tar"
+  fi
   if ldconfig -p | grep -q 'libdeflate\.so\.0'; then
     row "docker-archive → oci-archive gzip, --gzip-codec libdeflate" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive --compress gzip --gzip-codec libdeflate -- copy -q "docker-archive:$D" "oci-archive:$O/s.tar"
   fi
@@ -193,7 +197,7 @@ if command -v docker-registry >/dev/null && [ "${BENCH_REGISTRY:-1}" = 1 ] && { 
     OCI=$WORK/in/$s.oci.tar
     # Each run pushes to a fresh repository ({N} is the run number), so every blob is really uploaded.
     row "push oci-archive gzip to a local registry" "$s" "$O/none" "$O/none" -- push "$OCI" "$R/ferry-$s-{N}" -- --fresh-cache copy -q --dest-tls-verify=false "oci-archive:$OCI" "docker://$R/skopeo-$s-{N}/bench:1"
-    "$FERRY" push "$OCI" "$R/pull" >/dev/null
+    "$FERRY" push -q "$OCI" "$R/pull" >/dev/null
     row "pull from a local registry → oci-archive" "$s" "$O/f.tar" "$O/s.tar" -- pull "$R/pull/bench/$s:1" -o "$O/f.tar" --format oci-archive --progress none -- copy -q --src-tls-verify=false "docker://$R/pull/bench/$s:1" "oci-archive:$O/s.tar"
   done
 fi
