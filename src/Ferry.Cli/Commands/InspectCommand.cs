@@ -11,12 +11,13 @@ internal static class InspectCommand
     public static Command Create(CliIO io, Option<bool> debug)
     {
         var source = new Argument<string>("SOURCE") { Description = "What to describe: any SOURCE of copy (path, '-', transport:PATH[:NAME], docker-daemon:NAME, docker://HOST/REPO[:TAG])" };
-        var json = new Option<bool>("--json") { Description = "Print stable JSON instead of text" };
+        var json = new Option<bool>("--json") { Description = "Print stable JSON instead of text (docs/json.md)" };
+        var details = new Option<bool>("--details", "-v") { Description = "After the overview, every image's config, history, layers and referrers" };
         var host = DaemonOptions.Host();
         var timeout = TimeoutOption.Create();
         var registry = new RegistryFlags(Side.Both);
         var bases = new Option<string[]>("--base") { Description = "An archive that carried layers the (incremental) source leaves out; repeatable" };
-        var cmd = new Command("inspect", "Show the images of a source: names, digests, platform, config, history and layers") { source, json, host, timeout };
+        var cmd = new Command("inspect", "Show the images of a source: one line each (name, ID, platform, size, layers, created); --details for config, history and layers") { source, json, details, host, timeout };
         registry.AddTo(cmd);
         cmd.Options.Add(bases);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
@@ -30,7 +31,9 @@ internal static class InspectCommand
                 io.Out.WriteLine(System.Text.Encoding.UTF8.GetString(ImageInspector.ToJson(src)));
                 return ExitCodes.Ok;
             }
-            Render(io.Out, src);
+            Overview(io.Out, src);
+            if (parse.GetValue(details))
+                Render(io.Out, src);
             foreach (var w in src.Warnings)
                 io.Err.WriteLine("ferry: warning: " + w);
             return ExitCodes.Ok;
@@ -38,11 +41,61 @@ internal static class InspectCommand
         return cmd;
     }
 
-    private static void Render(TextWriter o, IImageSource src)
+    /// <summary>
+    /// The source in one line, then one line per image (per platform of an index), as <c>docker images</c> lists them,
+    /// within 80 columns: NAME (cut in the middle, tag kept), IMAGE ID (12 digits), PLATFORM, SIZE, LAYERS, CREATED.
+    /// </summary>
+    internal static void Overview(TextWriter o, IImageSource src)
     {
         o.WriteLine($"{src.DisplayName}: {src.Format}{(src.ArchiveCompression == CompressionKind.None ? "" : $" ({src.ArchiveCompression.ToString().ToLowerInvariant()}-compressed)")}, {src.Images.Count} image{(src.Images.Count == 1 ? "" : "s")}");
         if (src.Incremental is { } inc)
             o.WriteLine($"incremental: leaves out {inc.Blobs.Count} layer{(inc.Blobs.Count == 1 ? "" : "s")} shipped in {string.Join(", ", inc.Archives)} (read it with --base)");
+        if (src.Images.Count == 0)
+            return;
+        o.WriteLine();
+        o.WriteLine(Row("NAME", "IMAGE ID", "PLATFORM", "SIZE", "LAYERS", "CREATED"));
+        foreach (var image in src.Images)
+        {
+            var names = image.Names.Select(x => x.Familiar).Concat(image.RefNames).ToList();
+            string name = names.Count == 0 ? "<none>" : names.Count == 1 ? names[0] : $"{names[0]} (+{names.Count - 1})";
+            switch (image.Root)
+            {
+                case ArtifactNode art:
+                    o.WriteLine(Row(name, art.Manifest.Digest.Hex[..12], "(artifact)", Size(art.Blobs.Sum(b => b.Descriptor.Size)), (art.Blobs.Count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "-"));
+                    continue;
+                case IndexNode idx:
+                    foreach (var c in idx.Children.Where(c => c is OpaqueNode { Blob: null } && Model.MediaTypes.IsManifestOrIndex(c.Descriptor!.MediaType)))
+                        o.WriteLine(Row(name, "(absent)", c.Descriptor?.Platform?.ToString() ?? "?", "-", "-", "-"));
+                    break;
+            }
+            foreach (var node in image.Images().Where(n => !NamedImage.IsAttestation(n)))
+            {
+                var img = node.Image;
+                o.WriteLine(Row(name, img.ImageId.Hex[..12], NamedImage.PlatformOf(node)?.ToString() ?? "-", Size(img.Layers.Sum(l => l.Descriptor.Size)),
+                    img.Layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Created(img.Config.Created)));
+            }
+        }
+    }
+
+    /// <summary>One line of the overview: 19 + 12 + 13 + 10 + 6 + 10 columns and five 2-space gaps, 80 in all.</summary>
+    private static string Row(string name, string id, string platform, string size, string layers, string created) =>
+        $"{Middle(name, 19),-19}  {id,-12}  {Cut(platform, 13),-13}  {size,10}  {layers,6}  {created}";
+
+    /// <summary>A name cut in the middle so that its start (registry) and its end (the tag) stay: <c>regis…/app:1.0</c>.</summary>
+    internal static string Middle(string s, int max)
+    {
+        if (s.Length <= max)
+            return s;
+        int tail = Math.Min(s.Length - s.LastIndexOf('/') , max * 2 / 3);
+        tail = Math.Max(tail, max / 2);
+        return s[..(max - tail - 1)] + "…" + s[^tail..];
+    }
+
+    /// <summary>The date of an RFC 3339 time (<c>2024-01-01</c>), or "-".</summary>
+    private static string Created(string? created) => created is { Length: >= 10 } c && c[4] == '-' ? c[..10] : "-";
+
+    private static void Render(TextWriter o, IImageSource src)
+    {
         int n = 0;
         foreach (var image in src.Images)
         {

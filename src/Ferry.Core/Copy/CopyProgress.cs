@@ -52,3 +52,55 @@ internal sealed class ProgressReadStream(Stream inner, string item, ICopyProgres
         base.Dispose(disposing);
     }
 }
+
+/// <summary>Where a copy is with one item (a blob read, a layer recompressed), as <see cref="CopyProgress.To"/> reports it.</summary>
+/// <param name="Item">What is being processed (<c>layer sha256:8a0b…</c>).</param>
+/// <param name="BytesDone">Bytes of it processed so far.</param>
+/// <param name="TotalBytes">Its size.</param>
+/// <param name="Finished">Whether it is done (or was abandoned).</param>
+public sealed record CopyProgressReport(string Item, long BytesDone, long TotalBytes, bool Finished);
+
+/// <summary>Progress of a copy for .NET's <see cref="IProgress{T}"/>.</summary>
+public static class CopyProgress
+{
+    /// <summary>
+    /// An <see cref="ICopyProgress"/> (for <see cref="CopyOptions.Progress"/>) that reports every change to
+    /// <paramref name="progress"/>. Items progress on several threads at once; <see cref="Progress{T}"/> posts them to
+    /// the context it was made on.
+    /// </summary>
+    public static ICopyProgress To(IProgress<CopyProgressReport> progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        return new Reporter(progress);
+    }
+
+    private sealed class Reporter(IProgress<CopyProgressReport> progress) : ICopyProgress
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StrongBox> _items = new(StringComparer.Ordinal);
+
+        private sealed class StrongBox(long total)
+        {
+            public long Total = total;
+            public long Done;
+        }
+
+        public void Started(string item, long totalBytes)
+        {
+            _items[item] = new StrongBox(totalBytes);
+            progress.Report(new CopyProgressReport(item, 0, totalBytes, false));
+        }
+
+        public void Advanced(string item, long bytes)
+        {
+            var box = _items.GetOrAdd(item, _ => new StrongBox(0));
+            long done = Interlocked.Add(ref box.Done, bytes);
+            progress.Report(new CopyProgressReport(item, done, box.Total, false));
+        }
+
+        public void Finished(string item)
+        {
+            if (_items.TryRemove(item, out var box))
+                progress.Report(new CopyProgressReport(item, Interlocked.Read(ref box.Done), box.Total, true));
+        }
+    }
+}

@@ -170,8 +170,15 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     /// </summary>
     private NamedImage Subset(NamedImage image)
     {
-        if (options.Platforms is not { Count: > 0 } wanted || image.Root is not IndexNode index)
+        if (options.Platforms is not { Count: > 0 } wanted)
             return image;
+        if (image.Root is not IndexNode index)
+        {
+            // A single-platform image is copied as it is; a --platform it does not match would otherwise pass unseen.
+            if (image.Root is ImageNode single && NamedImage.PlatformOf(single) is { } own && !wanted.Any(w => w.Matches(own)))
+                options.Log?.Invoke($"warning: {image.Label} is a single-platform image ({own}), not one of {string.Join(", ", wanted)}: --platform picks platforms of multi-platform images only; it is copied as it is");
+            return image;
+        }
         var chosen = index.Children.Where(c => c is ImageNode n && NamedImage.PlatformOf(n) is { } p && wanted.Any(w => w.Matches(p))).ToList();
         if (chosen.Count == 0)
             throw new ImageNotFoundException($"{source.DisplayName}: {image.Label}: none of the platforms {string.Join(", ", wanted)} is in its index (has: {string.Join(", ", index.Images().Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
@@ -575,7 +582,14 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             }
         }
         if (work.Count == 0)
+        {
+            // Options for compressing that found nothing to compress: said, not silently taken.
+            if (options.CompressionLevel is int level)
+                options.Log?.Invoke($"warning: --compress-level {level} did nothing: no layer is compressed by this copy (layers are kept as they are unless --compress gzip|zstd asks, or a destination cannot keep them)");
+            else if (options.GzipCodec != GzipCodec.Auto)
+                options.Log?.Invoke($"warning: --gzip-codec {GzipEncoder.Name(options.GzipCodec)} did nothing: no layer is gzipped by this copy");
             return;
+        }
         string dir = _caps.StagingDirectory ?? Path.GetTempPath();
         if (work.Keys.Any(k => k.Item2 == CompressionKind.Gzip))
         {

@@ -89,7 +89,7 @@ public class CliTests
     [Fact]
     public void InspectHumanShowsLayersTable()
     {
-        var (code, output, _) = Run("inspect", Sample);
+        var (code, output, _) = Run("inspect", Sample, "--details");
         Assert.Equal(0, code);
         Assert.Contains("DIFF_ID", output);
         Assert.Contains("FERRY_SAMPLE=1", output);

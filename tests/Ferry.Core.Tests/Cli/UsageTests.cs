@@ -80,4 +80,34 @@ public class UsageTests
         using var doc = System.Text.Json.JsonDocument.Parse(json.Out);
         Assert.Equal("", json.Err);
     }
+
+    /// <summary>inspect starts with one line per image that fits 80 columns; --details adds config, history and layers.</summary>
+    [Fact]
+    public void InspectOverviewIsOneLinePerImageWithin80Columns()
+    {
+        using var dir = new TempDir();
+        string p = dir.Path("three.tar");
+        ImageBuilder.WriteDockerArchive(p, [
+            ImageBuilder.Image(401, 2, "none", "registry.example.com:5000/some/very/long/repository/name:1.2.3-alpine", "docker.io/library/short:1"),
+            ImageBuilder.Image(402, 3, "none", "docker.io/library/app:2"),
+            ImageBuilder.Image(403, 1, "none")]);
+        var r = Run("inspect", p);
+        Assert.True(r.Code == 0, r.Err);
+        var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(lines.Skip(1), l => Assert.True(l.TrimEnd('\r').Length <= 80, $"{l.Length} columns: {l}"));
+        Assert.Equal(5, lines.Length); // the source, the header, three images
+        Assert.StartsWith("NAME ", lines[1], StringComparison.Ordinal);
+        Assert.Equal(["NAME", "IMAGE", "ID", "PLATFORM", "SIZE", "LAYERS", "CREATED"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("…", lines[2], StringComparison.Ordinal);
+        Assert.StartsWith("regis", lines[2], StringComparison.Ordinal);
+        Assert.Contains("(+1)  ", lines[2], StringComparison.Ordinal);
+        Assert.StartsWith("app:2 ", lines[3], StringComparison.Ordinal);
+        Assert.Contains(ImageBuilder.Image(402, 3, "none").ImageId[7..19], lines[3], StringComparison.Ordinal);
+        Assert.Contains("linux/amd64", lines[3], StringComparison.Ordinal);
+        Assert.StartsWith("<none> ", lines[4], StringComparison.Ordinal);
+        Assert.DoesNotContain("history", r.Out, StringComparison.Ordinal);
+        var details = Run("inspect", p, "--details");
+        Assert.StartsWith(r.Out, details.Out, StringComparison.Ordinal);
+        Assert.Contains("    layers", details.Out, StringComparison.Ordinal);
+    }
 }

@@ -162,6 +162,21 @@ public class CopyTests
         Assert.False(File.Exists(dir.Path("two.tar")));
     }
 
+    /// <summary>Options that would change nothing are said on stderr, not taken silently.</summary>
+    [Fact]
+    public async Task OptionsThatDoNothingAreSaid()
+    {
+        using var dir = new TempDir();
+        string src = DockerArchive(dir);
+        var log = new List<string>();
+        await ImageCopier.CopyAsync(F.Ref(src), F.Ref(dir.Path("a.tar")), new CopyOptions { CompressionLevel = 5, Platforms = [Ferry.Model.Platform.Parse("linux/arm64")], Log = log.Add });
+        Assert.Contains(log, l => l.StartsWith("warning: --compress-level 5 did nothing", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains("is a single-platform image (linux/amd64), not one of linux/arm64", StringComparison.Ordinal));
+        log.Clear();
+        await ImageCopier.CopyAsync(F.Ref(src), F.Ref(dir.Path("b.tar")), new CopyOptions { Compress = CompressMode.Gzip, CompressionLevel = 5, GzipCodec = Ferry.Compression.GzipCodec.ZlibNg, Log = log.Add });
+        Assert.DoesNotContain(log, l => l.Contains("did nothing", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void VerifyWarnsThatOldDockerCannotLoadZstdInAPortableArchive()
     {

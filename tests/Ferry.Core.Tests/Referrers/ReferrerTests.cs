@@ -219,7 +219,7 @@ public sealed class ReferrerTests : IDisposable
         var verify = F.Verify(_dir.Path("sparse.tar"));
         Assert.True(verify.Ok);
         Assert.Contains(verify.Findings, f => f.Message.Contains("sparse index: 1 of 2 children present (linux/amd64 absent)", StringComparison.Ordinal));
-        var inspect = Run("inspect", _dir.Path("sparse.tar"));
+        var inspect = Run("inspect", _dir.Path("sparse.tar"), "--details");
         Assert.Contains("linux/amd64 (absent)", inspect.Out, StringComparison.Ordinal);
         Assert.Contains("\"present\": false", Run("inspect", _dir.Path("sparse.tar"), "--json").Out, StringComparison.Ordinal);
     }

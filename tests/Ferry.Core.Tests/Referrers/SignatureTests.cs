@@ -137,7 +137,7 @@ public sealed class SignatureTests : IDisposable
         ImageBuilder.WriteOciWithArtifacts(p, App, "docker.io/library/app:1", [(ImageBuilder.CosignSignature(App.ManifestDigest, key: certKey, certificate: pem), Tag(App.ManifestDigest))]);
         using var s = F.OpenAny(p);
         Assert.Equal(identity, Assert.Single(Assert.Single(s.Images).Referrers).SignedBy);
-        Assert.Contains($"signed by {identity}", Run("inspect", p).Out, StringComparison.Ordinal);
+        Assert.Contains($"signed by {identity}", Run("inspect", p, "--details").Out, StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -109,7 +109,7 @@ public sealed class Docker26Tests(InteropFixture fixture, ITestOutputHelper outp
             var inspect = _run.MustFerry("inspect", saved, "--json");
             checks.True(inspect.Stdout.Contains(indexDigest, StringComparison.Ordinal), "the saved archive lost the index digest");
             checks.True(inspect.Stdout.Contains("\"kind\": \"attestation\"", StringComparison.Ordinal), "ferry inspect does not show the attestation manifest as an attestation");
-            var text = _run.MustFerry("inspect", saved);
+            var text = _run.MustFerry("inspect", saved, "--details");
             checks.True(text.Stdout.Contains("attestation", StringComparison.Ordinal) && !text.Stdout.Contains("unknown/unknown", StringComparison.Ordinal), "ferry inspect (text) shows unknown/unknown instead of an attestation");
             var verify = _run.Ferry("verify", saved);
             checks.True(verify.Ok && !verify.Stdout.Contains("unknown layer media type", StringComparison.Ordinal), $"ferry verify of the saved attested index: {verify.Stdout}{verify.Stderr}");

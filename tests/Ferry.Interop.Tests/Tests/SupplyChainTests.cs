@@ -410,7 +410,7 @@ public sealed class SupplyChainTests(InteropFixture fixture, ITestOutputHelper o
         checks.True(rk.Stderr.Contains("sparse", StringComparison.Ordinal), $"--keep-index does not say the index is sparse: {rk.Stderr}");
         var verify = _run.Ferry("verify", sparse);
         checks.True(verify.Ok && verify.Stdout.Contains("sparse index: 1 of 3 children present (linux/amd64, linux/s390x absent)", StringComparison.Ordinal), $"ferry verify of a sparse index: {verify.Stdout}");
-        var inspect = _run.MustFerry("inspect", sparse);
+        var inspect = _run.MustFerry("inspect", sparse, "--details");
         checks.True(inspect.Stdout.Contains("linux/amd64 (absent)", StringComparison.Ordinal) && inspect.Stdout.Contains("linux/arm64", StringComparison.Ordinal), $"inspect of a sparse index: {inspect.Stdout}");
         var manifestJson = Encoding.UTF8.GetString(OciTar.Read(sparse).Files["manifest.json"]);
         string armConfig = OciTar.Read(sparse).Json(children["arm64"])["config"]!["digest"]!.GetValue<string>();
