@@ -202,6 +202,21 @@ if command -v docker-registry >/dev/null && [ "${BENCH_REGISTRY:-1}" = 1 ] && { 
   done
 fi
 
+# A row of Ferry alone (no skopeo equivalent): prints it and leaves it in LAST_ROW.
+ferry_row() { # label input out -- ferry args
+  local label=$1 input=$2 out=$3; shift 4
+  local w=() c=() r=() i m a b cc
+  for i in $(seq 1 "$RUNS"); do
+    rm -rf "$out"
+    m=$(measure "$FERRY" "$@"); read -r a b cc <<<"$m"; w+=("$a"); c+=("$b"); r+=("$cc")
+  done
+  local W C R
+  W=$(printf '%s\n' "${w[@]}" | median); C=$(printf '%s\n' "${c[@]}" | median); R=$(printf '%s\n' "${r[@]}" | median)
+  LAST_ROW=$(awk -v l="$label" -v s="$input" -v w="$W" -v c="$C" -v r="$R" -v o="$(size_of "$out")" 'BEGIN {
+    printf "| %s | %s | %.2f | - | - | %.2f | - | %.1f | - | %s | - |", l, s, w, c, r / 1024, (o > 0 ? sprintf("%.2f", o / 1048576) : "-") }')
+  echo "$LAST_ROW"
+}
+
 # ------------------------------------------------------------------ incremental rows (issue 12)
 # A weekly delta: week 1 is the big image; week 2 is the same image with one 5 MiB layer added on top (a python
 # rewrite of the docker-archive: the layer tar appended, the config's diff_ids and history extended, as `docker build`
@@ -238,19 +253,7 @@ with tarfile.open(src) as s, tarfile.open(dst, "w", format=tarfile.USTAR_FORMAT)
     manifest = [{"Config": cfg_id + ".json", "RepoTags": ["bench/big:2"], "Layers": manifest[0]["Layers"] + [layer_id + "/layer.tar"]}]
     add("manifest.json", json.dumps(manifest).encode())
 PY
-  inc_row() { # label out -- ferry args
-    local label=$1 out=$2; shift 3
-    local w=() c=() r=() i m a b cc
-    for i in $(seq 1 "$RUNS"); do
-      rm -f "$out"
-      m=$(measure "$FERRY" "$@"); read -r a b cc <<<"$m"; w+=("$a"); c+=("$b"); r+=("$cc")
-    done
-    local W C R line
-    W=$(printf '%s\n' "${w[@]}" | median); C=$(printf '%s\n' "${c[@]}" | median); R=$(printf '%s\n' "${r[@]}" | median)
-    line=$(awk -v l="$label" -v w="$W" -v c="$C" -v r="$R" -v o="$(size_of "$out")" 'BEGIN {
-      printf "| %s | big | %.2f | - | - | %.2f | - | %.1f | - | %.2f | - |", l, w, c, r / 1024, o / 1048576 }')
-    echo "$line"; IROWS+=("$line")
-  }
+  inc_row() { ferry_row "$1" big "$2" -- "${@:4}"; IROWS+=("$LAST_ROW"); } # label out -- ferry args
   inc_row "week 1: docker-archive → portable, --record" "$IT/w1.tar" -- copy -q "$V1" "$IT/w1.tar" --record "$IT/w1.rec"
   inc_row "week 2 full: docker-archive (+1 layer of 5 MiB) → portable" "$IT/full2.tar" -- copy -q "$IT/v2.docker.tar" "$IT/full2.tar"
   inc_row "week 2 incremental: --since week1.rec" "$IT/w2.tar" -- copy -q "$IT/v2.docker.tar" "$IT/w2.tar" --since "$IT/w1.rec"
@@ -281,20 +284,6 @@ fi
 CROWS=()
 if [ "${BENCH_ROWS:-all}" = all ] || [ "${BENCH_ROWS:-all}" = scale ]; then
   SC=$WORK/scale; rm -rf "$SC"; mkdir -p "$SC"
-  ferry_row() { # label input out -- ferry args
-    local label=$1 input=$2 out=$3; shift 4
-    local w=() c=() r=() i m a b cc
-    for i in $(seq 1 "$RUNS"); do
-      rm -rf "$out"
-      m=$(measure "$FERRY" "$@"); read -r a b cc <<<"$m"; w+=("$a"); c+=("$b"); r+=("$cc")
-    done
-    local W C R line
-    W=$(printf '%s\n' "${w[@]}" | median); C=$(printf '%s\n' "${c[@]}" | median); R=$(printf '%s\n' "${r[@]}" | median)
-    line=$(awk -v l="$label" -v s="$input" -v w="$W" -v c="$C" -v r="$R" -v o="$(size_of "$out")" 'BEGIN {
-      printf "| %s | %s | %.2f | - | - | %.2f | - | %.1f | - | %s | - |", l, s, w, c, r / 1024, (o > 0 ? sprintf("%.1f", o / 1048576) : "-") }')
-    rm -rf "$out"
-    echo "$line"; CROWS+=("$line")
-  }
   GB=${BENCH_SCALE_GB:-10}
   if [ "$GB" -gt 0 ]; then
     echo "bench: building a $GB GiB image of 100 layers"
@@ -306,8 +295,8 @@ if [ "${BENCH_ROWS:-all}" = all ] || [ "${BENCH_ROWS:-all}" = scale ]; then
     SAVED=("${ROWS[@]}"); ROWS=()
     row "docker-archive → portable (layers kept), 100 layers" "${GB}GiB" "$O/f.tar" "$O/s.tar" -- copy -q "$SC/10g.docker.tar" "$O/f.tar" -- copy -q --dest-oci-accept-uncompressed-layers "docker-archive:$SC/10g.docker.tar" "oci-archive:$O/s.tar"
     CROWS+=("${ROWS[@]}"); ROWS=("${SAVED[@]}")
-    ferry_row "verify docker-archive, 100 layers" "${GB}GiB" "$O/none" -- verify "$SC/10g.docker.tar"
-    ferry_row "inspect docker-archive, 100 layers" "${GB}GiB" "$O/none" -- inspect --json "$SC/10g.docker.tar"
+    ferry_row "verify docker-archive, 100 layers" "${GB}GiB" "$O/none" -- verify "$SC/10g.docker.tar"; CROWS+=("$LAST_ROW"); rm -rf "$O/f.tar"
+    ferry_row "inspect docker-archive, 100 layers" "${GB}GiB" "$O/none" -- inspect --json "$SC/10g.docker.tar"; CROWS+=("$LAST_ROW"); rm -rf "$O/f.tar"
     rm -f "$SC/10g.docker.tar"
   fi
   for n in 100 1000; do
@@ -338,9 +327,9 @@ with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as d:
         manifest.append({"Config": cfg_id + ".json", "RepoTags": ["bench/many%d:1" % k], "Layers": [base_id + "/layer.tar", own_id + "/layer.tar"]})
     add("manifest.json", json.dumps(manifest).encode())
 PY
-    ferry_row "docker-archive → portable, $n images (shared base)" "${n}img" "$O/f.tar" -- copy -q "$SC/${n}img.docker.tar" "$O/f.tar"
-    ferry_row "verify docker-archive, $n images" "${n}img" "$O/none" -- verify "$SC/${n}img.docker.tar"
-    ferry_row "inspect docker-archive, $n images" "${n}img" "$O/none" -- inspect --json "$SC/${n}img.docker.tar"
+    ferry_row "docker-archive → portable, $n images (shared base)" "${n}img" "$O/f.tar" -- copy -q "$SC/${n}img.docker.tar" "$O/f.tar"; CROWS+=("$LAST_ROW"); rm -rf "$O/f.tar"
+    ferry_row "verify docker-archive, $n images" "${n}img" "$O/none" -- verify "$SC/${n}img.docker.tar"; CROWS+=("$LAST_ROW"); rm -rf "$O/f.tar"
+    ferry_row "inspect docker-archive, $n images" "${n}img" "$O/none" -- inspect --json "$SC/${n}img.docker.tar"; CROWS+=("$LAST_ROW"); rm -rf "$O/f.tar"
     rm -f "$SC/${n}img.docker.tar"
   done
   {
