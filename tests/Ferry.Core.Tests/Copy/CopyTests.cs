@@ -162,6 +162,19 @@ public class CopyTests
         Assert.False(File.Exists(dir.Path("two.tar")));
     }
 
+    /// <summary>podman 4 refuses an oci-archive whose index.json lists one image twice (one entry per name): said, with the ways out.</summary>
+    [Fact]
+    public void AnOciArchiveOfAnImageWithSeveralNamesSaysPodmanRefusesIt()
+    {
+        using var dir = new TempDir();
+        var log = new List<string>();
+        F.Copy(DockerArchive(dir), dir.Path("o.tar"), OutputFormat.OciArchive, log: log);
+        Assert.Contains(log, l => l.StartsWith("note: " + dir.Path("o.tar") + ": app:1.0 has several names, one index.json entry each: podman load refuses such an oci-archive", StringComparison.Ordinal));
+        log.Clear();
+        F.Copy(DockerArchive(dir), dir.Path("p.tar"), log: log);
+        Assert.DoesNotContain(log, l => l.Contains("several names", StringComparison.Ordinal));
+    }
+
     /// <summary>Options that would change nothing are said on stderr, not taken silently.</summary>
     [Fact]
     public async Task OptionsThatDoNothingAreSaid()

@@ -28,6 +28,13 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
         }
     }
 
+    /// <summary>The labels of images written under more than one name (each name is an index.json entry of its own).</summary>
+    public IReadOnlyList<string> ImagesWithSeveralNames()
+    {
+        lock (_lock)
+            return [.. _images.Where(i => i.Root is not null && i.Names.Count + i.RefNames.Count > 1).Select(i => i.Names.Count > 0 ? i.Names[0].Familiar : i.RefNames[0])];
+    }
+
     public void AddBlob(Digest digest, BlobContent content)
     {
         lock (_lock)

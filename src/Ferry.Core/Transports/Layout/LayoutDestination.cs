@@ -82,6 +82,8 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
         }
         _target.Commit();
         // Said once the archive is written (an error stays one line).
+        if (_builder.Format.Format == OutputFormat.OciArchive && _builder.ImagesWithSeveralNames() is { Count: > 0 } several)
+            _log?.Invoke($"note: {DisplayName}: {string.Join(", ", several.Take(3))}{(several.Count > 3 ? $" and {several.Count - 3} more" : "")} {(several.Count == 1 ? "has" : "have")} several names, one index.json entry each: podman load refuses such an oci-archive (\"more than one image in oci, choose an image\"); the portable format (the default) loads with every name, or give one name (oci-archive:{DisplayName}:NAME)");
         if (_builder.Format.Format == OutputFormat.OciArchive)
             _log?.Invoke("note: docker's classic image store (docker 20.10, and 25+ unless the containerd image store is on) cannot load an oci-archive; the portable format (the default) loads everywhere");
         if (_builder.ReferrerCount > 0 && !_builder.Format.IsDirectory)
