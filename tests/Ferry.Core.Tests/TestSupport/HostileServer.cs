@@ -94,7 +94,8 @@ public sealed class HostileServer : IDisposable
             {
                 Stream stream = client.GetStream();
                 byte[] first = new byte[1];
-                int peeked = client.Client.Receive(first, SocketFlags.Peek);
+                // Asynchronously: a blocked pool thread per idle connection starves the server under load.
+                int peeked = await client.Client.ReceiveAsync(first, SocketFlags.Peek);
                 if (peeked == 0)
                     return;
                 if (_certificate is not null)
