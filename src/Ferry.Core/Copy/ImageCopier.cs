@@ -536,8 +536,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 if (layer.ActualCompression == CompressionKind.None)
                 {
                     // An uncompressed layer's digest is its diff_id: nothing to read to check it.
-                    if (src.Digest != diffId)
-                        throw new DigestMismatchException($"{source.DisplayName}: layer {src.Digest} is uncompressed, so its diff_id must be the same digest, but the config says {diffId} (--no-verify-diff-ids copies it anyway)");
+                    CheckUncompressedDiffId(layer, " (--no-verify-diff-ids copies it anyway)");
                 }
                 else if (layer.ActualCompression is CompressionKind.Gzip or CompressionKind.Zstd)
                 {
@@ -555,6 +554,13 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         string label = $"layer {staged.Digest}";
         return new Outgoing(desc, staged.Path is string path ? BlobContent.FromStagedFile(path, staged.Digest, staged.Size, label)
             : BlobContent.Decompressed(layer.Blob, src.Digest, src.Size, layer.ActualCompression, staged.Digest, staged.Size, label, $"{source.DisplayName}: layer {src.Digest}"));
+    }
+
+    /// <summary>An uncompressed layer's digest is its diff_id: a config that says otherwise is refused without reading a byte.</summary>
+    private void CheckUncompressedDiffId(SourceLayer layer, string hint)
+    {
+        if (layer.DiffId is Digest diffId && diffId != layer.Descriptor.Digest)
+            throw new DigestMismatchException($"{source.DisplayName}: layer {layer.Descriptor.Digest} is uncompressed, so its diff_id must be the same digest, but the config says {diffId}{hint}");
     }
 
     /// <summary>The images of a planned entry this copy writes: every image of its tree (manifests kept), and the one docker gets.</summary>
@@ -623,8 +629,8 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             await using var raw = await layer.Blob!.OpenVerifiedAsync(src.Digest, src.Size, $"layer {src.Digest}", cancel).ConfigureAwait(false);
             await using var plain = BoundedDecompression.Open(new ProgressReadStream(raw, item, options.Progress), layer.ActualCompression, $"{source.DisplayName}: layer {src.Digest}");
             // An uncompressed layer's diff_id is its digest, which the raw stream checks: hashed once.
-            if (layer.ActualCompression == CompressionKind.None && layer.DiffId is Digest d && d != src.Digest)
-                throw new DigestMismatchException($"{source.DisplayName}: layer {src.Digest} is uncompressed, so its diff_id must be the same digest, but the config says {d}");
+            if (layer.ActualCompression == CompressionKind.None)
+                CheckUncompressedDiffId(layer, "");
             await using var checkedPlain = layer.ActualCompression == CompressionKind.None ? null
                 : new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
             if (!staging)
