@@ -146,6 +146,27 @@ public sealed record CliIO(TextWriter Out, TextWriter Err, Func<Stream>? Stdin, 
     /// <summary>Whether live progress bars may be drawn on stderr.</summary>
     public bool StderrIsTerminal { get; init; }
 
+    /// <summary>The terminal's columns and rows (for the bars); tests replace it.</summary>
+    public Func<(int Width, int Height)> TerminalSize { get; init; } = Rendering.Terminal.Size;
+
+    /// <summary>The progress display running now, if any: messages go through it so they do not tear its bars.</summary>
+    internal Rendering.IProgressDisplay? LiveProgress { get; set; }
+
+    /// <summary>A message line on stderr (through the progress display while one runs).</summary>
+    public void Message(string line)
+    {
+        if (LiveProgress is { } live)
+            live.Interject(line);
+        else
+            lock (Err)
+                Err.WriteLine(line);
+    }
+
+    /// <summary>A TextWriter whose lines are <see cref="Message"/>s (for code that logs to a writer).</summary>
+    public TextWriter Messages => _messages ??= new Rendering.LineWriter(Message);
+
+    private TextWriter? _messages;
+
     private string? _password;
 
     /// <summary>

@@ -92,7 +92,7 @@ internal sealed class CopyFlags
     public Option<bool> ExcludeReferrers { get; } = new("--exclude-referrers") { Description = "Leave signatures, attestations, SBOMs and other referrers out (they are carried by default)" };
     public Option<string> Referrers { get; } = new("--referrers") { Description = "Carry only these referrers: sig, att, sbom, or an artifactType; comma-separated" };
     public Option<bool> RemoveSignatures { get; } = new("--remove-signatures") { Description = "Copy without signatures, allowing signed manifests to change (recompression, platform subsets)" };
-    public Option<string> Progress { get; } = new("--progress") { Description = "Progress display: auto (bars on a terminal, nothing otherwise), plain (periodic lines on stderr), none", DefaultValueFactory = _ => "auto" };
+    public Option<string> Progress { get; } = ProgressOption.Create();
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print nothing but errors" };
     public Option<bool> Json { get; } = new("--json") { Description = "Print a JSON summary (images, digests, references, blobs)" };
     public Option<string> Host { get; } = DaemonOptions.Host();
@@ -107,7 +107,6 @@ internal sealed class CopyFlags
     public CopyFlags(params Side[] sides)
     {
         Compress.AcceptOnlyFromAmong("keep", "gzip", "zstd", "none");
-        Progress.AcceptOnlyFromAmong("auto", "plain", "none");
         GzipCodec.AcceptOnlyFromAmong("auto", "zlib-ng", "isal", "libdeflate");
         Level.Validators.Add(r =>
         {
@@ -143,7 +142,7 @@ internal sealed class CopyFlags
     public CopyOptions Read(ParseResult p, CliIO io, string? format = null)
     {
         bool quiet = p.GetValue(Quiet) || p.GetValue(Json);
-        Action<string>? log = p.GetValue(Quiet) ? null : m => io.Err.WriteLine("ferry: " + m);
+        Action<string>? log = p.GetValue(Quiet) ? null : m => io.Message("ferry: " + m);
         string? host = p.GetValue(Host);
         var timeout = TimeoutOption.Read(p, Timeout);
         var platforms = p.GetValue(Platform) is string pl && pl != "all"
@@ -189,7 +188,7 @@ internal sealed class CopyFlags
     }
 
     public ProgressMode Mode(ParseResult p) =>
-        p.GetValue(Quiet) || p.GetValue(Json) ? ProgressMode.None : p.GetValue(Progress) switch { "plain" => ProgressMode.Plain, "none" => ProgressMode.None, _ => ProgressMode.Auto };
+        p.GetValue(Quiet) || p.GetValue(Json) ? ProgressMode.None : ProgressOption.Read(p, Progress);
 
     /// <summary>Runs the copy under a progress display, then prints its summary (JSON, or lines) unless quiet.</summary>
     /// <remarks><paramref name="destination"/> is needed for <c>--record</c> (an archive file).</remarks>
@@ -205,7 +204,7 @@ internal sealed class CopyFlags
                 records.Add(await ShipRecord.LoadAsync(s, cancel).ConfigureAwait(false));
             options = options with { Since = ShipRecord.Merge(records) };
         }
-        var result = await ProgressRunner.RunAsync(Mode(p), io.Err, io.StderrIsTerminal, sink => copy(options with { Progress = sink }, cancel)).ConfigureAwait(false);
+        var result = await ProgressRunner.RunAsync(Mode(p), io, sink => copy(options with { Progress = sink }, cancel)).ConfigureAwait(false);
         if (record is not null)
             await (await ShipRecord.LoadAsync(destination!.LocalPath!, cancel).ConfigureAwait(false)).WriteAsync(record, cancel).ConfigureAwait(false);
         // stdout carries only the archive (DEST -) or --json; the summary is a message, on stderr.
@@ -215,6 +214,28 @@ internal sealed class CopyFlags
             Summary.Write(io.Err, result);
         return ExitCodes.Ok;
     }
+}
+
+/// <summary><c>--progress auto|plain|none</c>, as every long command has it.</summary>
+internal static class ProgressOption
+{
+    public static Option<string> Create()
+    {
+        var o = new Option<string>("--progress")
+        {
+            Description = "Progress display: auto (bars on a terminal, nothing otherwise), plain (periodic lines on stderr), none",
+            DefaultValueFactory = _ => "auto",
+        };
+        o.AcceptOnlyFromAmong("auto", "plain", "none");
+        return o;
+    }
+
+    public static ProgressMode Read(ParseResult p, Option<string> option) => p.GetValue(option) switch
+    {
+        "plain" => ProgressMode.Plain,
+        "none" => ProgressMode.None,
+        _ => ProgressMode.Auto,
+    };
 }
 
 /// <summary>Options shared by the commands that talk to a Docker Engine.</summary>

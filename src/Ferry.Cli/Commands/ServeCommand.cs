@@ -33,9 +33,10 @@ internal static class ServeCommand
         var key = new Option<string>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var htpasswd = new Option<string>("--htpasswd") { Description = "Require basic auth with the users of this htpasswd file (bcrypt entries: htpasswd -B)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No access log (one line per request on stderr)" };
+        var progress = ProgressOption.Create();
         var cmd = new Command("serve", "Serve archives as a read-only OCI registry (GET/HEAD of manifests, blobs with Range, tags, catalog, referrers) straight from the files, by offset")
         {
-            archives, listen, cert, key, htpasswd, quiet,
+            archives, listen, cert, key, htpasswd, quiet, progress,
         };
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
@@ -46,13 +47,18 @@ internal static class ServeCommand
             X509Certificate2? certificate = certFile is null ? null : LoadCertificate(certFile, keyFile!);
             var users = parse.GetValue(htpasswd) is string h ? Htpasswd.Load(h) : null;
             var refs = parse.GetValue(archives)!.Select(TransportRegistry.Default.Parse).ToList();
-            var log = TextWriter.Synchronized(io.Err);
+            // Messages and the access log go through the progress display (the blobs being sent), when there is one.
+            var log = io.Messages;
             await using var registry = await ArchiveRegistry.OpenAsync(refs, new TransportOptions { Log = m => log.WriteLine("ferry: " + m) }, cancel).ConfigureAwait(false);
             foreach (var w in registry.Warnings)
                 log.WriteLine("ferry: warning: " + w);
             if (users is not null && certificate is null && !IPAddress.IsLoopback(endpoint.Address))
                 log.WriteLine("ferry: warning: basic auth over plain HTTP on a non-loopback address sends passwords in the clear; give --tls-cert/--tls-key");
-            return await RunAsync(registry, endpoint, certificate, users, parse.GetValue(quiet) ? null : log, log, cancel).ConfigureAwait(false);
+            return await Rendering.ProgressRunner.RunAsync(ProgressOption.Read(parse, progress), io, sink =>
+            {
+                registry.Progress = sink;
+                return RunAsync(registry, endpoint, certificate, users, parse.GetValue(quiet) ? null : log, log, cancel);
+            }).ConfigureAwait(false);
         }, ct));
         return cmd;
     }

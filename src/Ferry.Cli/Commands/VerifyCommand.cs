@@ -15,19 +15,23 @@ internal static class VerifyCommand
         var timeout = TimeoutOption.Create();
         var registry = new RegistryFlags(Side.Both);
         var bases = new Option<string[]>("--base") { Description = "An archive that carried layers the (incremental) source leaves out; repeatable" };
+        var progress = ProgressOption.Create();
         var cmd = new Command("verify", "Re-hash every blob and check sizes, diff_ids, media types, references and names; report every finding (nothing is written)") { source, json, keys, host, timeout };
         registry.AddTo(cmd);
         cmd.Options.Add(bases);
+        cmd.Options.Add(progress);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Err.WriteLine("ferry: " + m) };
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Message("ferry: " + m) };
             var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
             io.RefuseTerminal(reference);
             var signatureKeys = (parse.GetValue(keys) ?? []).Select(SignatureKey.FromFile).ToList();
             ValidationReport report;
             try
             {
-                report = await ImageValidator.VerifyAsync(reference, options, new VerifyOptions { Keys = signatureKeys }, cancel).ConfigureAwait(false);
+                var mode = parse.GetValue(json) ? Rendering.ProgressMode.None : ProgressOption.Read(parse, progress);
+                report = await Rendering.ProgressRunner.RunAsync(mode, io, sink =>
+                    ImageValidator.VerifyAsync(reference, options with { Progress = sink }, new VerifyOptions { Keys = signatureKeys, Progress = sink }, cancel), r => r.Ok).ConfigureAwait(false);
             }
             finally
             {

@@ -1,7 +1,6 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 using Ferry.Copy;
-using Spectre.Console;
 
 namespace Ferry.Cli.Rendering;
 
@@ -13,97 +12,584 @@ internal enum ProgressMode
     None,
 }
 
+/// <summary>A progress display the CLI runs a command under; it is told at the end whether the command succeeded.</summary>
+internal interface IProgressDisplay : ICopyProgress, IDisposable
+{
+    /// <summary>Stops updating; on success every item and the total are shown done (100 %), on failure as they were.</summary>
+    void Finish(bool succeeded);
+
+    /// <summary>Writes a message line without tearing the display.</summary>
+    void Interject(string line);
+}
+
 internal static class ProgressRunner
 {
-    /// <summary>Items smaller than this are not shown (configs, manifests).</summary>
+    /// <summary>Items smaller than this get no line of their own (configs, manifests); they still count in the total.</summary>
     public const long MinShown = 1 << 20;
 
-    /// <summary>Runs <paramref name="body"/> with a progress sink suited to <paramref name="mode"/> and the terminal.</summary>
-    public static async Task<T> RunAsync<T>(ProgressMode mode, TextWriter err, bool stderrIsTerminal, Func<ICopyProgress?, Task<T>> body)
+    /// <summary>How often plain lines report the total.</summary>
+    public static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the bars are redrawn.</summary>
+    public static readonly TimeSpan DrawInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The display for <paramref name="mode"/>: none when <c>none</c>, or when <c>auto</c> and stderr is not a terminal.</summary>
+    public static IProgressDisplay? Create(ProgressMode mode, CliIO io) => mode switch
     {
-        if (mode == ProgressMode.None || (mode == ProgressMode.Auto && !stderrIsTerminal))
+        ProgressMode.None => null,
+        ProgressMode.Plain => new PlainProgress(io.Err, PlainInterval),
+        _ when !io.StderrIsTerminal => null,
+        _ => new TerminalProgress(io.Err, io.TerminalSize, DrawInterval),
+    };
+
+    /// <summary>
+    /// Runs <paramref name="body"/> under the display <paramref name="mode"/> asks for; messages go through it meanwhile.
+    /// It ends at 100 % when the body returns (and <paramref name="succeeded"/> says so of the result), else where it stopped.
+    /// </summary>
+    public static async Task<T> RunAsync<T>(ProgressMode mode, CliIO io, Func<ICopyProgress?, Task<T>> body, Func<T, bool>? succeeded = null)
+    {
+        using var display = Create(mode, io);
+        if (display is null)
             return await body(null).ConfigureAwait(false);
-        if (mode == ProgressMode.Plain)
-            return await body(new PlainProgress(err, TimeSpan.FromSeconds(2))).ConfigureAwait(false);
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(err) });
-        return await console.Progress()
-            .AutoClear(false)
-            .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
-            .StartAsync(ctx => body(new SpectreProgress(ctx))).ConfigureAwait(false);
+        io.LiveProgress = display;
+        try
+        {
+            var result = await body(display).ConfigureAwait(false);
+            display.Finish(succeeded?.Invoke(result) ?? true);
+            return result;
+        }
+        catch
+        {
+            display.Finish(succeeded: false);
+            throw;
+        }
+        finally
+        {
+            io.LiveProgress = null;
+        }
     }
 }
 
-/// <summary>Prints one line per item at most every <c>interval</c>, and a line when it finishes: for logs and pipes.</summary>
-internal sealed class PlainProgress(TextWriter err, TimeSpan interval) : ICopyProgress
+/// <summary>What the progress reports add up to: each item's bytes, and the whole job's, with its throughput.</summary>
+internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
 {
-    private sealed class State
+    internal sealed class Entry(string name, long total, TimeSpan started)
     {
-        public long Total;
-        public long Done;
-        public readonly Stopwatch Clock = Stopwatch.StartNew();
-        public TimeSpan LastPrint;
+        public string Name { get; } = name;
+        public long Total { get; set; } = total;
+        public long Done { get; set; }
+        public TimeSpan Started { get; set; } = started;
+        public TimeSpan? Ended { get; set; }
+        public bool Skipped { get; init; }
+
+        /// <summary>The bytes that count towards the total: none of an item of unknown size (a spool), at most its size.</summary>
+        public long Counted => Total < 0 ? 0 : Math.Min(Done, Total);
     }
 
-    private readonly ConcurrentDictionary<string, State> _items = new();
+    /// <summary>One item as drawn.</summary>
+    public sealed record ItemView(string Name, long Total, long Done, bool Finished, bool Skipped, double Rate);
+
+    /// <summary>Everything at one moment.</summary>
+    public sealed record Snapshot(IReadOnlyList<ItemView> Items, long Done, long Total, double Rate, int Finished, int Count, TimeSpan Elapsed, bool Complete, bool Failed = false)
+    {
+        /// <summary>The time left at the current rate, when it can be told.</summary>
+        public TimeSpan? Eta => Complete || Failed || Rate <= 0 || Total <= Done ? null : TimeSpan.FromSeconds((Total - Done) / Rate);
+    }
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Entry> _items = new(StringComparer.Ordinal);
+    private readonly List<Entry> _order = [];
+    private readonly Queue<(TimeSpan At, long Done)> _samples = new();
+    private readonly TimeSpan _start = now();
+    private long _planned;
+    private bool _complete;
+    private bool _failed;
+    private TimeSpan? _ended;
+
+    /// <summary>The window the throughput is measured over.</summary>
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(3);
+
+    public void Planned(long totalBytes)
+    {
+        lock (_lock)
+            _planned += Math.Max(0, totalBytes);
+    }
+
+    public void Started(string item, long totalBytes)
+    {
+        lock (_lock)
+        {
+            if (_items.TryGetValue(item, out var e))
+            {
+                // Started again (a retried upload reads the blob again): it starts over.
+                e.Total = totalBytes;
+                e.Done = 0;
+                e.Started = now();
+                e.Ended = null;
+                return;
+            }
+            Add(new Entry(item, totalBytes, now()));
+        }
+    }
+
+    public void Advanced(string item, long bytes)
+    {
+        lock (_lock)
+        {
+            if (!_items.TryGetValue(item, out var e))
+                Add(e = new Entry(item, -1, now()));
+            e.Done += bytes;
+        }
+    }
+
+    public void Finished(string item)
+    {
+        lock (_lock)
+        {
+            if (_items.TryGetValue(item, out var e))
+                e.Ended ??= now();
+        }
+    }
+
+    public void Skipped(string item, long bytes)
+    {
+        lock (_lock)
+        {
+            if (!_items.ContainsKey(item))
+                Add(new Entry(item, bytes, now()) { Done = bytes, Ended = now(), Skipped = true });
+        }
+    }
+
+    /// <summary>The job succeeded: every item is done.</summary>
+    public void Complete()
+    {
+        lock (_lock)
+        {
+            foreach (var e in _order)
+            {
+                if (e.Total >= 0)
+                    e.Done = e.Total;
+                e.Ended ??= now();
+            }
+            _complete = true;
+            _ended = now();
+        }
+    }
+
+    /// <summary>The job failed: what was unfinished failed with it (what was read is shown as it was).</summary>
+    public void Fail()
+    {
+        lock (_lock)
+        {
+            _failed = true;
+            _ended = now();
+        }
+    }
+
+    /// <summary>Whether an item is done (finished or skipped) and its name; for lines printed as items end.</summary>
+    public ItemView? View(string item)
+    {
+        lock (_lock)
+            return _items.TryGetValue(item, out var e) ? ViewOf(e, now()) : null;
+    }
+
+    public Snapshot Take()
+    {
+        lock (_lock)
+        {
+            var t = _ended ?? now();
+            long done = 0, known = 0;
+            int finished = 0;
+            var views = new List<ItemView>(_order.Count);
+            foreach (var e in _order)
+            {
+                done += e.Counted;
+                if (e.Total >= 0)
+                    known += e.Total;
+                if (e.Ended is not null)
+                    finished++;
+                views.Add(ViewOf(e, t));
+            }
+            _samples.Enqueue((t, done));
+            while (_samples.Count > 2 && t - _samples.Peek().At > Window)
+                _samples.Dequeue();
+            var (at0, done0) = _samples.Peek();
+            double span = (t - at0).TotalSeconds;
+            double elapsed = (t - _start).TotalSeconds;
+            double rate = span >= 0.5 ? (done - done0) / span : elapsed > 0 ? done / elapsed : 0;
+            return new Snapshot(views, done, Math.Max(_planned, known), rate, finished, _order.Count, t - _start, _complete, _failed);
+        }
+    }
+
+    private void Add(Entry e)
+    {
+        _items[e.Name] = e;
+        _order.Add(e);
+    }
+
+    private static ItemView ViewOf(Entry e, TimeSpan t)
+    {
+        double secs = ((e.Ended ?? t) - e.Started).TotalSeconds;
+        return new ItemView(e.Name, e.Total, e.Done, e.Ended is not null, e.Skipped, secs > 0 && !e.Skipped ? e.Done / secs : 0);
+    }
+}
+
+/// <summary>How sizes, rates, bars and times are written (binary units, invariant culture).</summary>
+internal static class ProgressText
+{
+    public static string Size(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double v = bytes;
+        int u = 0;
+        while (v >= 1024 && u < units.Length - 1)
+        {
+            v /= 1024;
+            u++;
+        }
+        return u == 0 ? $"{bytes} B" : v.ToString(v >= 100 ? "0" : "0.0", CultureInfo.InvariantCulture) + " " + units[u];
+    }
+
+    /// <summary><c>54.0/120.0 MiB</c>: done in the total's unit.</summary>
+    public static string Of(long done, long total)
+    {
+        if (total < 0)
+            return Size(done);
+        string t = Size(total);
+        int space = t.IndexOf(' ', StringComparison.Ordinal);
+        string unit = t[(space + 1)..];
+        double scale = unit switch { "KiB" => 1024.0, "MiB" => 1048576.0, "GiB" => 1073741824.0, "TiB" => 1099511627776.0, _ => 1 };
+        double d = done / scale;
+        string ds = scale == 1 ? done.ToString(CultureInfo.InvariantCulture) : d.ToString(d >= 100 ? "0" : "0.0", CultureInfo.InvariantCulture);
+        return $"{ds}/{t}";
+    }
+
+    public static string Rate(double bytesPerSecond) => Size((long)bytesPerSecond) + "/s";
+
+    public static string Time(TimeSpan t) => t.TotalHours >= 1
+        ? $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}"
+        : $"{t.Minutes}:{t.Seconds:00}";
+
+    public static string Percent(long done, long total) => total <= 0 ? (done > 0 ? "  ?%" : "  0%")
+        : $"{Math.Min(100, (int)(done * 100 / total)),3}%";
+
+    /// <summary><c>[=========>          ]</c>, docker's style; <c>[    ?     ]</c>-free: an unknown size draws an empty bar.</summary>
+    public static string Bar(long done, long total, int width)
+    {
+        int inner = Math.Max(1, width - 2);
+        var sb = new StringBuilder(width).Append('[');
+        int filled = total <= 0 ? 0 : (int)Math.Min(inner, done * inner / total);
+        sb.Append('=', filled);
+        if (filled < inner)
+        {
+            sb.Append(filled > 0 ? '>' : ' ');
+            sb.Append(' ', inner - filled - 1);
+        }
+        return sb.Append(']').ToString();
+    }
+
+    /// <summary>Cut to <paramref name="width"/> columns (a wrapped line would break the redraw).</summary>
+    public static string Fit(string line, int width) => line.Length <= width ? line : line[..Math.Max(0, width - 1)] + "…";
+}
+
+/// <summary>The lines of one frame of the bars: an item per line (the ones worth a line), then the total.</summary>
+internal static class ProgressFrame
+{
+    /// <summary>Columns: the name (<c>8a0b1c2d3e4f layer (gzip)</c> is 25), the bar, the percentage, the bytes, the rate or state.</summary>
+    public const int NameWidth = 25, BytesWidth = 13, TailWidth = 19;
+
+    public static List<string> Render(ProgressTally.Snapshot s, int width, int height)
+    {
+        width = Math.Max(40, width) - 1;
+        int maxItems = Math.Max(1, height - 2);
+        var shown = s.Items.Where(i => i.Total < 0 || i.Total >= ProgressRunner.MinShown).ToList();
+        // Too many for the screen: finished items make room first (oldest first), then the active ones are cut.
+        int extra = 0;
+        if (shown.Count > maxItems)
+        {
+            int drop = shown.Count - maxItems;
+            var finished = shown.Where(i => i.Finished).Take(drop).ToHashSet();
+            shown = shown.Where(i => !finished.Contains(i)).ToList();
+            if (shown.Count > maxItems)
+            {
+                extra = shown.Count - (maxItems - 1);
+                shown = shown.Take(maxItems - 1).ToList();
+            }
+        }
+        var lines = new List<string>(shown.Count + 2);
+        foreach (var i in shown)
+            lines.Add(Line(i.Name, i.Done, i.Total, State(i, s.Failed), width));
+        if (extra > 0)
+            lines.Add(ProgressText.Fit($"… and {extra} more", width));
+        string tail = s.Complete ? $"in {ProgressText.Time(s.Elapsed)}"
+            : s.Failed ? $"failed after {ProgressText.Time(s.Elapsed)}"
+            : ProgressText.Rate(s.Rate) + (s.Eta is { } eta ? $" ETA {ProgressText.Time(eta)}" : "");
+        lines.Add(Line($"total ({s.Finished}/{s.Count})", s.Done, s.Total, tail, width));
+        return lines;
+    }
+
+    /// <summary>
+    /// What the last column says: the rate while it runs; done, exists (skipped) or stopped (abandoned short); failed
+    /// when the job failed with it unfinished (its read failed: a digest mismatch, a peer gone).
+    /// </summary>
+    private static string State(ProgressTally.ItemView i, bool jobFailed) =>
+        !i.Finished ? (jobFailed ? "failed" : ProgressText.Rate(i.Rate))
+        : i.Skipped ? "exists"
+        : i.Total >= 0 && i.Done < i.Total ? "stopped"
+        : "done";
+
+    private static string Line(string name, long done, long total, string tail, int width)
+    {
+        string label = name.Length > NameWidth ? name[..(NameWidth - 1)] + "…" : name.PadRight(NameWidth);
+        string right = $" {ProgressText.Percent(done, total)} {ProgressText.Of(done, total).PadLeft(BytesWidth)} {tail.PadRight(TailWidth)}";
+        int bar = Math.Clamp(width - label.Length - 1 - right.Length, 10, 50);
+        return ProgressText.Fit($"{label} {ProgressText.Bar(done, total, bar)}{right}".TrimEnd(), width);
+    }
+}
+
+/// <summary>
+/// Live bars on a terminal (stderr): redrawn in place every <c>interval</c> with ANSI cursor moves, each line cut to
+/// the terminal's width; messages written meanwhile go above them.
+/// </summary>
+internal sealed class TerminalProgress : IProgressDisplay
+{
+    private readonly TextWriter _err;
+    private readonly Func<(int Width, int Height)> _size;
+    private readonly ProgressTally _tally;
+    private readonly Lock _draw = new();
+    private readonly Timer? _timer;
+    private int _drawn;
+    private bool _finished;
+
+    public TerminalProgress(TextWriter err, Func<(int Width, int Height)> size, TimeSpan interval, Func<TimeSpan>? clock = null, bool timer = true)
+    {
+        _err = err;
+        _size = size;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        _tally = new ProgressTally(clock ?? (() => watch.Elapsed));
+        if (timer)
+            _timer = new Timer(_ => Draw(), null, interval, interval);
+    }
+
+    public void Planned(long totalBytes) => _tally.Planned(totalBytes);
+    public void Started(string item, long totalBytes) => _tally.Started(item, totalBytes);
+    public void Advanced(string item, long bytes) => _tally.Advanced(item, bytes);
+    public void Finished(string item) => _tally.Finished(item);
+    public void Skipped(string item, long bytes) => _tally.Skipped(item, bytes);
+
+    /// <summary>Redraws now.</summary>
+    public void Draw()
+    {
+        lock (_draw)
+        {
+            if (!_finished)
+                DrawLocked();
+        }
+    }
+
+    public void Interject(string line)
+    {
+        lock (_draw)
+        {
+            if (_drawn > 0)
+                _err.Write($"\x1b[{_drawn}A\r\x1b[J");
+            _drawn = 0;
+            _err.WriteLine(line);
+            if (!_finished)
+                DrawLocked();
+            else
+                _err.Flush();
+        }
+    }
+
+    public void Finish(bool succeeded)
+    {
+        _timer?.Dispose();
+        lock (_draw)
+        {
+            if (_finished)
+                return;
+            if (succeeded)
+                _tally.Complete();
+            else
+                _tally.Fail();
+            // The last frame stays on the screen: at 100 %, or where the error stopped it (the error line follows).
+            DrawLocked();
+            _finished = true;
+        }
+    }
+
+    private void DrawLocked()
+    {
+        var (w, h) = _size();
+        var lines = ProgressFrame.Render(_tally.Take(), w, h);
+        var sb = new StringBuilder();
+        if (_drawn > 0)
+            sb.Append("\x1b[").Append(_drawn).Append('A');
+        sb.Append('\r');
+        foreach (var l in lines)
+            sb.Append("\x1b[2K").Append(l).Append('\n');
+        sb.Append("\x1b[J");
+        _err.Write(sb.ToString());
+        _err.Flush();
+        _drawn = lines.Count;
+    }
+
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        lock (_draw)
+            _finished = true;
+    }
+}
+
+/// <summary>
+/// Plain lines for logs and pipes (<c>--progress plain</c>): a line when an item worth one ends, and the total every
+/// <c>interval</c> and at the end.
+/// </summary>
+internal sealed class PlainProgress : IProgressDisplay
+{
+    private readonly TextWriter _err;
+    private readonly ProgressTally _tally;
+    private readonly Timer? _timer;
+    private readonly Lock _write = new();
+    private bool _finished;
+
+    public PlainProgress(TextWriter err, TimeSpan interval, Func<TimeSpan>? clock = null, bool timer = true)
+    {
+        _err = err;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        _tally = new ProgressTally(clock ?? (() => watch.Elapsed));
+        if (timer)
+            _timer = new Timer(_ => Tick(), null, interval, interval);
+    }
+
+    public void Planned(long totalBytes) => _tally.Planned(totalBytes);
+    public void Started(string item, long totalBytes) => _tally.Started(item, totalBytes);
+    public void Advanced(string item, long bytes) => _tally.Advanced(item, bytes);
+    public void Skipped(string item, long bytes) => _tally.Skipped(item, bytes);
+
+    public void Finished(string item)
+    {
+        _tally.Finished(item);
+        if (_tally.View(item) is { } v && (v.Total < 0 || v.Total >= ProgressRunner.MinShown))
+        {
+            string rate = v.Rate > 0 ? $", {ProgressText.Rate(v.Rate)}" : "";
+            string size = v.Total >= 0 && v.Done < v.Total ? $"{ProgressText.Of(v.Done, v.Total)}, stopped" : ProgressText.Size(v.Done);
+            Write($"ferry: {v.Name}: {size}{rate}");
+        }
+    }
+
+    /// <summary>Prints the total now.</summary>
+    public void Tick()
+    {
+        var s = _tally.Take();
+        if (s.Count > 0 || s.Total > 0)
+            Write(Total(s));
+    }
+
+    public void Interject(string line) => Write(line, always: true);
+
+    public void Finish(bool succeeded)
+    {
+        _timer?.Dispose();
+        if (succeeded)
+        {
+            _tally.Complete();
+            var s = _tally.Take();
+            if (s.Count > 0 || s.Total > 0)
+                Write(Total(s));
+        }
+        lock (_write)
+            _finished = true;
+    }
+
+    private static string Total(ProgressTally.Snapshot s)
+    {
+        string when = s.Complete ? $" in {ProgressText.Time(s.Elapsed)}" : s.Eta is { } eta ? $", ETA {ProgressText.Time(eta)}" : "";
+        return $"ferry: progress: {ProgressText.Percent(s.Done, s.Total).Trim()} ({ProgressText.Of(s.Done, s.Total)}), {ProgressText.Rate(s.Complete && s.Elapsed.TotalSeconds > 0 ? s.Done / s.Elapsed.TotalSeconds : s.Rate)}{when}, {s.Finished}/{s.Count} items";
+    }
+
+    private void Write(string line, bool always = false)
+    {
+        lock (_write)
+        {
+            if (_finished && !always)
+                return;
+            _err.WriteLine(line);
+            _err.Flush();
+        }
+    }
+
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        lock (_write)
+            _finished = true;
+    }
+}
+
+/// <summary>The terminal's size: the console's window, else <c>COLUMNS</c>/<c>LINES</c>, else 80×24.</summary>
+internal static class Terminal
+{
+    public static (int Width, int Height) Size()
+    {
+        int w = 0, h = 0;
+        try
+        {
+            w = Console.WindowWidth;
+            h = Console.WindowHeight;
+        }
+        catch (Exception e) when (e is IOException or PlatformNotSupportedException or InvalidOperationException)
+        {
+        }
+        if (w <= 0 && int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), CultureInfo.InvariantCulture, out int cw))
+            w = cw;
+        if (h <= 0 && int.TryParse(Environment.GetEnvironmentVariable("LINES"), CultureInfo.InvariantCulture, out int ch))
+            h = ch;
+        return (w > 0 ? w : 80, h > 0 ? h : 24);
+    }
+}
+
+/// <summary>A writer that hands each complete line to <c>line</c> (thread-safe).</summary>
+internal sealed class LineWriter(Action<string> line) : TextWriter
+{
+    private readonly StringBuilder _pending = new();
     private readonly Lock _lock = new();
 
-    public void Started(string item, long totalBytes)
-    {
-        if (totalBytes >= ProgressRunner.MinShown)
-            _items[item] = new State { Total = totalBytes };
-    }
+    public override Encoding Encoding => Encoding.UTF8;
 
-    public void Advanced(string item, long bytes)
+    public override void Write(char value)
     {
-        if (!_items.TryGetValue(item, out var s))
-            return;
-        Interlocked.Add(ref s.Done, bytes);
-        var now = s.Clock.Elapsed;
-        if (now - s.LastPrint < interval)
-            return;
-        s.LastPrint = now;
-        Print(item, s, done: false);
-    }
-
-    public void Finished(string item)
-    {
-        if (_items.TryRemove(item, out var s))
-            Print(item, s, done: true);
-    }
-
-    private void Print(string item, State s, bool done)
-    {
-        double secs = Math.Max(s.Clock.Elapsed.TotalSeconds, 0.001);
-        double rate = s.Done / secs;
-        string eta = done || rate <= 0 ? "" : $", ETA {TimeSpan.FromSeconds((s.Total - s.Done) / rate):mm\\:ss}";
         lock (_lock)
-            err.WriteLine($"ferry: {item}: {Mib(s.Done)}/{Mib(s.Total)} MiB, {rate / 1048576:0.0} MiB/s{eta}{(done ? " done" : "")}");
+        {
+            if (value == '\n')
+            {
+                string text = _pending.ToString().TrimEnd('\r');
+                _pending.Clear();
+                line(text);
+            }
+            else
+            {
+                _pending.Append(value);
+            }
+        }
     }
 
-    private static string Mib(long b) => (b / 1048576.0).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
-}
-
-/// <summary>Live progress bars (Spectre.Console) on a terminal.</summary>
-internal sealed class SpectreProgress(ProgressContext ctx) : ICopyProgress
-{
-    private readonly ConcurrentDictionary<string, ProgressTask> _tasks = new();
-
-    public void Started(string item, long totalBytes)
+    public override void Write(string? value)
     {
-        if (totalBytes >= ProgressRunner.MinShown)
-            _tasks[item] = ctx.AddTask(Markup.Escape(item.Length > 40 ? item[..40] + "…" : item), maxValue: totalBytes);
+        foreach (char c in value ?? "")
+            Write(c);
     }
 
-    public void Advanced(string item, long bytes)
+    public override void WriteLine(string? value)
     {
-        if (_tasks.TryGetValue(item, out var t))
-            t.Increment(bytes);
-    }
-
-    public void Finished(string item)
-    {
-        if (_tasks.TryRemove(item, out var t))
-            t.Value = t.MaxValue;
+        lock (_lock)
+        {
+            _pending.Append(value);
+            string text = _pending.ToString();
+            _pending.Clear();
+            line(text);
+        }
     }
 }

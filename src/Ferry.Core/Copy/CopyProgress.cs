@@ -1,13 +1,28 @@
+using Ferry.Compression;
+using Ferry.Digests;
+using Ferry.Model;
+
 namespace Ferry.Copy;
 
 /// <summary>
-/// Receives progress of a copy: each item (a layer being recompressed, a blob being written or uploaded) starts with its
-/// total size, advances by byte counts, and finishes. Called from several threads at once when blobs are processed in
-/// parallel.
+/// Receives progress of a copy (or a verify, or a served archive): each item (a blob being written, uploaded, downloaded
+/// or checked; a layer being recompressed; a daemon's save being received) starts with its total size, advances by byte
+/// counts, and finishes. Called from several threads at once when blobs are processed in parallel.
 /// </summary>
+/// <remarks>
+/// Items are named <c>HEX12 KIND</c>: the digest's first 12 hex characters and what the blob is (<c>layer (gzip)</c>,
+/// <c>config</c>, <c>blob</c>; <c>gzip→zstd</c> for a layer being recompressed). The same name is reported
+/// once per copy; a blob the destination already holds is <see cref="Skipped"/> instead. <see cref="Planned"/> says, before
+/// the items of a phase start, how many bytes the phase will move: the sum of all planned bytes is the whole job.
+/// </remarks>
 public interface ICopyProgress
 {
-    /// <summary>An item starts; <paramref name="totalBytes"/> is its size.</summary>
+    /// <summary>The job will process about <paramref name="totalBytes"/> more bytes (added to what was planned before).</summary>
+    void Planned(long totalBytes)
+    {
+    }
+
+    /// <summary>An item starts; <paramref name="totalBytes"/> is its size, or -1 when it is not known beforehand.</summary>
     void Started(string item, long totalBytes);
 
     /// <summary><paramref name="bytes"/> more bytes of the item were processed.</summary>
@@ -15,18 +30,67 @@ public interface ICopyProgress
 
     /// <summary>The item is done (or was abandoned).</summary>
     void Finished(string item);
+
+    /// <summary>An item of <paramref name="bytes"/> needs no transfer (the destination holds it): it counts as done.</summary>
+    void Skipped(string item, long bytes)
+    {
+    }
+}
+
+/// <summary>The names progress items get (<c>HEX12 KIND</c>).</summary>
+internal static class ProgressNames
+{
+    /// <summary><c>8a0b1c2d3e4f layer (gzip)</c>, <c>7c0fb4c22b44 config</c>, <c>…  blob</c>.</summary>
+    public static string Of(Descriptor d) => $"{Short(d.Digest)} {KindOf(d.MediaType)}";
+
+    /// <summary>The first 12 hex characters of a digest (docker's short form).</summary>
+    public static string Short(Digest d) => d.Hex.Length > 12 ? d.Hex[..12] : d.Hex;
+
+    /// <summary>What a media type is, in a word or two.</summary>
+    public static string KindOf(string? mediaType)
+    {
+        if (mediaType is null)
+            return "blob";
+        if (MediaTypes.IsLayer(mediaType))
+        {
+            var c = MediaTypes.LayerCompression(mediaType);
+            return c == CompressionKind.None ? "layer" : $"layer ({Compressions.Name(c)})";
+        }
+        if (mediaType is MediaTypes.OciConfig or MediaTypes.DockerConfig)
+            return "config";
+        if (MediaTypes.IsManifestOrIndex(mediaType))
+            return "manifest";
+        return "blob";
+    }
+}
+
+/// <summary>A write-through stream that reports the bytes written to an <see cref="ICopyProgress"/>.</summary>
+internal sealed class ProgressWriteStream(Stream inner, string item, ICopyProgress sink) : Archive.WriteThroughStream(inner)
+{
+    protected override void Wrote(int count) => sink.Advanced(item, count);
 }
 
 /// <summary>A read-through stream that reports the bytes read to an <see cref="ICopyProgress"/>, and the item finished when disposed.</summary>
-internal sealed class ProgressReadStream(Stream inner, string item, ICopyProgress? sink) : Archive.ReadOnlyStream
+/// <remarks>With <paramref name="finishes"/> false, whoever started the item finishes it.</remarks>
+internal sealed class ProgressReadStream(Stream inner, string item, ICopyProgress? sink, bool finishes = true) : Archive.ReadOnlyStream
 {
-    private bool _finished;
+    private bool _finished = !finishes;
 
     public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
 
     public override int Read(Span<byte> buffer)
     {
-        int n = inner.Read(buffer);
+        int n;
+        try
+        {
+            n = inner.Read(buffer);
+        }
+        catch
+        {
+            // A read that failed (a digest mismatch, a peer gone) leaves the item unfinished: the job's end says it failed.
+            _finished = true;
+            throw;
+        }
         if (n > 0)
             sink?.Advanced(item, n);
         return n;
@@ -34,7 +98,16 @@ internal sealed class ProgressReadStream(Stream inner, string item, ICopyProgres
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        int n;
+        try
+        {
+            n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _finished = true;
+            throw;
+        }
         if (n > 0)
             sink?.Advanced(item, n);
         return n;
@@ -102,5 +175,7 @@ public static class CopyProgress
             if (_items.TryRemove(item, out var box))
                 progress.Report(new CopyProgressReport(item, Interlocked.Read(ref box.Done), box.Total, true));
         }
+
+        public void Skipped(string item, long bytes) => progress.Report(new CopyProgressReport(item, bytes, bytes, true));
     }
 }

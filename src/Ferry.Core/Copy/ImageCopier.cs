@@ -33,8 +33,8 @@ public static class ImageCopier
         // Compared by real path (symlinks, .. and /proc/self/cwd resolved): writing through an alias would replace the input.
         if (source.LocalPath is string a && destination.LocalPath is string b && TemporaryFiles.RealPath(a) == TemporaryFiles.RealPath(b))
             throw new OutputException($"{b}: refusing to overwrite the input");
-        await using var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log }, cancel).ConfigureAwait(false);
-        await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log }, cancel).ConfigureAwait(false);
+        await using var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log, Progress = options.Destination.Progress ?? options.Progress }, cancel).ConfigureAwait(false);
+        await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log, Progress = options.Source.Progress ?? options.Progress }, cancel).ConfigureAwait(false);
         return await CopyAsync(src, dest, options, cancel).ConfigureAwait(false);
     }
 
@@ -111,6 +111,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         }
         await CheckIncrementalAsync(planned, states, cancel).ConfigureAwait(false);
         await RecompressAllAsync(planned, cancel).ConfigureAwait(false);
+        options.Progress?.Planned(BytesToWrite(planned));
         var results = new List<CopiedImage>();
         for (int i = 0; i < planned.Count; i++)
         {
@@ -574,6 +575,29 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         return images;
     }
 
+    /// <summary>
+    /// The bytes of the layers and configs this copy hands to the destination, each digest once, as they go out (after
+    /// recompression); what an incremental copy leaves out is not counted. What progress calls the whole write.
+    /// </summary>
+    private long BytesToWrite(List<Planned> planned)
+    {
+        var sizes = new Dictionary<Digest, long>();
+        foreach (var image in planned.SelectMany(ImagesWritten).Select(n => n.Image))
+        {
+            sizes.TryAdd(image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size);
+            foreach (var layer in image.Layers.Where(l => l.Blob is not null))
+            {
+                var target = TargetCompression(layer.ActualCompression, layer.Descriptor.Digest);
+                var (digest, size) = target != layer.ActualCompression && _staged.TryGetValue((layer.Descriptor.Digest, target), out var st)
+                    ? (st.Digest, st.Size) : (layer.Descriptor.Digest, layer.Descriptor.Size);
+                if (_incremental is not null && options.Since?.CarrierOf(digest) is not null)
+                    continue;
+                sizes.TryAdd(digest, size);
+            }
+        }
+        return sizes.Values.Sum();
+    }
+
     /// <summary>Recompresses, in parallel, every layer of the selected images whose compression changes.</summary>
     private async Task RecompressAllAsync(List<Planned> planned, CancellationToken cancel)
     {
@@ -603,6 +627,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             if (options.GzipCodec == GzipCodec.Auto)
                 options.Log?.Invoke($"note: layers are gzipped with {_gzip.Description}{(_gzip.Codec == GzipCodec.ZlibNg ? "" : $" (the fastest codec installed; --gzip-codec zlib-ng gives the bytes of machines without it)")}");
         }
+        options.Progress?.Planned(work.Values.Sum(l => l.Descriptor.Size));
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancel },
             async (kv, ct) => _staged[kv.Key] = await RecompressAsync(kv.Value, kv.Key.Item2, dir, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
@@ -622,12 +647,12 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             temp = TemporaryFiles.New(dir, ".", "layer-", ".tmp");
             _tempFiles.Add(temp);
         }
-        string item = $"recompress {src.Digest.Hex[..12]} {Compressions.Name(layer.ActualCompression)}→{Compressions.Name(target)}";
+        string item = $"{ProgressNames.Short(src.Digest)} {Compressions.Name(layer.ActualCompression)}→{Compressions.Name(target)}";
         options.Progress?.Started(item, src.Size);
         try
         {
             await using var raw = await layer.Blob!.OpenVerifiedAsync(src.Digest, src.Size, $"layer {src.Digest}", cancel).ConfigureAwait(false);
-            await using var plain = BoundedDecompression.Open(new ProgressReadStream(raw, item, options.Progress), layer.ActualCompression, $"{source.DisplayName}: layer {src.Digest}");
+            await using var plain = BoundedDecompression.Open(new ProgressReadStream(raw, item, options.Progress, finishes: false), layer.ActualCompression, $"{source.DisplayName}: layer {src.Digest}");
             // An uncompressed layer's diff_id is its digest, which the raw stream checks: hashed once.
             if (layer.ActualCompression == CompressionKind.None)
                 CheckUncompressedDiffId(layer, "");
@@ -678,13 +703,17 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         var lazy = state.Blobs.GetOrAdd(d.Digest, _ => new Lazy<Task<CopiedBlob>>(async () =>
         {
             var content = blob.Content!;
+            string item = ProgressNames.Of(d);
             if (_caps.ReusesBlobs)
             {
                 var reuse = await state.Writer.TryReuseBlobAsync(d, content.Origin, cancel).ConfigureAwait(false);
                 if (reuse != BlobReuse.None)
+                {
+                    options.Progress?.Skipped(item, d.Size);
                     return new CopiedBlob(d.Digest, d.Size, d.MediaType, reuse == BlobReuse.Mounted ? BlobAction.Mounted : BlobAction.Present);
+                }
             }
-            await state.Writer.PutBlobAsync(d, content.Reporting(options.Progress), cancel).ConfigureAwait(false);
+            await state.Writer.PutBlobAsync(d, content.Reporting(options.Progress, item), cancel).ConfigureAwait(false);
             return new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Written);
         }));
         return lazy.Value;

@@ -18,6 +18,9 @@ public sealed class RegistryResponse
     private readonly BlobSource? _blob;
     private readonly long _offset;
 
+    /// <summary>Where a blob's bytes are reported as they are sent, and the item's name.</summary>
+    internal (Copy.ICopyProgress Sink, string Item)? Progress { get; init; }
+
     private RegistryResponse(int status, byte[]? document, BlobSource? blob, long offset, long length, bool head)
     {
         Status = status;
@@ -49,6 +52,15 @@ public sealed class RegistryResponse
 
     internal static RegistryResponse Blob(int status, BlobSource blob, long offset, long length, bool head) =>
         new(status, null, blob, offset, length, head);
+
+    /// <summary>The same blob response, reporting the bytes sent.</summary>
+    internal RegistryResponse Reporting(Copy.ICopyProgress sink, string item)
+    {
+        var r = new RegistryResponse(Status, _document, _blob, _offset, ContentLength, IsHead) { Progress = (sink, item) };
+        foreach (var (k, v) in Headers)
+            r.Headers[k] = v;
+        return r;
+    }
 
     internal static RegistryResponse Error(int status, string code, string message, bool head) =>
         Document(status, Json.Write(w =>
@@ -83,6 +95,7 @@ public sealed class RegistryResponse
                 await SkipAsync(s, _offset, cancel).ConfigureAwait(false);
         }
         byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 20);
+        Progress?.Sink.Started(Progress.Value.Item, ContentLength);
         try
         {
             long left = ContentLength;
@@ -92,11 +105,13 @@ public sealed class RegistryResponse
                 if (n == 0)
                     throw new ArchiveFormatException($"{_blob.Name}: ended {left} bytes early");
                 await destination.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                Progress?.Sink.Advanced(Progress.Value.Item, n);
                 left -= n;
             }
         }
         finally
         {
+            Progress?.Sink.Finished(Progress.Value.Item);
             ArrayPool<byte>.Shared.Return(buf);
         }
     }
@@ -154,6 +169,14 @@ public sealed class ArchiveRegistry : IAsyncDisposable
                 _warnings.Add($"{s.DisplayName} is incremental: {missing.Count} layer{(missing.Count == 1 ? "" : "s")} it leaves out (shipped in {string.Join(", ", missing.Select(inc.CarrierOf).Distinct())}) {(missing.Count == 1 ? "is" : "are")} in no archive served; serve {(missing.Count == 1 ? "that archive" : "those archives")} with it");
         }
     }
+
+    /// <summary>
+    /// Receives the blobs sent (each response is an item, <c>#N HEX12 blob</c>, N counting the blob responses); set it
+    /// before serving.
+    /// </summary>
+    public Copy.ICopyProgress? Progress { get; set; }
+
+    private int _sent;
 
     /// <summary>The most entries a tag list or the catalog returns at once (clients page with <c>n</c> and <c>last</c>).</summary>
     public const int MaxPage = 10_000;
@@ -349,6 +372,8 @@ public sealed class ArchiveRegistry : IAsyncDisposable
             status = 206;
         }
         var r = RegistryResponse.Blob(status, blob, start, end - start + 1, head);
+        if (Progress is { } sink && !head)
+            r = r.Reporting(sink, $"#{Interlocked.Increment(ref _sent)} {Copy.ProgressNames.Short(digest)} blob");
         r.Headers["Content-Type"] = "application/octet-stream";
         r.Headers["Docker-Content-Digest"] = digest.ToString();
         r.Headers["Accept-Ranges"] = "bytes";

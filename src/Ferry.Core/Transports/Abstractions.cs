@@ -98,6 +98,12 @@ public sealed record TransportOptions
     public Action<string>? Log { get; init; }
 
     /// <summary>
+    /// Receives progress of what a transport does before a copy can start: receiving a daemon's save, spooling stdin
+    /// (<see cref="Copy.CopyOptions.Progress"/> is passed here by the copier when this is null).
+    /// </summary>
+    public Copy.ICopyProgress? Progress { get; init; }
+
+    /// <summary>
     /// How long a peer (registry, token server, daemon, credential helper) may keep Ferry waiting: to connect, for the
     /// answer to a request once its body is sent, for the next byte of a transfer, and for a whole small document
     /// (a manifest, a token, <c>/version</c>): 2 minutes.
@@ -380,13 +386,13 @@ public sealed class BlobContent
     internal BlobContent Through(Func<Stream, Stream> wrap) =>
         new(Digest, Size, What, Origin, async ct => wrap(await _open(ct).ConfigureAwait(false)));
 
-    /// <summary>The same content, reporting the bytes read to <paramref name="progress"/> under <see cref="What"/>.</summary>
-    internal BlobContent Reporting(ICopyProgress? progress) => progress is null ? this
+    /// <summary>The same content, reporting the bytes read to <paramref name="progress"/> as <paramref name="item"/>.</summary>
+    internal BlobContent Reporting(ICopyProgress? progress, string item) => progress is null ? this
         : new(Digest, Size, What, Origin, async ct =>
         {
             var inner = await _open(ct).ConfigureAwait(false);
-            progress.Started(What, Size);
-            return new ProgressReadStream(inner, What, progress);
+            progress.Started(item, Size);
+            return new ProgressReadStream(inner, item, progress);
         });
 
     /// <summary>A read-only stream over memory that does not copy it.</summary>

@@ -113,11 +113,11 @@ public static class ImageValidator
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(verify);
-        await using var v = new Run(source.Incremental, cancel);
+        await using var v = new Run(source.Incremental, verify.Progress, cancel);
         return await v.VerifyAsync(source, verify, cancel).ConfigureAwait(false);
     }
 
-    private sealed class Run(ShipRecord? incremental, CancellationToken outer) : IAsyncDisposable
+    private sealed class Run(ShipRecord? incremental, Copy.ICopyProgress? progress, CancellationToken outer) : IAsyncDisposable
     {
         public async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancel)
         {
@@ -358,12 +358,13 @@ public static class ImageValidator
                     ZstdLayers.Add(d.Digest);
                 bool scan = MediaTypes.IsLayer(d.MediaType) || image.Manifest is null;
                 var blob = layer.Blob;
+                progress?.Planned(d.Size);
                 Findings.AddLater(Task.Run(async () =>
                 {
                     await _gate.WaitAsync(_cancel.Token).ConfigureAwait(false);
                     try
                     {
-                        return await CheckLayerAsync(blob, d, layer.ActualCompression, layer.DiffId, subject, scan, _cancel.Token).ConfigureAwait(false);
+                        return await CheckLayerAsync(blob, d, layer.ActualCompression, layer.DiffId, subject, scan, progress, _cancel.Token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -395,16 +396,20 @@ public static class ImageValidator
         /// A layer against its digest and its diff_id, and its tar entries for names that escape the root. An
         /// uncompressed layer is hashed once: its diff_id is its digest.
         /// </summary>
-        private static async Task<List<Finding>> CheckLayerAsync(BlobSource blob, Descriptor d, CompressionKind compression, Digest? diffId, string subject, bool scan, CancellationToken cancel)
+        private static async Task<List<Finding>> CheckLayerAsync(BlobSource blob, Descriptor d, CompressionKind compression, Digest? diffId, string subject, bool scan, Copy.ICopyProgress? progress, CancellationToken cancel)
         {
             var found = new List<Finding>();
+            string item = Copy.ProgressNames.Of(d);
             try
             {
                 await using var raw = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
-                await using var plain = BoundedDecompression.Open(raw, compression, $"layer {d.Digest}");
+                progress?.Started(item, d.Size);
+                // Disposing it reports the item finished (and disposes raw, which allows it twice).
+                await using var read = new Copy.ProgressReadStream(raw, item, progress);
+                await using var plain = BoundedDecompression.Open(read, compression, $"layer {d.Digest}");
                 await using var diff = compression == CompressionKind.None ? null : new VerifyingStream(plain, "layer (uncompressed)", null, null, leaveOpen: true);
                 // Only a tar layer is scanned for escaping names (an attestation's layer is JSON).
-                if (scan && await ScanLayerEntriesAsync((Stream?)diff ?? raw, cancel).ConfigureAwait(false) is { } odd)
+                if (scan && await ScanLayerEntriesAsync((Stream?)diff ?? read, cancel).ConfigureAwait(false) is { } odd)
                     found.Add(new Finding(Severity.Warning, subject, odd));
                 var actualDiff = diff is null ? default(Digest?) : await diff.DrainAsync(cancel).ConfigureAwait(false);
                 var actualDigest = await raw.DrainAsync(cancel).ConfigureAwait(false);

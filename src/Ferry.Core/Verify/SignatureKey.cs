@@ -107,6 +107,9 @@ public sealed class VerifyOptions
     /// whose payload names that digest; else an error.
     /// </summary>
     public IReadOnlyList<SignatureKey> Keys { get; init; } = [];
+
+    /// <summary>Receives progress of the layer checks (items named as a copy names them: <c>HEX12 layer (gzip)</c>).</summary>
+    public Copy.ICopyProgress? Progress { get; init; }
 }
 
 /// <summary>A signature that verified: the image, the digest it signs, the signature manifest, and the key.</summary>

@@ -88,6 +88,48 @@ public sealed class ArchiveRegistryTests : IDisposable
         Assert.Equal(400, (await GetAsync(r, "/v2/team/app/blobs/sha256:zz")).Status);
     }
 
+    private sealed class Sent : Ferry.Copy.ICopyProgress
+    {
+        public List<string> Calls { get; } = [];
+
+        public void Started(string item, long totalBytes)
+        {
+            lock (Calls)
+                Calls.Add($"start {item} {totalBytes}");
+        }
+
+        public void Advanced(string item, long bytes)
+        {
+            lock (Calls)
+                Calls.Add($"+{bytes} {item}");
+        }
+
+        public void Finished(string item)
+        {
+            lock (Calls)
+                Calls.Add($"end {item}");
+        }
+    }
+
+    [Fact]
+    public async Task EachBlobSentIsAProgressItemAndHeadsAndManifestsAreNot()
+    {
+        await using var r = await OpenAsync(Archive());
+        var sent = new Sent();
+        r.Progress = sent;
+        var layer = App.Layers[0];
+        string hex = layer.Digest[7..19];
+        await GetAsync(r, $"/v2/team/app/blobs/{layer.Digest}");
+        await GetAsync(r, $"/v2/team/app/blobs/{layer.Digest}", "HEAD");
+        await GetAsync(r, "/v2/team/app/manifests/1");
+        await GetAsync(r, $"/v2/team/app/blobs/{layer.Digest}", range: "bytes=10-19");
+        Assert.Equal(
+        [
+            $"start #1 {hex} blob {layer.Blob.Length}", $"+{layer.Blob.Length} #1 {hex} blob", $"end #1 {hex} blob",
+            $"start #2 {hex} blob 10", $"+10 #2 {hex} blob", $"end #2 {hex} blob",
+        ], sent.Calls);
+    }
+
     [Fact]
     public async Task TagsAndTheCatalogPage()
     {

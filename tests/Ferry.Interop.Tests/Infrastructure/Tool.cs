@@ -35,10 +35,13 @@ public static class Tool
     /// <summary>Mounting a small tmpfs (root only), for the disk-full test.</summary>
     public const string Tmpfs = "tmpfs";
 
+    /// <summary>tmux: a real terminal for the progress bars (issue 14).</summary>
+    public const string Tmux = "tmux";
+
     /// <summary>The docker 20.10 client. /usr/local/bin/docker may be a newer CLI that shadows it on PATH.</summary>
     public const string DockerPath = "/usr/bin/docker";
 
-    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd, Cosign, SkopeoSigstore, Buildah];
+    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd, Cosign, SkopeoSigstore, Buildah, Tmux];
 
     /// <summary>The docker daemons the loader tests use: 20.10, and 26 in both image stores.</summary>
     public static readonly IReadOnlyList<string> Dockers = [Docker, Docker26, Docker26Containerd];
@@ -114,6 +117,7 @@ public static class Tool
         Cosign => (Env("FERRY_COSIGN") ?? "cosign", []),
         SkopeoSigstore => (Env("FERRY_SKOPEO_SIGSTORE") ?? "skopeo-sigstore-not-set", []),
         Buildah => ("buildah", []),
+        Tmux => ("tmux", []),
         Docker26 or Docker26Containerd => (Env("FERRY_DOCKER26_CLI") ?? "docker26-cli-not-set", ["--config", Docker26Config, "-H", HostOf(tool)]),
         _ => throw new ArgumentException($"unknown tool '{tool}' (want one of {string.Join(", ", All)})", nameof(tool)),
     };
@@ -192,6 +196,11 @@ public static class Tool
                     return "CONTAINERS_STORAGE_CONF is not set; buildah would use the system's image store (.ci/lib.sh: ci_setup_podman DIR)";
                 var r = Proc.Run("buildah", ["--version"], TimeSpan.FromSeconds(30));
                 return r.Ok ? null : $"'buildah --version' failed: {FirstLine(r)}";
+            }
+            case Tmux:
+            {
+                var r = Proc.Run("tmux", ["-V"], TimeSpan.FromSeconds(30));
+                return r.Ok ? null : $"'tmux -V' failed: {FirstLine(r)} (install tmux)";
             }
             case Htpasswd:
                 return File.Exists("/usr/bin/htpasswd") ? null : "/usr/bin/htpasswd does not exist (install apache2-utils)";

@@ -69,7 +69,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             if (kind == ArchiveKind.OciDirectory)
                 throw new UsageException("an OCI layout directory cannot be read from stdin");
             await using var input = (options.Stdin ?? Console.OpenStandardInput)();
-            (var index, compression) = await SpoolAsync(input, "stdin", options.TempDir, cancel).ConfigureAwait(false);
+            (var index, compression) = await SpoolAsync(input, "stdin", options.TempDir, options.Progress, cancel).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
         else if (ArchiveFile.TryOpenSplit(path) is { } split)
@@ -79,7 +79,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
                 split.Dispose();
                 throw new UsageException($"{path}: is a split archive, not an OCI layout directory");
             }
-            (var index, compression) = await OpenFileAsync(split, options.TempDir, cancel).ConfigureAwait(false);
+            (var index, compression) = await OpenFileAsync(split, options.TempDir, options.Progress, cancel).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
         else if (Directory.Exists(path))
@@ -92,7 +92,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         {
             if (kind == ArchiveKind.OciDirectory)
                 throw new UsageException($"{path}: is a file, not an OCI layout directory");
-            (var index, compression) = await OpenFileAsync(OpenInput(path), options.TempDir, cancel).ConfigureAwait(false);
+            (var index, compression) = await OpenFileAsync(OpenInput(path), options.TempDir, options.Progress, cancel).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
         else
@@ -260,7 +260,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     }
 
     /// <summary>Indexes an archive file (one file or split parts), spooling it first when it is compressed as a whole.</summary>
-    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(ArchiveFile file, string tempDir, CancellationToken cancel)
+    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(ArchiveFile file, string tempDir, Copy.ICopyProgress? progress, CancellationToken cancel)
     {
         string path = file.DisplayName;
         try
@@ -279,7 +279,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             }
             TarIndex spooled;
             await using (var joined = file.OpenRead())
-                (spooled, _) = await SpoolAsync(joined, path, tempDir, cancel).ConfigureAwait(false);
+                (spooled, _) = await SpoolAsync(joined, path, tempDir, progress, cancel).ConfigureAwait(false);
             file.Dispose();
             return (spooled, compression);
         }
@@ -340,7 +340,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     }
 
     /// <summary>Copies a non-seekable or compressed input into one temp file (deleted on dispose) and indexes it.</summary>
-    private static async ValueTask<(TarIndex, CompressionKind)> SpoolAsync(Stream input, string displayName, string tempDir, CancellationToken cancel)
+    private static async ValueTask<(TarIndex, CompressionKind)> SpoolAsync(Stream input, string displayName, string tempDir, Copy.ICopyProgress? progress, CancellationToken cancel)
     {
         var buffered = new BufferedStream(input, 1 << 16);
         // Sniff without losing bytes: the prefix read here is replayed in front of the rest.
@@ -355,7 +355,9 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         {
             try
             {
-                await using var src = BoundedDecompression.Open(joined, compression, displayName);
+                string item = $"{displayName} (spooled)";
+                progress?.Started(item, -1);
+                await using var src = BoundedDecompression.Open(new Copy.ProgressReadStream(joined, item, progress), compression, displayName);
                 await using var dst = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
                 await CopyToSpoolAsync(src, dst, cancel).ConfigureAwait(false);
             }

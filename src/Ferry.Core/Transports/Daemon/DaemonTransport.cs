@@ -51,8 +51,17 @@ internal sealed class DaemonTransport : ITransport
             {
                 throw new OutputException($"{options.TempDir}: cannot spool the daemon's save there: {e.Message.Replace(temp, options.TempDir, StringComparison.Ordinal)}", e);
             }
-            await using (fs)
-                await client.SaveAsync(r.Names, fs, options.TempDir, cancel).ConfigureAwait(false);
+            string item = $"docker save {string.Join(",", r.Names)}";
+            options.Progress?.Started(item, -1);
+            try
+            {
+                await using (fs)
+                    await client.SaveAsync(r.Names, options.Progress is { } progress ? new Copy.ProgressWriteStream(fs, item, progress) : fs, options.TempDir, cancel).ConfigureAwait(false);
+            }
+            finally
+            {
+                options.Progress?.Finished(item);
+            }
             return ArchiveSource.OpenTemporary(temp, $"docker-daemon:{string.Join(",", r.Names)} ({client.Host})", null);
         }
         catch

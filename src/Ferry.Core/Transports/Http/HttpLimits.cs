@@ -110,35 +110,9 @@ internal sealed class IdleTimeoutStream(Stream inner, TimeSpan idle, IDisposable
 /// A write-through stream that re-arms a watchdog on every write: while a request body is being sent, the
 /// "first byte" timeout of the answer must not run; it starts when the body is done.
 /// </summary>
-internal sealed class ActivityStream(Stream inner, CancellationTokenSource watchdog, TimeSpan timeout) : Stream
+internal sealed class ActivityStream(Stream inner, CancellationTokenSource watchdog, TimeSpan timeout) : Ferry.Archive.WriteThroughStream(inner)
 {
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() => inner.Flush();
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        inner.Write(buffer);
-        Rearm();
-    }
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        Rearm();
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    protected override void Wrote(int count) => Rearm();
 
     private void Rearm()
     {
