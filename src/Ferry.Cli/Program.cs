@@ -68,10 +68,14 @@ public static partial class Program
         root.Subcommands.Add(RegistryVerbs.Digest(io, debug));
         root.Subcommands.Add(RegistryVerbs.Manifest(io, debug));
         root.Subcommands.Add(RegistryVerbs.Delete(io, debug));
+        root.Subcommands.Add(Completion.Create(io));
         // A command's help ends with its examples (the list of commands stays one line each).
         if (root.Options.OfType<System.CommandLine.Help.HelpOption>().FirstOrDefault() is { Action: System.CommandLine.Help.HelpAction standard } help)
             help.Action = new ExamplesHelpAction(standard);
         // `ferry help [COMMAND]` is `ferry [COMMAND] --help`, as git and docker have it.
+        // What the completion scripts ask: the candidates for the last word.
+        if (args is ["__complete", .. var words])
+            return Completion.Complete(root, words, stdout);
         if (args is ["help", .. var rest])
             args = [.. rest, "--help"];
         // `@N` selects the N-th image (--image @0): never a response file.
@@ -113,6 +117,13 @@ public static partial class Program
         ["digest"] = ["ferry digest registry.example:5000/team/app:1", "ferry pull \"registry.example:5000/team/app@$(ferry digest registry.example:5000/team/app:1)\" -o app.tar"],
         ["manifest"] = ["ferry manifest registry.example:5000/team/app:1 | jq .", "ferry manifest registry.example:5000/team/app:1 | sha256sum   # the digest"],
         ["delete"] = ["ferry delete localhost:5000/team/app:old"],
+        ["completion"] =
+        [
+            "source <(ferry completion bash)                        # bash, now; for good: > /etc/bash_completion.d/ferry",
+            "ferry completion zsh > \"${fpath[1]}/_ferry\"            # zsh",
+            "ferry completion fish > ~/.config/fish/completions/ferry.fish",
+            "ferry completion pwsh | Out-String | Invoke-Expression  # PowerShell (add it to $PROFILE)",
+        ],
         ["serve"] = ["ferry serve images.tar                 # a read-only registry on 127.0.0.1:5000", "ferry serve week1.tar week2.tar --listen 0.0.0.0:5000 --htpasswd users.htpasswd"],
     };
 }

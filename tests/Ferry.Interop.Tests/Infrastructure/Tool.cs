@@ -38,10 +38,15 @@ public static class Tool
     /// <summary>tmux: a real terminal for the progress bars (issue 14).</summary>
     public const string Tmux = "tmux";
 
+    /// <summary>zsh and fish: the completion scripts run in them (issue 14).</summary>
+    public const string Zsh = "zsh";
+
+    public const string Fish = "fish";
+
     /// <summary>The docker 20.10 client. /usr/local/bin/docker may be a newer CLI that shadows it on PATH.</summary>
     public const string DockerPath = "/usr/bin/docker";
 
-    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd, Cosign, SkopeoSigstore, Buildah, Tmux];
+    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd, Cosign, SkopeoSigstore, Buildah, Tmux, Zsh, Fish];
 
     /// <summary>The docker daemons the loader tests use: 20.10, and 26 in both image stores.</summary>
     public static readonly IReadOnlyList<string> Dockers = [Docker, Docker26, Docker26Containerd];
@@ -118,6 +123,8 @@ public static class Tool
         SkopeoSigstore => (Env("FERRY_SKOPEO_SIGSTORE") ?? "skopeo-sigstore-not-set", []),
         Buildah => ("buildah", []),
         Tmux => ("tmux", []),
+        Zsh => ("zsh", []),
+        Fish => ("fish", []),
         Docker26 or Docker26Containerd => (Env("FERRY_DOCKER26_CLI") ?? "docker26-cli-not-set", ["--config", Docker26Config, "-H", HostOf(tool)]),
         _ => throw new ArgumentException($"unknown tool '{tool}' (want one of {string.Join(", ", All)})", nameof(tool)),
     };
