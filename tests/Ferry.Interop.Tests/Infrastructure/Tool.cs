@@ -43,10 +43,13 @@ public static class Tool
 
     public const string Fish = "fish";
 
+    /// <summary>clang: NativeAOT links with it (the release artefact test publishes one).</summary>
+    public const string Clang = "clang";
+
     /// <summary>The docker 20.10 client. /usr/local/bin/docker may be a newer CLI that shadows it on PATH.</summary>
     public const string DockerPath = "/usr/bin/docker";
 
-    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd, Cosign, SkopeoSigstore, Buildah, Tmux, Zsh, Fish];
+    public static readonly IReadOnlyList<string> All = [Docker, Podman, Skopeo, Containerd, Umoci, Registry, Htpasswd, Openssl, Tmpfs, Docker26, Docker26Containerd, Cosign, SkopeoSigstore, Buildah, Tmux, Zsh, Fish, Clang];
 
     /// <summary>The docker daemons the loader tests use: 20.10, and 26 in both image stores.</summary>
     public static readonly IReadOnlyList<string> Dockers = [Docker, Docker26, Docker26Containerd];
@@ -125,6 +128,7 @@ public static class Tool
         Tmux => ("tmux", []),
         Zsh => ("zsh", []),
         Fish => ("fish", []),
+        Clang => ("clang", []),
         Docker26 or Docker26Containerd => (Env("FERRY_DOCKER26_CLI") ?? "docker26-cli-not-set", ["--config", Docker26Config, "-H", HostOf(tool)]),
         _ => throw new ArgumentException($"unknown tool '{tool}' (want one of {string.Join(", ", All)})", nameof(tool)),
     };
