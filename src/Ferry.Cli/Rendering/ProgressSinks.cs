@@ -317,12 +317,14 @@ internal static class ProgressFrame
             }
         }
         var lines = new List<string>(shown.Count + 2);
+        // An item of unknown size (a daemon's save, a spool) that finished was all there was.
         foreach (var i in shown)
-            lines.Add(Line(i.Name, i.Done, i.Total, State(i, s.Failed), width));
+            lines.Add(Line(i.Name, i.Done, i.Total < 0 && i.Finished ? i.Done : i.Total, State(i, s.Failed), width));
         if (extra > 0)
             lines.Add(ProgressText.Fit($"… and {extra} more", width));
         string tail = s.Complete ? $"in {ProgressText.Time(s.Elapsed)}"
             : s.Failed ? $"failed after {ProgressText.Time(s.Elapsed)}"
+            : s.Total > 0 && s.Done >= s.Total ? "finishing"   // every byte is out: the peer has the last word (a daemon loading)
             : ProgressText.Rate(s.Rate) + (s.Eta is { } eta ? $" ETA {ProgressText.Time(eta)}" : "");
         lines.Add(Line($"total ({s.Finished}/{s.Count})", s.Done, s.Total, tail, width));
         return lines;

@@ -272,6 +272,29 @@ public class ProgressTests
     }
 
     [Fact]
+    public void AnItemOfUnknownSizeEndsFullAndAJobWhoseBytesAreAllOutIsFinishing()
+    {
+        var clock = new Clock();
+        var tally = new ProgressTally(() => clock.Now);
+        tally.Started("docker save app:1", -1);
+        tally.Advanced("docker save app:1", 3 << 20);
+        clock.Now += TimeSpan.FromSeconds(1);
+        var running = ProgressFrame.Render(tally.Take(), 80, 24);
+        Assert.Contains("  ?% ", running[0]);
+        Assert.Contains("3.0 MiB", running[0]);
+        tally.Finished("docker save app:1");
+        tally.Planned(2 << 20);
+        tally.Started("aaaaaaaaaaaa layer", 2 << 20);
+        tally.Advanced("aaaaaaaaaaaa layer", 2 << 20);
+        tally.Finished("aaaaaaaaaaaa layer");
+        clock.Now += TimeSpan.FromSeconds(1);
+        var lines = ProgressFrame.Render(tally.Take(), 80, 24);
+        Assert.Contains("100%", lines[0]);
+        Assert.EndsWith("done", lines[0]);
+        Assert.EndsWith("finishing", lines[^1]);
+    }
+
+    [Fact]
     public void ASkippedBlobCountsAsDoneAndSaysItExists()
     {
         var tally = new ProgressTally(() => TimeSpan.Zero);
