@@ -350,34 +350,57 @@ internal static class ProgressFrame
 }
 
 /// <summary>
+/// What both displays share: the tally every report goes to, and a timer that refreshes the display (stopped at the end).
+/// </summary>
+internal abstract class TalliedDisplay : IProgressDisplay
+{
+    private readonly Timer? _timer;
+
+    protected TalliedDisplay(TimeSpan interval, Func<TimeSpan>? clock, bool timer)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Tally = new ProgressTally(clock ?? (() => watch.Elapsed));
+        if (timer)
+            _timer = new Timer(_ => Refresh(), null, interval, interval);
+    }
+
+    protected ProgressTally Tally { get; }
+
+    /// <summary>What the timer does: redraw the bars, or print the total.</summary>
+    protected abstract void Refresh();
+
+    protected void StopTimer() => _timer?.Dispose();
+
+    public void Planned(long totalBytes) => Tally.Planned(totalBytes);
+    public void Started(string item, long totalBytes) => Tally.Started(item, totalBytes);
+    public void Advanced(string item, long bytes) => Tally.Advanced(item, bytes);
+    public virtual void Finished(string item) => Tally.Finished(item);
+    public void Skipped(string item, long bytes) => Tally.Skipped(item, bytes);
+    public abstract void Finish(bool succeeded);
+    public abstract void Interject(string line);
+    public abstract void Dispose();
+}
+
+/// <summary>
 /// Live bars on a terminal (stderr): redrawn in place every <c>interval</c> with ANSI cursor moves, each line cut to
 /// the terminal's width; messages written meanwhile go above them.
 /// </summary>
-internal sealed class TerminalProgress : IProgressDisplay
+internal sealed class TerminalProgress : TalliedDisplay
 {
     private readonly TextWriter _err;
     private readonly Func<(int Width, int Height)> _size;
-    private readonly ProgressTally _tally;
     private readonly Lock _draw = new();
-    private readonly Timer? _timer;
     private int _drawn;
     private bool _finished;
 
     public TerminalProgress(TextWriter err, Func<(int Width, int Height)> size, TimeSpan interval, Func<TimeSpan>? clock = null, bool timer = true)
+        : base(interval, clock, timer)
     {
         _err = err;
         _size = size;
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        _tally = new ProgressTally(clock ?? (() => watch.Elapsed));
-        if (timer)
-            _timer = new Timer(_ => Draw(), null, interval, interval);
     }
 
-    public void Planned(long totalBytes) => _tally.Planned(totalBytes);
-    public void Started(string item, long totalBytes) => _tally.Started(item, totalBytes);
-    public void Advanced(string item, long bytes) => _tally.Advanced(item, bytes);
-    public void Finished(string item) => _tally.Finished(item);
-    public void Skipped(string item, long bytes) => _tally.Skipped(item, bytes);
+    protected override void Refresh() => Draw();
 
     /// <summary>Redraws now.</summary>
     public void Draw()
@@ -389,7 +412,7 @@ internal sealed class TerminalProgress : IProgressDisplay
         }
     }
 
-    public void Interject(string line)
+    public override void Interject(string line)
     {
         lock (_draw)
         {
@@ -404,17 +427,17 @@ internal sealed class TerminalProgress : IProgressDisplay
         }
     }
 
-    public void Finish(bool succeeded)
+    public override void Finish(bool succeeded)
     {
-        _timer?.Dispose();
+        StopTimer();
         lock (_draw)
         {
             if (_finished)
                 return;
             if (succeeded)
-                _tally.Complete();
+                Tally.Complete();
             else
-                _tally.Fail();
+                Tally.Fail();
             // The last frame stays on the screen: at 100 %, or where the error stopped it (the error line follows).
             DrawLocked();
             _finished = true;
@@ -424,7 +447,7 @@ internal sealed class TerminalProgress : IProgressDisplay
     private void DrawLocked()
     {
         var (w, h) = _size();
-        var lines = ProgressFrame.Render(_tally.Take(), w, h);
+        var lines = ProgressFrame.Render(Tally.Take(), w, h);
         var sb = new StringBuilder();
         if (_drawn > 0)
             sb.Append("\x1b[").Append(_drawn).Append('A');
@@ -437,9 +460,9 @@ internal sealed class TerminalProgress : IProgressDisplay
         _drawn = lines.Count;
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
-        _timer?.Dispose();
+        StopTimer();
         lock (_draw)
             _finished = true;
     }
@@ -449,32 +472,24 @@ internal sealed class TerminalProgress : IProgressDisplay
 /// Plain lines for logs and pipes (<c>--progress plain</c>): a line when an item worth one ends, and the total every
 /// <c>interval</c> and at the end.
 /// </summary>
-internal sealed class PlainProgress : IProgressDisplay
+internal sealed class PlainProgress : TalliedDisplay
 {
     private readonly TextWriter _err;
-    private readonly ProgressTally _tally;
-    private readonly Timer? _timer;
     private readonly Lock _write = new();
     private bool _finished;
 
     public PlainProgress(TextWriter err, TimeSpan interval, Func<TimeSpan>? clock = null, bool timer = true)
+        : base(interval, clock, timer)
     {
         _err = err;
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        _tally = new ProgressTally(clock ?? (() => watch.Elapsed));
-        if (timer)
-            _timer = new Timer(_ => Tick(), null, interval, interval);
     }
 
-    public void Planned(long totalBytes) => _tally.Planned(totalBytes);
-    public void Started(string item, long totalBytes) => _tally.Started(item, totalBytes);
-    public void Advanced(string item, long bytes) => _tally.Advanced(item, bytes);
-    public void Skipped(string item, long bytes) => _tally.Skipped(item, bytes);
+    protected override void Refresh() => Tick();
 
-    public void Finished(string item)
+    public override void Finished(string item)
     {
-        _tally.Finished(item);
-        if (_tally.View(item) is { } v && (v.Total < 0 || v.Total >= ProgressRunner.MinShown))
+        base.Finished(item);
+        if (Tally.View(item) is { } v && (v.Total < 0 || v.Total >= ProgressRunner.MinShown))
         {
             string rate = v.Rate > 0 ? $", {ProgressText.Rate(v.Rate)}" : "";
             string size = v.Total >= 0 && v.Done < v.Total ? $"{ProgressText.Of(v.Done, v.Total)}, stopped" : ProgressText.Size(v.Done);
@@ -485,20 +500,20 @@ internal sealed class PlainProgress : IProgressDisplay
     /// <summary>Prints the total now.</summary>
     public void Tick()
     {
-        var s = _tally.Take();
+        var s = Tally.Take();
         if (s.Count > 0 || s.Total > 0)
             Write(Total(s));
     }
 
-    public void Interject(string line) => Write(line, always: true);
+    public override void Interject(string line) => Write(line, always: true);
 
-    public void Finish(bool succeeded)
+    public override void Finish(bool succeeded)
     {
-        _timer?.Dispose();
+        StopTimer();
         if (succeeded)
         {
-            _tally.Complete();
-            var s = _tally.Take();
+            Tally.Complete();
+            var s = Tally.Take();
             if (s.Count > 0 || s.Total > 0)
                 Write(Total(s));
         }
@@ -523,9 +538,9 @@ internal sealed class PlainProgress : IProgressDisplay
         }
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
-        _timer?.Dispose();
+        StopTimer();
         lock (_write)
             _finished = true;
     }
