@@ -31,6 +31,6 @@ internal sealed class Printer : IProgress<CopyProgressReport>
     public void Report(CopyProgressReport value)
     {
         if (value.Finished)
-            Console.Error.WriteLine($"  {value.Item}: {value.BytesDone} of {value.TotalBytes} bytes");
+            Console.Error.WriteLine($"  {value.Item}: {value.BytesDone} of {value.TotalBytes} bytes ({value.JobBytesDone} of {value.JobBytesPlanned} of the copy)");
     }
 }

@@ -131,7 +131,14 @@ internal sealed class ProgressReadStream(Stream inner, string item, ICopyProgres
 /// <param name="BytesDone">Bytes of it processed so far.</param>
 /// <param name="TotalBytes">Its size.</param>
 /// <param name="Finished">Whether it is done (or was abandoned).</param>
-public sealed record CopyProgressReport(string Item, long BytesDone, long TotalBytes, bool Finished);
+public sealed record CopyProgressReport(string Item, long BytesDone, long TotalBytes, bool Finished)
+{
+    /// <summary>Bytes of the whole job done so far (every item's, skipped ones counted whole).</summary>
+    public long JobBytesDone { get; init; }
+
+    /// <summary>Bytes the whole job was planned to process so far (<see cref="ICopyProgress.Planned"/>; it may grow as phases start).</summary>
+    public long JobBytesPlanned { get; init; }
+}
 
 /// <summary>Progress of a copy for .NET's <see cref="IProgress{T}"/>.</summary>
 public static class CopyProgress
@@ -149,33 +156,52 @@ public static class CopyProgress
 
     private sealed class Reporter(IProgress<CopyProgressReport> progress) : ICopyProgress
     {
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StrongBox> _items = new(StringComparer.Ordinal);
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Box> _items = new(StringComparer.Ordinal);
+        private long _planned;
+        private long _jobDone;
 
-        private sealed class StrongBox(long total)
+        private sealed class Box(long total)
         {
             public long Total = total;
             public long Done;
         }
 
+        public void Planned(long totalBytes) => Interlocked.Add(ref _planned, Math.Max(0, totalBytes));
+
         public void Started(string item, long totalBytes)
         {
-            _items[item] = new StrongBox(totalBytes);
-            progress.Report(new CopyProgressReport(item, 0, totalBytes, false));
+            _items[item] = new Box(totalBytes);
+            Report(item, 0, totalBytes, false);
         }
 
         public void Advanced(string item, long bytes)
         {
-            var box = _items.GetOrAdd(item, _ => new StrongBox(0));
+            var box = _items.GetOrAdd(item, _ => new Box(-1));
             long done = Interlocked.Add(ref box.Done, bytes);
-            progress.Report(new CopyProgressReport(item, done, box.Total, false));
+            // The job counts an item's bytes up to its size (none of an item of unknown size).
+            long counted = box.Total < 0 ? 0 : Math.Min(done, box.Total) - Math.Min(done - bytes, box.Total);
+            if (counted > 0)
+                Interlocked.Add(ref _jobDone, counted);
+            Report(item, done, box.Total, false);
         }
 
         public void Finished(string item)
         {
             if (_items.TryRemove(item, out var box))
-                progress.Report(new CopyProgressReport(item, Interlocked.Read(ref box.Done), box.Total, true));
+                Report(item, Interlocked.Read(ref box.Done), box.Total, true);
         }
 
-        public void Skipped(string item, long bytes) => progress.Report(new CopyProgressReport(item, bytes, bytes, true));
+        public void Skipped(string item, long bytes)
+        {
+            Interlocked.Add(ref _jobDone, bytes);
+            Report(item, bytes, bytes, true);
+        }
+
+        private void Report(string item, long done, long total, bool finished) =>
+            progress.Report(new CopyProgressReport(item, done, total, finished)
+            {
+                JobBytesDone = Interlocked.Read(ref _jobDone),
+                JobBytesPlanned = Interlocked.Read(ref _planned),
+            });
     }
 }

@@ -75,6 +75,28 @@ public class ProgressTests
         Assert.Equal(blobs.Sum(b => b.Size), rec.PlannedBytes);
     }
 
+    private sealed class Reports : IProgress<CopyProgressReport>
+    {
+        public ConcurrentQueue<CopyProgressReport> All { get; } = new();
+
+        public void Report(CopyProgressReport value) => All.Enqueue(value);
+    }
+
+    [Fact]
+    public void IProgressReportsCarryTheWholeJobsBytes()
+    {
+        using var dir = new TempDir();
+        string src = BigImageArchive(dir);
+        var reports = new Reports();
+        var result = CopyWith(CopyProgress.To(reports), src, dir.Path("out.tar"), CompressMode.Gzip);
+        long planned = reports.All.Max(r => r.JobBytesPlanned);
+        long written = result.Images.Single().Blobs.Sum(b => b.Size);
+        Assert.True(planned > written, "the plan counts the recompression too");
+        Assert.Equal(planned, reports.All.Max(r => r.JobBytesDone));
+        Assert.All(reports.All, r => Assert.True(r.JobBytesDone <= r.JobBytesPlanned || r.JobBytesPlanned < planned, $"{r.JobBytesDone} > {r.JobBytesPlanned}"));
+        Assert.All(reports.All.Where(r => r.Finished), r => Assert.Equal(r.TotalBytes, r.BytesDone));
+    }
+
     [Fact]
     public void RecompressionIsAPhaseOfItsOwnAndThePlanCoversBoth()
     {
