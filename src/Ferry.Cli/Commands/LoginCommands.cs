@@ -16,9 +16,10 @@ internal static class LoginCommands
         var insecure = new Option<bool>("--insecure") { Description = "Allow plain HTTP and unverified TLS (plain HTTP is always allowed for localhost/127.0.0.1)" };
         var ca = new Option<string>("--ca-cert") { Description = "PEM file of CA certificates to trust for the registry's TLS" };
         var timeout = TimeoutOption.Create();
+        var json = new Option<bool>("--json") { Description = "Print what was kept, as JSON (docs/json.md)" };
         var cmd = new Command("login", "Check credentials against a registry and keep them in the auth file docker and podman use (mode 0600)")
         {
-            registry, user, password, stdin, authFile, insecure, ca, timeout,
+            registry, user, password, stdin, authFile, insecure, ca, timeout, json,
         };
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
@@ -33,7 +34,18 @@ internal static class LoginCommands
                 throw new UsageException("give the password with --password-stdin (or --password)");
             var options = new RegistryOptions { Insecure = parse.GetValue(insecure), CaCertificate = parse.GetValue(ca) };
             string file = await RegistryLogin.LoginAsync(parse.GetValue(registry)!, parse.GetValue(user)!, pass, options, TimeoutOption.Read(parse, timeout), parse.GetValue(authFile), cancel).ConfigureAwait(false);
-            io.Err.WriteLine($"Login Succeeded (credentials kept in {file})");
+            if (parse.GetValue(json))
+                io.Out.WriteLine(Rendering.JsonOut.Write(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("schemaVersion", 1);
+                    w.WriteString("registry", parse.GetValue(registry));
+                    w.WriteString("username", parse.GetValue(user));
+                    w.WriteString("authFile", file);
+                    w.WriteEndObject();
+                }));
+            else
+                io.Err.WriteLine($"Login Succeeded (credentials kept in {file})");
             return ExitCodes.Ok;
         }, ct));
         return cmd;
@@ -43,11 +55,23 @@ internal static class LoginCommands
     {
         var registry = new Argument<string>("REGISTRY") { Description = "HOST[:PORT] of the registry" };
         var authFile = new Option<string>("--authfile") { Description = "Auth file (default: $REGISTRY_AUTH_FILE, else ~/.docker/config.json)" };
-        var cmd = new Command("logout", "Remove a registry's credentials from the auth file") { registry, authFile };
+        var json = new Option<bool>("--json") { Description = "Print what was removed, as JSON (docs/json.md)" };
+        var cmd = new Command("logout", "Remove a registry's credentials from the auth file") { registry, authFile, json };
         cmd.SetAction(parse => Guard.Run(io, parse.GetValue(debug), () =>
         {
             string? file = RegistryLogin.Logout(parse.GetValue(registry)!, parse.GetValue(authFile));
-            io.Err.WriteLine(file is null ? $"Not logged in to {parse.GetValue(registry)}" : $"Removed login credentials for {parse.GetValue(registry)} from {file}");
+            if (parse.GetValue(json))
+                io.Out.WriteLine(Rendering.JsonOut.Write(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("schemaVersion", 1);
+                    w.WriteString("registry", parse.GetValue(registry));
+                    w.WriteBoolean("removed", file is not null);
+                    w.WriteString("authFile", file);
+                    w.WriteEndObject();
+                }));
+            else
+                io.Err.WriteLine(file is null ? $"Not logged in to {parse.GetValue(registry)}" : $"Removed login credentials for {parse.GetValue(registry)} from {file}");
             return ExitCodes.Ok;
         }));
         return cmd;

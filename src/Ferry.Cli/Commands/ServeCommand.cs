@@ -34,9 +34,10 @@ internal static class ServeCommand
         var htpasswd = new Option<string>("--htpasswd") { Description = "Require basic auth with the users of this htpasswd file (bcrypt entries: htpasswd -B)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No access log (one line per request on stderr)" };
         var progress = ProgressOption.Create();
+        var json = new Option<bool>("--json") { Description = "Once listening, print where and what is served as one JSON document on stdout (docs/json.md): for scripts that pick a free port with --listen 127.0.0.1:0" };
         var cmd = new Command("serve", "Serve archives as a read-only OCI registry (GET/HEAD of manifests, blobs with Range, tags, catalog, referrers) straight from the files, by offset")
         {
-            archives, listen, cert, key, htpasswd, quiet, progress,
+            archives, listen, cert, key, htpasswd, quiet, progress, json,
         };
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
@@ -57,7 +58,7 @@ internal static class ServeCommand
             return await Rendering.ProgressRunner.RunAsync(ProgressOption.Read(parse, progress), io, sink =>
             {
                 registry.Progress = sink;
-                return RunAsync(registry, endpoint, certificate, users, parse.GetValue(quiet) ? null : log, log, cancel);
+                return RunAsync(registry, endpoint, certificate, users, parse.GetValue(quiet) ? null : log, log, parse.GetValue(json) ? io.Out : null, cancel);
             }).ConfigureAwait(false);
         }, ct));
         return cmd;
@@ -90,7 +91,7 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<int> RunAsync(ArchiveRegistry registry, IPEndPoint endpoint, X509Certificate2? certificate, Htpasswd? users, TextWriter? access, TextWriter log, CancellationToken cancel)
+    private static async Task<int> RunAsync(ArchiveRegistry registry, IPEndPoint endpoint, X509Certificate2? certificate, Htpasswd? users, TextWriter? access, TextWriter log, TextWriter? json, CancellationToken cancel)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "ferry" });
         builder.Logging.ClearProviders();
@@ -122,6 +123,23 @@ internal static class ServeCommand
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? endpoint.ToString();
         var (manifests, blobs) = registry.Counts;
         log.WriteLine($"ferry: serving {registry.Repositories.Count} repositories ({manifests} manifests, {blobs} blobs) on {address}");
+        if (json is not null)
+        {
+            json.WriteLine(Rendering.JsonOut.Write(w =>
+            {
+                w.WriteStartObject();
+                w.WriteNumber("schemaVersion", 1);
+                w.WriteString("address", address);
+                w.WriteStartArray("repositories");
+                foreach (var r in registry.Repositories)
+                    w.WriteStringValue(r);
+                w.WriteEndArray();
+                w.WriteNumber("manifests", manifests);
+                w.WriteNumber("blobs", blobs);
+                w.WriteEndObject();
+            }));
+            json.Flush();
+        }
         // SIGTERM/SIGINT are how serve ends: stop taking connections, give those in flight a moment, exit 0.
         Program.ExitOnSignal(0, "ferry: serve: stopped");
         try

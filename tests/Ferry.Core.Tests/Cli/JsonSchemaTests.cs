@@ -118,6 +118,51 @@ public sealed partial class JsonSchemaTests : IDisposable
     }
 
     [Fact]
+    public void LoginAndLogoutPrintWhatDocsJsonSays()
+    {
+        using var reg = new FakeRegistry("user:pass");
+        string auth = _dir.Path("auth.json");
+        var login = Run("login", reg.Address, "-u", "user", "-p", "pass", "--authfile", auth, "--json");
+        Ok(login);
+        var logout = Run("logout", reg.Address, "--authfile", auth, "--json");
+        Ok(logout);
+        var nothing = Run("logout", reg.Address, "--authfile", auth, "--json");
+        Ok(nothing);
+        Assert.Contains("\"removed\": false", nothing.Out, StringComparison.Ordinal);
+        Conforms("login and logout", login.Out, logout.Out, nothing.Out);
+    }
+
+    [Fact]
+    public async Task ServePrintsWhereItListensAsDocsJsonSays()
+    {
+        string sample = Corpus.Path("samples/ferry-sample.tar");
+        Directory.CreateDirectory(_dir.Path("tmp"));
+        using var p = FerryProcess.Start(_dir.Path("tmp"), "serve", sample, "--listen", "127.0.0.1:0", "--json", "-q");
+        try
+        {
+            var doc = new System.Text.StringBuilder();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while (await p.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                doc.AppendLine(line);
+                if (line == "}")
+                    break;
+            }
+            Conforms("serve", doc.ToString());
+            using var json = JsonDocument.Parse(doc.ToString());
+            var address = new Uri(json.RootElement.GetProperty("address").GetString()!);
+            Assert.NotEqual(0, address.Port);
+            using var http = new HttpClient();
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync(new Uri(address, "/v2/"))).StatusCode);
+        }
+        finally
+        {
+            p.Kill(true);
+            await p.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
     public void RegistryVerbsPrintWhatDocsJsonSays()
     {
         using var reg = new FakeRegistry();
