@@ -90,7 +90,7 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
     public sealed record ItemView(string Name, long Total, long Done, bool Finished, bool Skipped, double Rate);
 
     /// <summary>Everything at one moment.</summary>
-    public sealed record Snapshot(IReadOnlyList<ItemView> Items, long Done, long Total, double Rate, int Finished, int Count, TimeSpan Elapsed, bool Complete, bool Failed = false)
+    public sealed record Snapshot(IReadOnlyList<ItemView> Items, long Done, long Total, double Rate, int Finished, int Count, TimeSpan Elapsed, bool Complete, bool Failed = false, bool HasPlan = false)
     {
         /// <summary>The time left at the current rate, when it can be told.</summary>
         public TimeSpan? Eta => Complete || Failed || Rate <= 0 || Total <= Done ? null : TimeSpan.FromSeconds((Total - Done) / Rate);
@@ -122,6 +122,8 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
             if (_items.TryGetValue(item, out var e))
             {
                 // Started again (a retried upload reads the blob again): it starts over.
+                if (e.Ended is not null)
+                    _finishedKept--;
                 e.Total = totalBytes;
                 e.Done = 0;
                 e.Started = now();
@@ -146,8 +148,11 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
     {
         lock (_lock)
         {
-            if (_items.TryGetValue(item, out var e))
-                e.Ended ??= now();
+            if (_items.TryGetValue(item, out var e) && e.Ended is null)
+            {
+                e.Ended = now();
+                Retire();
+            }
         }
     }
 
@@ -198,8 +203,8 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
         lock (_lock)
         {
             var t = _ended ?? now();
-            long done = 0, known = 0;
-            int finished = 0;
+            long done = _retiredDone, known = _retiredTotal;
+            int finished = _retiredCount;
             var views = new List<ItemView>(_order.Count);
             foreach (var e in _order)
             {
@@ -217,14 +222,40 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
             double span = (t - at0).TotalSeconds;
             double elapsed = (t - _start).TotalSeconds;
             double rate = span >= 0.5 ? (done - done0) / span : elapsed > 0 ? done / elapsed : 0;
-            return new Snapshot(views, done, Math.Max(_planned, known), rate, finished, _order.Count, t - _start, _complete, _failed);
+            return new Snapshot(views, done, Math.Max(_planned, known), rate, finished, _order.Count + _retiredCount, t - _start, _complete, _failed, _planned > 0);
         }
     }
+
+    /// <summary>
+    /// Finished items kept beyond this many are retired (oldest first) into the totals: a server sending blobs for
+    /// weeks must not grow with them.
+    /// </summary>
+    internal const int MaxFinishedKept = 1024;
+
+    private long _retiredDone, _retiredTotal;
+    private int _retiredCount, _finishedKept;
 
     private void Add(Entry e)
     {
         _items[e.Name] = e;
         _order.Add(e);
+        if (e.Ended is not null)
+            Retire();
+    }
+
+    /// <summary>Counts an item that just finished, retiring the oldest finished ones when too many are kept.</summary>
+    private void Retire()
+    {
+        if (++_finishedKept <= MaxFinishedKept)
+            return;
+        int at = _order.FindIndex(x => x.Ended is not null);
+        var old = _order[at];
+        _order.RemoveAt(at);
+        _items.Remove(old.Name);
+        _retiredDone += old.Counted;
+        _retiredTotal += Math.Max(0, old.Total);
+        _retiredCount++;
+        _finishedKept--;
     }
 
     private static ItemView ViewOf(Entry e, TimeSpan t)
@@ -324,7 +355,7 @@ internal static class ProgressFrame
             lines.Add(ProgressText.Fit($"… and {extra} more", width));
         string tail = s.Complete ? $"in {ProgressText.Time(s.Elapsed)}"
             : s.Failed ? $"failed after {ProgressText.Time(s.Elapsed)}"
-            : s.Total > 0 && s.Done >= s.Total ? "finishing"   // every byte is out: the peer has the last word (a daemon loading)
+            : s.HasPlan && s.Done >= s.Total ? "finishing"   // every planned byte is out: the peer has the last word (a daemon loading)
             : ProgressText.Rate(s.Rate) + (s.Eta is { } eta ? $" ETA {ProgressText.Time(eta)}" : "");
         lines.Add(Line($"total ({s.Finished}/{s.Count})", s.Done, s.Total, tail, width));
         return lines;
@@ -497,12 +528,19 @@ internal sealed class PlainProgress : TalliedDisplay
         }
     }
 
-    /// <summary>Prints the total now.</summary>
+    private (long Done, int Count, int Finished) _lastTick = (-1, -1, -1);
+
+    /// <summary>Prints the total now, unless nothing moved since the last time (an idle serve prints nothing).</summary>
     public void Tick()
     {
         var s = Tally.Take();
-        if (s.Count > 0 || s.Total > 0)
-            Write(Total(s));
+        if (s.Count == 0 && s.Total == 0)
+            return;
+        var now = (s.Done, s.Count, s.Finished);
+        if (now == _lastTick)
+            return;
+        _lastTick = now;
+        Write(Total(s));
     }
 
     public override void Interject(string line) => Write(line, always: true);

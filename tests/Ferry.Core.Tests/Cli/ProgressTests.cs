@@ -314,6 +314,34 @@ public class ProgressTests
         Assert.Contains("100%", lines[0]);
         Assert.EndsWith("done", lines[0]);
         Assert.EndsWith("finishing", lines[^1]);
+
+        // Without a plan (what serve sends) all done is just idle: the rate, not "finishing".
+        var served = new ProgressTally(() => clock.Now);
+        served.Started("#1 aaaaaaaaaaaa blob", 2 << 20);
+        served.Advanced("#1 aaaaaaaaaaaa blob", 2 << 20);
+        served.Finished("#1 aaaaaaaaaaaa blob");
+        Assert.DoesNotContain("finishing", ProgressFrame.Render(served.Take(), 80, 24)[^1]);
+    }
+
+    [Fact]
+    public void AServerSendingBlobsForeverKeepsABoundedTally()
+    {
+        var tally = new ProgressTally(() => TimeSpan.Zero);
+        for (int i = 0; i < 5000; i++)
+        {
+            string name = $"#{i} aaaaaaaaaaaa blob";
+            tally.Started(name, 100);
+            tally.Advanced(name, 100);
+            tally.Finished(name);
+        }
+        tally.Started("#5000 aaaaaaaaaaaa blob", 100);
+        var s = tally.Take();
+        Assert.Equal(ProgressTally.MaxFinishedKept + 1, s.Items.Count);
+        Assert.Equal(5001, s.Count);
+        Assert.Equal(5000, s.Finished);
+        Assert.Equal(500_000, s.Done);
+        Assert.Equal(500_100, s.Total);
+        Assert.Equal("#5000 aaaaaaaaaaaa blob", s.Items[^1].Name);
     }
 
     [Fact]
@@ -355,6 +383,25 @@ public class ProgressTests
             "ferry: progress: 100% (4.0/4.0 MiB), 1.0 MiB/s in 0:04, 2/2 items",
         ], lines);
         Assert.DoesNotContain('\x1b', err.ToString());
+    }
+
+    [Fact]
+    public void PlainLinesSayNothingWhileNothingMoves()
+    {
+        var clock = new Clock();
+        var err = new StringWriter();
+        var plain = new PlainProgress(err, TimeSpan.FromHours(1), () => clock.Now, timer: false);
+        plain.Started("#1 aaaaaaaaaaaa blob", 2 << 20);
+        plain.Advanced("#1 aaaaaaaaaaaa blob", 2 << 20);
+        plain.Finished("#1 aaaaaaaaaaaa blob");
+        for (int i = 0; i < 5; i++)
+        {
+            clock.Now += TimeSpan.FromSeconds(5);
+            plain.Tick();
+        }
+        var lines = err.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length); // the blob's line and one total: a served archive left idle is quiet
+        Assert.StartsWith("ferry: progress: 100% ", lines[1]);
     }
 
     [Fact]
