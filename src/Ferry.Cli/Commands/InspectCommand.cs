@@ -61,7 +61,7 @@ internal static class InspectCommand
             switch (image.Root)
             {
                 case ArtifactNode art:
-                    o.WriteLine(Row(name, art.Manifest.Digest.Hex[..12], "(artifact)", Size(art.Blobs.Sum(b => b.Descriptor.Size)), (art.Blobs.Count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "-"));
+                    o.WriteLine(Row(name, art.Manifest.Digest.Short, "(artifact)", Size(art.Blobs.Sum(b => b.Descriptor.Size)), (art.Blobs.Count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "-"));
                     continue;
                 case IndexNode idx:
                     foreach (var c in idx.Children.Where(c => c is OpaqueNode { Blob: null } && Model.MediaTypes.IsManifestOrIndex(c.Descriptor!.MediaType)))
@@ -71,7 +71,7 @@ internal static class InspectCommand
             foreach (var node in image.Images().Where(n => !NamedImage.IsAttestation(n)))
             {
                 var img = node.Image;
-                o.WriteLine(Row(name, img.ImageId.Hex[..12], NamedImage.PlatformOf(node)?.ToString() ?? "-", Size(img.Layers.Sum(l => l.Descriptor.Size)),
+                o.WriteLine(Row(name, img.ImageId.Short, NamedImage.PlatformOf(node)?.ToString() ?? "-", Size(img.Layers.Sum(l => l.Descriptor.Size)),
                     img.Layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Created(img.Config.Created)));
             }
         }
@@ -168,7 +168,7 @@ internal static class InspectCommand
         foreach (var r in image.Referrers)
         {
             string kind = r.Kind switch { ReferrerKind.Signature => "signature", ReferrerKind.Attestation => "attestation", ReferrerKind.Sbom => "sbom", _ => r.Artifact.Type };
-            o.WriteLine($"      {kind,-12} {r.Artifact.Manifest.Digest} of {r.Subject.Hex[..12]}{(r.SignedBy is string by ? (by == "a key" ? ", signed with a key" : $", signed by {by}") : "")}");
+            o.WriteLine($"      {kind,-12} {r.Artifact.Manifest.Digest} of {r.Subject.Short}{(r.SignedBy is string by ? (by == "a key" ? ", signed with a key" : $", signed by {by}") : "")}");
         }
     }
 

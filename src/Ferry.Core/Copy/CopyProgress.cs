@@ -1,5 +1,4 @@
 using Ferry.Compression;
-using Ferry.Digests;
 using Ferry.Model;
 
 namespace Ferry.Copy;
@@ -41,10 +40,7 @@ public interface ICopyProgress
 internal static class ProgressNames
 {
     /// <summary><c>8a0b1c2d3e4f layer (gzip)</c>, <c>7c0fb4c22b44 config</c>, <c>…  blob</c>.</summary>
-    public static string Of(Descriptor d) => $"{Short(d.Digest)} {KindOf(d.MediaType)}";
-
-    /// <summary>The first 12 hex characters of a digest (docker's short form).</summary>
-    public static string Short(Digest d) => d.Hex.Length > 12 ? d.Hex[..12] : d.Hex;
+    public static string Of(Descriptor d) => $"{d.Digest.Short} {KindOf(d.MediaType)}";
 
     /// <summary>What a media type is, in a word or two.</summary>
     public static string KindOf(string? mediaType)

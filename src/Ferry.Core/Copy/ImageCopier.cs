@@ -226,7 +226,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 Blob = new BytesBlob(raw, "platform subset"),
                 Children = chosen,
             };
-            options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} subset to {string.Join(", ", wanted)}: new index {subset.Digest} (--keep-index keeps {index.Index.Digest.Hex[..12]}…)");
+            options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} subset to {string.Join(", ", wanted)}: new index {subset.Digest} (--keep-index keeps {index.Index.Digest.Short}…)");
         }
         var result = new NamedImage { Root = root };
         result.NameList.AddRange(image.Names);
@@ -256,7 +256,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             bool childSigned = root is ImageNode { Image.Manifest: { } m } && result.Referrers.Any(r => r.Kind == ReferrerKind.Signature && r.Subject == m.Digest);
             if (!childSigned)
                 throw new UsageException($"{image.Label}: index {index.Index.Digest} is signed (signature {indexSignature.Artifact.Manifest.Digest}), and the platform subset {(root is IndexNode ? "makes a new index" : "carries an unsigned manifest instead")}: use --keep-index to keep the signed index (sparse), or --remove-signatures");
-            options.Log?.Invoke($"note: {image.Label}: the index's signature stays with index {index.Index.Digest.Hex[..12]}…; {NamedImage.PlatformOf((ImageNode)root)}'s manifest carries its own");
+            options.Log?.Invoke($"note: {image.Label}: the index's signature stays with index {index.Index.Digest.Short}…; {NamedImage.PlatformOf((ImageNode)root)}'s manifest carries its own");
         }
         return result;
     }
@@ -585,15 +585,9 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         foreach (var image in planned.SelectMany(ImagesWritten).Select(n => n.Image))
         {
             sizes.TryAdd(image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size);
-            foreach (var layer in image.Layers.Where(l => l.Blob is not null))
-            {
-                var target = TargetCompression(layer.ActualCompression, layer.Descriptor.Digest);
-                var (digest, size) = target != layer.ActualCompression && _staged.TryGetValue((layer.Descriptor.Digest, target), out var st)
-                    ? (st.Digest, st.Size) : (layer.Descriptor.Digest, layer.Descriptor.Size);
-                if (_incremental is not null && options.Since?.CarrierOf(digest) is not null)
-                    continue;
-                sizes.TryAdd(digest, size);
-            }
+            // As the layer goes out (OutgoingLayer: kept, or its recompression); one left out has no content.
+            foreach (var outgoing in image.Layers.Where(l => l.Blob is not null).Select(l => OutgoingLayer(l, dockerFamily: false, forDocker: false)).Where(o => o.Content is not null))
+                sizes.TryAdd(outgoing.Descriptor.Digest, outgoing.Descriptor.Size);
         }
         return sizes.Values.Sum();
     }
@@ -647,7 +641,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             temp = TemporaryFiles.New(dir, ".", "layer-", ".tmp");
             _tempFiles.Add(temp);
         }
-        string item = $"{ProgressNames.Short(src.Digest)} {Compressions.Name(layer.ActualCompression)}→{Compressions.Name(target)}";
+        string item = $"{src.Digest.Short} {Compressions.Name(layer.ActualCompression)}→{Compressions.Name(target)}";
         options.Progress?.Started(item, src.Size);
         try
         {

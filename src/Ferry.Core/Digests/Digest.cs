@@ -20,6 +20,9 @@ public readonly record struct Digest
     /// <summary>The lowercase hex encoding of the hash.</summary>
     public string Hex { get; }
 
+    /// <summary>The first 12 hex characters: docker's short form of an image ID (<c>9e34b1f9a3c2</c>).</summary>
+    public string Short => Hex[..12];
+
     /// <inheritdoc/>
     public override string ToString() => Algorithm + ":" + Hex;
 

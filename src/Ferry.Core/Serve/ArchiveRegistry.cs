@@ -373,7 +373,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         }
         var r = RegistryResponse.Blob(status, blob, start, end - start + 1, head);
         if (Progress is { } sink && !head)
-            r = r.Reporting(sink, $"#{Interlocked.Increment(ref _sent)} {Copy.ProgressNames.Short(digest)} blob");
+            r = r.Reporting(sink, $"#{Interlocked.Increment(ref _sent)} {digest.Short} blob");
         r.Headers["Content-Type"] = "application/octet-stream";
         r.Headers["Docker-Content-Digest"] = digest.ToString();
         r.Headers["Accept-Ranges"] = "bytes";
