@@ -72,10 +72,10 @@ public static partial class Program
         // A command's help ends with its examples (the list of commands stays one line each).
         if (root.Options.OfType<System.CommandLine.Help.HelpOption>().FirstOrDefault() is { Action: System.CommandLine.Help.HelpAction standard } help)
             help.Action = new ExamplesHelpAction(standard);
-        // `ferry help [COMMAND]` is `ferry [COMMAND] --help`, as git and docker have it.
         // What the completion scripts ask: the candidates for the last word.
         if (args is ["__complete", .. var words])
             return Completion.Complete(root, words, stdout);
+        // `ferry help [COMMAND]` is `ferry [COMMAND] --help`, as git and docker have it.
         if (args is ["help", .. var rest])
             args = [.. rest, "--help"];
         // `@N` selects the N-th image (--image @0): never a response file.

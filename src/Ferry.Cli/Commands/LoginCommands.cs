@@ -35,14 +35,11 @@ internal static class LoginCommands
             var options = new RegistryOptions { Insecure = parse.GetValue(insecure), CaCertificate = parse.GetValue(ca) };
             string file = await RegistryLogin.LoginAsync(parse.GetValue(registry)!, parse.GetValue(user)!, pass, options, TimeoutOption.Read(parse, timeout), parse.GetValue(authFile), cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
-                io.Out.WriteLine(Rendering.JsonOut.Write(w =>
+                io.Out.WriteLine(Rendering.JsonOut.Document(w =>
                 {
-                    w.WriteStartObject();
-                    w.WriteNumber("schemaVersion", 1);
                     w.WriteString("registry", parse.GetValue(registry));
                     w.WriteString("username", parse.GetValue(user));
                     w.WriteString("authFile", file);
-                    w.WriteEndObject();
                 }));
             else
                 io.Err.WriteLine($"Login Succeeded (credentials kept in {file})");
@@ -61,14 +58,11 @@ internal static class LoginCommands
         {
             string? file = RegistryLogin.Logout(parse.GetValue(registry)!, parse.GetValue(authFile));
             if (parse.GetValue(json))
-                io.Out.WriteLine(Rendering.JsonOut.Write(w =>
+                io.Out.WriteLine(Rendering.JsonOut.Document(w =>
                 {
-                    w.WriteStartObject();
-                    w.WriteNumber("schemaVersion", 1);
                     w.WriteString("registry", parse.GetValue(registry));
                     w.WriteBoolean("removed", file is not null);
                     w.WriteString("authFile", file);
-                    w.WriteEndObject();
                 }));
             else
                 io.Err.WriteLine(file is null ? $"Not logged in to {parse.GetValue(registry)}" : $"Removed login credentials for {parse.GetValue(registry)} from {file}");

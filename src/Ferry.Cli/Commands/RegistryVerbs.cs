@@ -17,16 +17,13 @@ internal static class RegistryVerbs
             var tags = await RegistryOperations.ListTagsAsync(reference, options, cancel).ConfigureAwait(false);
             if (json)
             {
-                io.Out.WriteLine(JsonOut.Write(w =>
+                io.Out.WriteLine(JsonOut.Document(w =>
                 {
-                    w.WriteStartObject();
-                    w.WriteNumber("schemaVersion", 1);
                     w.WriteString("repository", "docker://" + RegistryReference.Parse(reference).Name.FullRepository);
                     w.WriteStartArray("tags");
                     foreach (var t in tags)
                         w.WriteStringValue(t);
                     w.WriteEndArray();
-                    w.WriteEndObject();
                 }));
             }
             else
@@ -73,14 +70,11 @@ internal static class RegistryVerbs
             var name = RegistryReference.Parse(reference).Name;
             if (json)
             {
-                io.Out.WriteLine(JsonOut.Write(w =>
+                io.Out.WriteLine(JsonOut.Document(w =>
                 {
-                    w.WriteStartObject();
-                    w.WriteNumber("schemaVersion", 1);
                     w.WriteString("reference", "docker://" + name);
                     w.WriteString("deleted", $"docker://{name.FullRepository}@{digest}");
                     w.WriteString("digest", digest.ToString());
-                    w.WriteEndObject();
                 }));
             }
             else
@@ -89,10 +83,8 @@ internal static class RegistryVerbs
             }
         });
 
-    private static string Describe(RegistryManifest m, bool withManifest) => JsonOut.Write(w =>
+    private static string Describe(RegistryManifest m, bool withManifest) => JsonOut.Document(w =>
     {
-        w.WriteStartObject();
-        w.WriteNumber("schemaVersion", 1);
         w.WriteString("reference", m.Reference);
         w.WriteString("mediaType", m.MediaType);
         w.WriteString("digest", m.Digest.ToString());
@@ -103,7 +95,6 @@ internal static class RegistryVerbs
             using var doc = System.Text.Json.JsonDocument.Parse(m.Bytes);
             doc.RootElement.WriteTo(w);
         }
-        w.WriteEndObject();
     });
 
     private static Command Verb(CliIO io, Option<bool> debug, string name, string argument, string argumentHelp, string description,

@@ -125,10 +125,8 @@ internal static class ServeCommand
         log.WriteLine($"ferry: serving {registry.Repositories.Count} repositories ({manifests} manifests, {blobs} blobs) on {address}");
         if (json is not null)
         {
-            json.WriteLine(Rendering.JsonOut.Write(w =>
+            json.WriteLine(Rendering.JsonOut.Document(w =>
             {
-                w.WriteStartObject();
-                w.WriteNumber("schemaVersion", 1);
                 w.WriteString("address", address);
                 w.WriteStartArray("repositories");
                 foreach (var r in registry.Repositories)
@@ -136,7 +134,6 @@ internal static class ServeCommand
                 w.WriteEndArray();
                 w.WriteNumber("manifests", manifests);
                 w.WriteNumber("blobs", blobs);
-                w.WriteEndObject();
             }));
             json.Flush();
         }

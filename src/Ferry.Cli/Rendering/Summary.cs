@@ -48,11 +48,18 @@ internal static class JsonOut
         return Encoding.UTF8.GetString(ms.ToArray());
     }
 
-    /// <summary>A copy (copy, load, save, pull, push): source, destination, and per image its names, digests, references and blobs.</summary>
-    public static string Copy(CopyResult r) => Write(w =>
+    /// <summary>One document of docs/json.md: an object that starts with <c>"schemaVersion": 1</c>, then <paramref name="fields"/>.</summary>
+    public static string Document(Action<Utf8JsonWriter> fields) => Write(w =>
     {
         w.WriteStartObject();
         w.WriteNumber("schemaVersion", 1);
+        fields(w);
+        w.WriteEndObject();
+    });
+
+    /// <summary>A copy (copy, load, save, pull, push): source, destination, and per image its names, digests, references and blobs.</summary>
+    public static string Copy(CopyResult r) => Document(w =>
+    {
         w.WriteString("source", r.Source);
         w.WriteString("sourceFormat", r.SourceFormat);
         w.WriteString("destination", r.Destination);
@@ -85,7 +92,6 @@ internal static class JsonOut
         }
         w.WriteEndArray();
         Strings(w, "messages", r.Messages);
-        w.WriteEndObject();
     });
 
     public static void Strings(Utf8JsonWriter w, string name, IEnumerable<string> values)
