@@ -19,7 +19,7 @@ public sealed class RegistryResponse
     private readonly long _offset;
 
     /// <summary>Where a blob's bytes are reported as they are sent, and the item's name.</summary>
-    internal (Copy.ICopyProgress Sink, string Item)? Progress { get; init; }
+    internal (Copy.ICopyProgress Sink, string Item)? Progress { get; set; }
 
     private RegistryResponse(int status, byte[]? document, BlobSource? blob, long offset, long length, bool head)
     {
@@ -52,15 +52,6 @@ public sealed class RegistryResponse
 
     internal static RegistryResponse Blob(int status, BlobSource blob, long offset, long length, bool head) =>
         new(status, null, blob, offset, length, head);
-
-    /// <summary>The same blob response, reporting the bytes sent.</summary>
-    internal RegistryResponse Reporting(Copy.ICopyProgress sink, string item)
-    {
-        var r = new RegistryResponse(Status, _document, _blob, _offset, ContentLength, IsHead) { Progress = (sink, item) };
-        foreach (var (k, v) in Headers)
-            r.Headers[k] = v;
-        return r;
-    }
 
     internal static RegistryResponse Error(int status, string code, string message, bool head) =>
         Document(status, Json.Write(w =>
@@ -373,7 +364,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         }
         var r = RegistryResponse.Blob(status, blob, start, end - start + 1, head);
         if (Progress is { } sink && !head)
-            r = r.Reporting(sink, $"#{Interlocked.Increment(ref _sent)} {digest.Short} blob");
+            r.Progress = (sink, $"#{Interlocked.Increment(ref _sent)} {digest.Short} blob");
         r.Headers["Content-Type"] = "application/octet-stream";
         r.Headers["Docker-Content-Digest"] = digest.ToString();
         r.Headers["Accept-Ranges"] = "bytes";
