@@ -20,10 +20,11 @@ internal static class Completion
         "--ca-cert", "--src-ca-cert", "--dest-ca-cert", "--authfile", "--src-authfile", "--dest-authfile",
     };
 
-    /// <summary>The prefixes a SOURCE or DEST may start with (paths complete after the file ones).</summary>
-    internal static readonly string[] Transports = ["docker-archive:", "oci-archive:", "oci:", "docker-daemon:", "docker://"];
+    /// <summary>The prefixes a SOURCE or DEST may start with: the transports the library knows.</summary>
+    internal static IEnumerable<string> Prefixes => Ferry.Transports.TransportRegistry.Default.Prefixes.Order(StringComparer.Ordinal);
 
-    private static readonly string[] FileTransports = ["docker-archive:", "oci-archive:", "oci:"];
+    /// <summary>The transports whose references are paths: after their prefix, paths complete.</summary>
+    internal static readonly string[] FileTransports = ["docker-archive:", "oci-archive:", "oci:"];
 
     /// <summary>At most this many paths are offered (a directory of a million files must not hang the shell).</summary>
     private const int MaxPaths = 2000;
@@ -100,7 +101,7 @@ internal static class Completion
         if (fixedValues.Count > 0)
             return Matching(fixedValues, current);
         // A reference: a transport prefix, or a path (after a file transport's prefix too).
-        return Matching(Transports, current).Concat(Paths(current));
+        return Matching(Prefixes, current).Concat(Paths(current));
     }
 
     private static Option? OptionOf(RootCommand root, Command command, string word)
@@ -122,7 +123,7 @@ internal static class Completion
     {
         string prefix = FileTransports.FirstOrDefault(t => current.StartsWith(t, StringComparison.Ordinal)) ?? "";
         string path = current[prefix.Length..];
-        if (prefix.Length == 0 && Transports.Any(t => current.StartsWith(t, StringComparison.Ordinal)))
+        if (prefix.Length == 0 && Prefixes.Any(t => current.StartsWith(t, StringComparison.Ordinal)))
             return [];
         // docker-archive:PATH:NAME: nothing to offer after the name's colon.
         if (prefix.Length > 0 && path.Contains(':', StringComparison.Ordinal))

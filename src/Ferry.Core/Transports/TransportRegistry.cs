@@ -35,6 +35,9 @@ public sealed partial class TransportRegistry
     /// <summary>The prefixed transports, by name.</summary>
     public IReadOnlyCollection<ITransport> Transports => _byName.Values;
 
+    /// <summary>What a reference to each prefixed transport starts with (<c>docker-archive:</c>, …, <c>docker://</c>), in name order.</summary>
+    public IEnumerable<string> Prefixes => _byName.Keys.Order(StringComparer.Ordinal).Select(Describe);
+
     /// <summary>The transport of plain paths.</summary>
     public ITransport Fallback { get; }
 
@@ -57,7 +60,7 @@ public sealed partial class TransportRegistry
             if (_byName.TryGetValue(m.Groups[1].Value, out var transport))
                 return transport.ParseReference(text[m.Length..]);
             if (!File.Exists(text) && !Directory.Exists(text))
-                throw new UsageException($"'{Digests.Digest.Describe(text)}': unknown transport '{m.Groups[1].Value}' and no such file (transports: {string.Join(", ", _byName.Keys.Order(StringComparer.Ordinal).Select(Describe))}; or a path)");
+                throw new UsageException($"'{Digests.Digest.Describe(text)}': unknown transport '{m.Groups[1].Value}' and no such file (transports: {string.Join(", ", Prefixes)}; or a path)");
         }
         return Fallback.ParseReference(text);
     }

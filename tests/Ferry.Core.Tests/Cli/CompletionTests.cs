@@ -75,6 +75,13 @@ public class CompletionTests
     }
 
     [Fact]
+    public void TheTransportsWhosePathsCompleteAreTransportsTheLibraryKnows()
+    {
+        Assert.All(Ferry.Cli.Completion.FileTransports, t => Assert.Contains(t, Ferry.Cli.Completion.Prefixes));
+        Assert.Contains("docker://", Complete("copy", "docker:"));
+    }
+
+    [Fact]
     public void PathOptionsAreRealOptionsThatTakePaths()
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
