@@ -12,7 +12,14 @@ public static partial class Program
     {
         using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnSignal);
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
-        return await Run(args, Console.Out, Console.Error, stderrIsTerminal: !Console.IsErrorRedirected);
+        try
+        {
+            return await Run(args, Console.Out, Console.Error, stderrIsTerminal: !Console.IsErrorRedirected, stdoutIsTerminal: !Console.IsOutputRedirected);
+        }
+        finally
+        {
+            IO.ChildProcesses.EndAll();
+        }
     }
 
     /// <summary>How long a command has, after a signal, to stop on its own before the process exits anyway.</summary>
@@ -33,6 +40,8 @@ public static partial class Program
     {
         // Keep the process alive: the command sees the cancellation, cleans up and returns 130.
         context.Cancel = true;
+        // A credential helper being waited for is ended now, with whatever it started: nothing of Ferry's outlives it.
+        IO.ChildProcesses.EndAll();
         Interrupt.Cancel();
         if (Interlocked.Exchange(ref _signalled, 1) != 0)
             return;
@@ -48,12 +57,12 @@ public static partial class Program
     }
 
     /// <summary>Runs the command line with the given writers (tests call this directly).</summary>
-    public static async Task<int> Run(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream>? stdin = null, Func<Stream>? rawStdout = null, bool stderrIsTerminal = false)
+    public static async Task<int> Run(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream>? stdin = null, Func<Stream>? rawStdout = null, bool stderrIsTerminal = false, bool stdoutIsTerminal = false)
     {
         var debug = new Option<bool>("--debug") { Description = "Print stack traces of errors", Recursive = true };
         var root = new RootCommand("ferry: read, convert, inspect and verify container image archives (docker-archive, oci-archive, OCI layouts)");
         root.Options.Add(debug);
-        var io = new CliIO(stdout, stderr, stdin, rawStdout) { StderrIsTerminal = stderrIsTerminal };
+        var io = new CliIO(stdout, stderr, stdin, rawStdout) { StderrIsTerminal = stderrIsTerminal, StdoutIsTerminal = stdoutIsTerminal };
         root.Subcommands.Add(CopyCommand.Create(io, debug));
         root.Subcommands.Add(InspectCommand.Create(io, debug));
         root.Subcommands.Add(VerifyCommand.Create(io, debug));
@@ -157,6 +166,9 @@ public sealed record CliIO(TextWriter Out, TextWriter Err, Func<Stream>? Stdin, 
     /// <summary>Whether live progress bars may be drawn on stderr.</summary>
     public bool StderrIsTerminal { get; init; }
 
+    /// <summary>Whether stdout is a terminal: an archive is never written there (as docker save refuses).</summary>
+    public bool StdoutIsTerminal { get; init; }
+
     /// <summary>The terminal's columns and rows (for the bars); tests replace it.</summary>
     public Func<(int Width, int Height)> TerminalSize { get; init; } = Rendering.Terminal.Size;
 
@@ -196,6 +208,13 @@ public sealed record CliIO(TextWriter Out, TextWriter Err, Func<Stream>? Stdin, 
     {
         if (source.IsStdio && Stdin is null && !Console.IsInputRedirected)
             throw new UsageException("refusing to read an archive from a terminal: name a file, or pipe one in (… | ferry load)");
+    }
+
+    /// <summary>Refuses, before anything else happens, an archive destination that is stdout on a terminal.</summary>
+    public void RefuseTerminalOutput()
+    {
+        if (StdoutIsTerminal)
+            throw new UsageException("refusing to write an archive to a terminal: redirect stdout (> FILE, | …) or name a file");
     }
 
     /// <summary>The password given on stdin (<c>--password-stdin</c>): its first line, read once.</summary>

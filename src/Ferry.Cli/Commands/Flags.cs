@@ -194,6 +194,8 @@ internal sealed class CopyFlags
     /// <remarks><paramref name="destination"/> is needed for <c>--record</c> (an archive file).</remarks>
     public async Task<int> RunAsync(ParseResult p, CliIO io, CopyOptions options, Func<CopyOptions, CancellationToken, Task<CopyResult>> copy, bool toStdout, CancellationToken cancel, ImageReference? destination = null)
     {
+        if (toStdout)
+            io.RefuseTerminalOutput();
         string? record = _writesArchives ? p.GetValue(Record) : null;
         if (record is not null && destination?.LocalPath is null)
             throw new UsageException("--record records an archive written on this machine: DEST must be a file");

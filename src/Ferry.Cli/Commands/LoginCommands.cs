@@ -33,16 +33,17 @@ internal static class LoginCommands
             if (pass is null)
                 throw new UsageException("give the password with --password-stdin (or --password)");
             var options = new RegistryOptions { Insecure = parse.GetValue(insecure), CaCertificate = parse.GetValue(ca) };
-            string file = await RegistryLogin.LoginAsync(parse.GetValue(registry)!, parse.GetValue(user)!, pass, options, TimeoutOption.Read(parse, timeout), parse.GetValue(authFile), cancel).ConfigureAwait(false);
+            var (file, helper) = await RegistryLogin.LoginAsync(parse.GetValue(registry)!, parse.GetValue(user)!, pass, options, TimeoutOption.Read(parse, timeout), parse.GetValue(authFile), cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
                 io.Out.WriteLine(Rendering.JsonOut.Document(w =>
                 {
                     w.WriteString("registry", parse.GetValue(registry));
                     w.WriteString("username", parse.GetValue(user));
                     w.WriteString("authFile", file);
+                    w.WriteString("credentialHelper", helper);
                 }));
             else
-                io.Err.WriteLine($"Login Succeeded (credentials kept in {file})");
+                io.Err.WriteLine(helper is null ? $"Login Succeeded (credentials kept in {file})" : $"Login Succeeded (credentials kept by docker-credential-{helper}, as {file} says)");
             return ExitCodes.Ok;
         }, ct));
         return cmd;

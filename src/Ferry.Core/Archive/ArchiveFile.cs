@@ -56,6 +56,13 @@ internal sealed partial class ArchiveFile : IDisposable
     /// <exception cref="ArchiveFormatException">A part is missing, or the checksum file is malformed.</exception>
     public static ArchiveFile? TryOpenSplit(string path)
     {
+        // The file named is followed (the user chose it); its siblings are read beside where it really is, and must be
+        // regular files there: a part replaced by a link (to a file of the same size elsewhere) is refused.
+        string named = path;
+        if (File.Exists(path))
+            path = TemporaryFiles.RealPath(path);
+        else if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } parent && Directory.Exists(parent))
+            path = Path.Combine(TemporaryFiles.RealPath(parent), Path.GetFileName(path));
         string? baseName = null;
         if (path.EndsWith(".sha256", StringComparison.Ordinal) && File.Exists(path))
             baseName = path[..^".sha256".Length];
@@ -67,7 +74,8 @@ internal sealed partial class ArchiveFile : IDisposable
             return null;
         string checksums = baseName + ".sha256";
         List<(string Path, string? Sha)> listed;
-        string display = baseName;
+        string display = PartName().Match(named) is { Success: true } nm ? nm.Groups["base"].Value
+            : named.EndsWith(".sha256", StringComparison.Ordinal) ? named[..^".sha256".Length] : named;
         if (File.Exists(checksums))
         {
             listed = ReadChecksums(checksums, Path.GetDirectoryName(checksums) ?? "");
@@ -101,10 +109,23 @@ internal sealed partial class ArchiveFile : IDisposable
             long offset = 0;
             foreach (var (p, sha) in listed)
             {
-                if (!File.Exists(p))
+                var kind = IO.LocalFiles.KindOf(p, follow: false);
+                if (kind == IO.FileKind.Missing)
                     throw new ArchiveFormatException($"{p}: missing part{(File.Exists(checksums) ? $" (listed in {checksums})" : "")}");
-                var h = File.OpenHandle(p, FileMode.Open, FileAccess.Read, FileShare.Read);
+                if (kind != IO.FileKind.Regular && p != path)
+                    throw new ArchiveFormatException($"{p}: is {IO.LocalFiles.Describe(kind)}; the parts of a split archive must be regular files beside the first");
+                Microsoft.Win32.SafeHandles.SafeFileHandle h;
+                try
+                {
+                    (h, kind, _) = IO.LocalFiles.OpenRead(p, follow: false);
+                }
+                catch (IOException e)
+                {
+                    throw new ArchiveFormatException($"{p}: cannot open the part: {e.Message}", e);
+                }
                 handles.Add(h);
+                if (kind != IO.FileKind.Regular)
+                    throw new ArchiveFormatException($"{p}: is {IO.LocalFiles.Describe(kind)}; the parts of a split archive must be regular files");
                 long len = RandomAccess.GetLength(h);
                 parts.Add(new ArchivePart(p, offset, len, sha));
                 offset += len;
@@ -124,12 +145,18 @@ internal sealed partial class ArchiveFile : IDisposable
 
     private static List<(string, string?)> ReadChecksums(string file, string dir)
     {
-        var info = new FileInfo(file);
-        if (info.Length > MaxParts * 200L)
-            throw new ArchiveFormatException($"{file}: {info.Length} bytes, too large for a list of parts");
+        byte[] bytes;
+        try
+        {
+            bytes = IO.LocalFiles.ReadSmall(file, MaxParts * 200, file);
+        }
+        catch (UsageException e)
+        {
+            throw new ArchiveFormatException(e.Message.Replace("over the", "too large for a list of parts: over the", StringComparison.Ordinal));
+        }
         var result = new List<(string, string?)>();
         int lineNo = 0;
-        foreach (var raw in File.ReadLines(file))
+        foreach (var raw in System.Text.Encoding.UTF8.GetString(bytes).Split('\n'))
         {
             lineNo++;
             string line = raw.TrimEnd('\r');

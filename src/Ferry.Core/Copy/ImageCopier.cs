@@ -658,7 +658,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 await raw.DrainAsync(cancel).ConfigureAwait(false);
                 return new Staged(digest, checkedPlain.BytesRead, null, null);
             }
-            await using var file = new FileStream(temp!, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            await using var file = IO.LocalFiles.CreatePrivate(temp!, options: FileOptions.None);
             using var hashing = new HashingWriteStream(file);
             await using (var compressor = Compressions.Compress(hashing, target, options.CompressionLevel, _gzip))
             {

@@ -137,13 +137,17 @@ public sealed class ShipRecord
     public static async Task<ShipRecord> LoadAsync(string path, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (File.Exists(path) && new FileInfo(path).Length is > 0 and <= MaxBytes)
+        // A record is a small JSON file (read with a limit, whatever size the file claims); anything else is an archive.
+        var kind = IO.LocalFiles.KindOf(path, follow: true);
+        if (IO.LocalFiles.IsSpecial(kind))
+            return Parse(IO.LocalFiles.ReadSmall(path, MaxBytes, $"--since {path}"), path);
+        if (kind == IO.FileKind.Regular)
         {
             byte[] head = new byte[1];
             await using (var fs = File.OpenRead(path))
                 _ = await fs.ReadAsync(head, cancel).ConfigureAwait(false);
             if (head[0] == (byte)'{')
-                return Parse(await File.ReadAllBytesAsync(path, cancel).ConfigureAwait(false), path);
+                return Parse(IO.LocalFiles.ReadSmall(path, MaxBytes, $"--since {path}"), path);
         }
         await using var source = await Transports.Archive.ArchiveSource.OpenAsync(path, Transports.Archive.ArchiveKind.Any, null, new TransportOptions(), cancel).ConfigureAwait(false);
         return Of(source);

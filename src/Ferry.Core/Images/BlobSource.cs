@@ -89,11 +89,3 @@ internal sealed class BytesBlob(byte[] bytes, string name, BlobOrigin? origin = 
     public override long Length => bytes.LongLength;
     public override Stream OpenRead() => new MemoryStream(bytes, writable: false);
 }
-
-/// <summary>A regular file (a layout directory's blob, a staged layer).</summary>
-internal sealed class FileBlob(string path, string name) : LocalBlob
-{
-    public override string Name => name;
-    public override long Length => new FileInfo(path).Length;
-    public override Stream OpenRead() => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan | FileOptions.Asynchronous);
-}

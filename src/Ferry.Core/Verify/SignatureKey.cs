@@ -61,18 +61,7 @@ public sealed class SignatureKey : IDisposable
     public static SignatureKey FromFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string text;
-        try
-        {
-            var info = new FileInfo(path);
-            if (info.Exists && info.Length > 1 << 20)
-                throw new UsageException($"{path}: too large for a public key");
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"{path}: cannot read the key: {e.Message}");
-        }
+        string text = System.Text.Encoding.UTF8.GetString(IO.LocalFiles.ReadSmall(path, 1 << 20, $"{path}: the key"));
         return FromPem(text, path);
     }
 

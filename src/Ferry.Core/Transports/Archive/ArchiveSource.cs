@@ -358,7 +358,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
                 string item = $"{displayName} (spooled)";
                 progress?.Started(item, -1);
                 await using var src = BoundedDecompression.Open(new Copy.ProgressReadStream(joined, item, progress), compression, displayName);
-                await using var dst = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await using var dst = IO.LocalFiles.CreatePrivate(temp);
                 await CopyToSpoolAsync(src, dst, cancel).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SpoolWriteException or UnauthorizedAccessException || (e is IOException && e is not EndOfStreamException && e.InnerException is null && !File.Exists(temp)))

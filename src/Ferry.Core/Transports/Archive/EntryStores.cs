@@ -46,20 +46,59 @@ internal sealed class TarEntryStore(TarIndex index) : IEntryStore
     public void Dispose() => index.Dispose();
 }
 
+/// <summary>
+/// The files of a layout (or extracted archive) directory. Every name is opened below the root without leaving it (a
+/// link inside the layout is followed only while it stays inside; see <see cref="IO.LocalFiles.OpenBeneath"/>) and
+/// must be a regular file, so whoever prepared the directory cannot make Ferry read (or <c>serve</c> hand out) a file
+/// elsewhere, a FIFO or a device.
+/// </summary>
 internal sealed class DirectoryEntryStore(string root) : IEntryStore
 {
     public string DisplayName => root;
     public bool Contains(string name) => Find(name) is not null;
-    public bool IsLink(string name) => new FileInfo(Path.Combine(root, name)).LinkTarget is not null;
+    public bool IsLink(string name) => IO.LocalFiles.KindOf(Path.Combine(root, name), follow: false) == IO.FileKind.Symlink;
 
     /// <summary>Only fixed names and names built from validated digests reach this method.</summary>
     public LocalBlob? Find(string name)
     {
-        string path = Path.Combine(root, name);
-        return File.Exists(path) ? new FileBlob(path, name) : null;
+        var opened = Open(name);
+        if (opened is not { } o)
+            return null;
+        o.Handle.Dispose();
+        return new LayoutFileBlob(this, name, o.Length);
+    }
+
+    internal (Microsoft.Win32.SafeHandles.SafeFileHandle Handle, long Length)? Open(string name)
+    {
+        try
+        {
+            return IO.LocalFiles.OpenBeneath(root, name);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArchiveFormatException($"{root}: {e.Message}", e);
+        }
     }
 
     public void Dispose() { }
+}
+
+/// <summary>A file of a layout directory: opened anew below the root each time, and refused if it changed size since it was found.</summary>
+internal sealed class LayoutFileBlob(DirectoryEntryStore store, string name, long length) : LocalBlob
+{
+    public override string Name => name;
+    public override long Length => length;
+
+    public override Stream OpenRead()
+    {
+        var (handle, now) = store.Open(name) ?? throw new ArchiveFormatException($"{store.DisplayName}: {name} is gone");
+        if (now != length)
+        {
+            handle.Dispose();
+            throw new ArchiveFormatException($"{store.DisplayName}: {name} changed while it was read ({length} bytes, now {now})");
+        }
+        return new FileStream(handle, FileAccess.Read, 1, isAsync: false);
+    }
 }
 
 /// <summary>

@@ -45,7 +45,7 @@ internal sealed class DaemonTransport : ITransport
             FileStream fs;
             try
             {
-                fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                fs = IO.LocalFiles.CreatePrivate(temp);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -30,23 +30,32 @@ internal sealed class OutputTarget : IDisposable
     /// <summary>The temp directory to fill (directory targets only).</summary>
     public string? Directory => _directory ? _temp : null;
 
-    /// <summary>A temp file beside <paramref name="path"/>, renamed to it on commit.</summary>
+    /// <summary>
+    /// A temp file beside <paramref name="path"/> (mode 0600 while it is written), renamed to it on commit. A symbolic
+    /// link is written through (the file it names is replaced, the link stays); a FIFO, device or socket is written in
+    /// place, sequentially, as standard output is (it is never replaced by a regular file).
+    /// </summary>
     public static OutputTarget CreateFile(string path)
     {
-        string full = Path.GetFullPath(path);
+        var (full, kind) = Resolve(path);
+        if (IO.LocalFiles.IsSpecial(kind))
+        {
+            try
+            {
+                var node = IO.LocalFiles.OpenSpecialForWriting(full);
+                return new OutputTarget(null, null, false, node) { _special = node, _specialName = path };
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new OutputException($"{path}: cannot open {IO.LocalFiles.Describe(kind)} for writing: {e.Message}", e);
+            }
+        }
         string dir = Path.GetDirectoryName(full)!;
-        if (!System.IO.Directory.Exists(dir))
-            throw new OutputException($"{path}: directory {dir} does not exist");
-        if (System.IO.Directory.Exists(full))
-            throw new OutputException($"{path}: is a directory");
         string temp = TemporaryFiles.New(dir, $".{Path.GetFileName(full)}.", "", ".tmp");
         try
         {
-            var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-            // Overwriting keeps the existing file's mode (a 0600 archive stays 0600).
-            if (!OperatingSystem.IsWindows() && File.Exists(full))
-                File.SetUnixFileMode(temp, File.GetUnixFileMode(full));
-            return new OutputTarget(full, temp, false, fs) { _file = fs };
+            var fs = IO.LocalFiles.CreatePrivate(temp);
+            return new OutputTarget(full, temp, false, fs) { _file = fs, _mode = FinalMode(full, kind) };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -55,21 +64,52 @@ internal sealed class OutputTarget : IDisposable
         }
     }
 
+    /// <summary>Where a file written to <paramref name="path"/> lands (through links), checked: its directory exists, it is no directory.</summary>
+    internal static (string Full, IO.FileKind Kind) Resolve(string path)
+    {
+        string full;
+        IO.FileKind kind;
+        try
+        {
+            (full, kind) = IO.LocalFiles.ResolveForWriting(path);
+        }
+        catch (IOException e)
+        {
+            throw new OutputException(e.Message, e);
+        }
+        string dir = Path.GetDirectoryName(full)!;
+        string shown = full == Path.GetFullPath(path) ? path : $"{path} (a link to {full})";
+        if (!System.IO.Directory.Exists(dir))
+            throw new OutputException($"{shown}: directory {dir} does not exist");
+        if (kind == IO.FileKind.Directory)
+            throw new OutputException($"{shown}: is a directory");
+        return (full, kind);
+    }
+
+    /// <summary>The mode the file gets on commit: the one it replaces keeps its mode (a 0600 archive stays 0600), a new one gets 0666 less the umask.</summary>
+    internal static UnixFileMode? FinalMode(string full, IO.FileKind kind)
+    {
+        if (OperatingSystem.IsWindows())
+            return null;
+        return kind == IO.FileKind.Regular ? File.GetUnixFileMode(full) : IO.LocalFiles.NewFileMode;
+    }
+
     /// <summary>
     /// Parts <c>PATH.000</c>, <c>PATH.001</c>, … of at most <paramref name="partSize"/> bytes each, written as temp files
     /// beside <paramref name="path"/> and renamed on commit, with <c>PATH.sha256</c> (one <c>sha256sum</c> line per part).
     /// </summary>
     public static OutputTarget CreateSplit(string path, long partSize)
     {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        if (!System.IO.Directory.Exists(dir))
-            throw new OutputException($"{path}: directory {dir} does not exist");
-        if (System.IO.Directory.Exists(full))
-            throw new OutputException($"{path}: is a directory");
+        var (full, kind) = Resolve(path);
+        if (IO.LocalFiles.IsSpecial(kind))
+            throw new UsageException($"--split: {path} is {IO.LocalFiles.Describe(kind)}; parts are files (give a file name)");
         var parts = new SplitWriteStream(full, path, partSize);
         return new OutputTarget(full, null, false, parts) { _split = parts };
     }
+
+    private FileStream? _special;
+    private string? _specialName;
+    private UnixFileMode? _mode;
 
     private SplitWriteStream? _split;
 
@@ -123,6 +163,8 @@ internal sealed class OutputTarget : IDisposable
             {
                 _file.Flush(flushToDisk: true);
                 _file.Dispose();
+                if (_mode is { } mode && !OperatingSystem.IsWindows())
+                    File.SetUnixFileMode(_temp!, mode);
                 File.Move(_temp!, _target!, overwrite: true);
             }
             else if (_directory)
@@ -141,12 +183,20 @@ internal sealed class OutputTarget : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OutputException($"{_target ?? "output"}: cannot write: {Reason(e, _temp, _target ?? "output")}", e);
+            throw new OutputException($"{_target ?? _specialName ?? "output"}: cannot write: {Reason(e, _temp, _target ?? "output")}", e);
         }
     }
 
     public void Dispose()
     {
+        try
+        {
+            _special?.Dispose();
+        }
+        catch (IOException)
+        {
+            // A FIFO whose reader went away: nothing to keep.
+        }
         if (_committed)
             return;
         _split?.Abort();
@@ -199,7 +249,7 @@ internal sealed class SplitWriteStream(string target, string userPath, long part
         _currentTemp = TemporaryFiles.New(Dir, $".{Path.GetFileName(PartPath(target, i))}.", "", ".tmp");
         try
         {
-            _current = new FileStream(_currentTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            _current = IO.LocalFiles.CreatePrivate(_currentTemp);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -279,27 +329,47 @@ internal sealed class SplitWriteStream(string target, string userPath, long part
             StartPart(); // an empty stream is one empty part
         if (_current is not null)
             EndPart();
+        // Every place checked before the first rename: a refused one leaves the earlier split as it was.
+        var finals = Enumerable.Range(0, _done.Count).Select(i => Final(PartPath(target, i), PartPath(userPath, i))).ToList();
+        var sumsFinal = Final(target + ".sha256", userPath + ".sha256");
         var lines = new System.Text.StringBuilder();
         for (int i = 0; i < _done.Count; i++)
         {
-            File.Move(_done[i].Temp, PartPath(target, i), overwrite: true);
+            Move(_done[i].Temp, finals[i]);
             TemporaryFiles.Unregister(_done[i].Temp);
             lines.Append(_done[i].Sha256).Append("  ").Append(Path.GetFileName(PartPath(target, i))).Append('\n');
         }
-        for (int i = _done.Count; i < MaxParts && File.Exists(PartPath(target, i)); i++)
+        for (int i = _done.Count; i < MaxParts && IO.LocalFiles.KindOf(PartPath(target, i), follow: false) is IO.FileKind.Regular or IO.FileKind.Symlink; i++)
             File.Delete(PartPath(target, i));
         string sums = target + ".sha256";
         string temp = TemporaryFiles.New(Dir, $".{Path.GetFileName(sums)}.", "", ".tmp");
         try
         {
-            File.WriteAllText(temp, lines.ToString());
-            File.Move(temp, sums, overwrite: true);
+            using (var fs = IO.LocalFiles.CreatePrivate(temp, options: FileOptions.None))
+                fs.Write(System.Text.Encoding.UTF8.GetBytes(lines.ToString()));
+            Move(temp, sumsFinal);
         }
         finally
         {
             TemporaryFiles.Delete(temp);
         }
         _done.Clear();
+    }
+
+    /// <summary>Where a finished file goes (through a link there; a FIFO or device there is refused, never replaced) and its mode.</summary>
+    private static (string Full, UnixFileMode? Mode) Final(string path, string shown)
+    {
+        var (full, kind) = OutputTarget.Resolve(path);
+        if (IO.LocalFiles.IsSpecial(kind))
+            throw new OutputException($"{shown}: is {IO.LocalFiles.Describe(kind)}; a part is not written over it");
+        return (full, OutputTarget.FinalMode(full, kind));
+    }
+
+    private static void Move(string temp, (string Full, UnixFileMode? Mode) final)
+    {
+        if (final.Mode is { } mode && !OperatingSystem.IsWindows())
+            File.SetUnixFileMode(temp, mode);
+        File.Move(temp, final.Full, overwrite: true);
     }
 
     /// <summary>Deletes every part written so far.</summary>

@@ -55,11 +55,12 @@ internal sealed class RegistryClient : IDisposable
         if (!options.Insecure && options.CaCertificate is string ca)
         {
             roots = [];
+            string pem = Encoding.UTF8.GetString(IO.LocalFiles.ReadSmall(ca, 4 << 20, $"--ca-cert {ca}"));
             try
             {
-                roots.ImportFromPemFile(ca);
+                roots.ImportFromPem(pem);
             }
-            catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
+            catch (System.Security.Cryptography.CryptographicException e)
             {
                 throw new UsageException($"--ca-cert {ca}: cannot read PEM certificates: {e.Message}");
             }
