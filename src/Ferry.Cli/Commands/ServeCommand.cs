@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Net;
@@ -33,11 +32,12 @@ internal static class ServeCommand
         var key = new Option<string>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var htpasswd = new Option<string>("--htpasswd") { Description = "Require basic auth with the users of this htpasswd file (bcrypt entries: htpasswd -B)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No access log (one line per request on stderr)" };
+        var minRate = new Option<string>("--min-rate") { Description = "Close a download slower than RATE bytes/s for 10 s (K/M suffixes; 0: never), so slow clients cannot hold the server (default 16K)", DefaultValueFactory = _ => "16K" };
         var progress = ProgressOption.Create();
         var json = new Option<bool>("--json") { Description = "Once listening, print where and what is served as one JSON document on stdout (docs/json.md): for scripts that pick a free port with --listen 127.0.0.1:0" };
         var cmd = new Command("serve", "Serve archives as a read-only OCI registry (GET/HEAD of manifests, blobs with Range, tags, catalog, referrers) straight from the files, by offset")
         {
-            archives, listen, cert, key, htpasswd, quiet, progress, json,
+            archives, listen, cert, key, htpasswd, quiet, minRate, progress, json,
         };
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
@@ -46,7 +46,7 @@ internal static class ServeCommand
             if ((certFile is null) != (keyFile is null))
                 throw new UsageException("--tls-cert and --tls-key go together");
             X509Certificate2? certificate = certFile is null ? null : LoadCertificate(certFile, keyFile!);
-            var users = parse.GetValue(htpasswd) is string h ? Htpasswd.Load(h) : null;
+            var users = parse.GetValue(htpasswd) is string h ? new AuthGate(Htpasswd.Load(h)) : null;
             var refs = parse.GetValue(archives)!.Select(TransportRegistry.Default.Parse).ToList();
             // Messages and the access log go through the progress display (the blobs being sent), when there is one.
             var log = io.Messages;
@@ -58,7 +58,8 @@ internal static class ServeCommand
             return await Rendering.ProgressRunner.RunAsync(ProgressOption.Read(parse, progress), io, sink =>
             {
                 registry.Progress = sink;
-                return RunAsync(registry, endpoint, certificate, users, parse.GetValue(quiet) ? null : log, log, parse.GetValue(json) ? io.Out : null, cancel);
+                var limits = new ServeLimits { MinRate = ParseRate(parse.GetValue(minRate)!) };
+                return RunAsync(registry, endpoint, certificate, users, limits, parse.GetValue(quiet) ? null : log, log, parse.GetValue(json) ? io.Out : null, cancel);
             }).ConfigureAwait(false);
         }, ct));
         return cmd;
@@ -79,39 +80,58 @@ internal static class ServeCommand
 
     private static X509Certificate2 LoadCertificate(string certFile, string keyFile)
     {
+        string certPem = Encoding.UTF8.GetString(IO.LocalFiles.ReadSmall(certFile, 1 << 20, $"--tls-cert {certFile}"));
+        string keyPem = Encoding.UTF8.GetString(IO.LocalFiles.ReadSmall(keyFile, 1 << 20, $"--tls-key {keyFile}"));
         try
         {
-            using var pem = X509Certificate2.CreateFromPemFile(certFile, keyFile);
+            using var pem = X509Certificate2.CreateFromPem(certPem, keyPem);
             // An ephemeral key from PEM cannot be used by SslStream on every platform: re-import it as PKCS#12.
             return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
         }
-        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
             throw new UsageException($"--tls-cert {certFile} / --tls-key {keyFile}: cannot load: {e.Message}");
         }
     }
 
-    private static async Task<int> RunAsync(ArchiveRegistry registry, IPEndPoint endpoint, X509Certificate2? certificate, Htpasswd? users, TextWriter? access, TextWriter log, TextWriter? json, CancellationToken cancel)
+    /// <summary><c>16K</c>, <c>1M</c>, <c>0</c>: bytes per second (K and M are powers of 1024).</summary>
+    internal static long ParseRate(string text)
+    {
+        string t = text.Trim();
+        long unit = t.EndsWith('K') || t.EndsWith('k') ? 1024 : t.EndsWith('M') || t.EndsWith('m') ? 1024 * 1024 : 1;
+        string digits = unit == 1 ? t : t[..^1];
+        if (!long.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n) || n > long.MaxValue / unit)
+            throw new UsageException($"--min-rate {text}: want bytes per second, e.g. 16K, 1M or 0");
+        return n * unit;
+    }
+
+    private static async Task<int> RunAsync(ArchiveRegistry registry, IPEndPoint endpoint, X509Certificate2? certificate, AuthGate? users, ServeLimits limits, TextWriter? access, TextWriter log, TextWriter? json, CancellationToken cancel)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "ferry" });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>();
+        var gate = new ConnectionGate(limits.MaxConnections, limits.MaxPerAddress);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 1 << 20;
             k.Limits.MaxRequestHeadersTotalSize = 64 << 10;
-            k.Limits.MaxConcurrentConnections = 1024;
-            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(30);
-            k.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(2);
+            // The gate bounds connections (closing idle ones to make room); Kestrel's own limit would refuse instead.
+            k.Limits.MaxConcurrentConnections = null;
+            k.Limits.RequestHeadersTimeout = limits.HeadersTimeout;
+            k.Limits.KeepAliveTimeout = limits.KeepAlive;
+            // Kestrel holds at most this much of a response per connection before it waits for the client.
+            k.Limits.MaxResponseBufferSize = ArchiveRegistryChunk;
+            k.Limits.MinResponseDataRate = limits.MinRate > 0 ? new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(limits.MinRate, limits.MinRateGrace) : null;
             k.Listen(endpoint, l =>
             {
+                l.Use(next => c => gate.RunAsync(c, next));
                 if (certificate is not null)
                     l.UseHttps(certificate);
             });
         });
         await using var app = builder.Build();
-        app.Run(ctx => HandleAsync(ctx, registry, users, access));
+        app.Run(ctx => HandleAsync(ctx, registry, users, gate, access));
         try
         {
             await app.StartAsync(cancel).ConfigureAwait(false);
@@ -152,55 +172,77 @@ internal static class ServeCommand
         return ExitCodes.Ok;
     }
 
-    private static async Task HandleAsync(HttpContext ctx, ArchiveRegistry registry, Htpasswd? users, TextWriter? access)
+    /// <summary>What Kestrel may buffer of a response per connection: one chunk of a blob.</summary>
+    private const int ArchiveRegistryChunk = 64 << 10;
+
+    private static async Task HandleAsync(HttpContext ctx, ArchiveRegistry registry, AuthGate? users, ConnectionGate gate, TextWriter? access)
     {
         long started = Stopwatch.GetTimestamp();
         var req = ctx.Request;
         string path = req.Path.Value ?? "/";
         int status;
         long sent = 0;
-        if (users is not null && !users.Allows(req.Headers.Authorization.ToString()))
+        gate.RequestStarted(ctx.Connection.Id);
+        try
         {
-            status = 401;
-            ctx.Response.StatusCode = status;
-            ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"ferry\"";
-            ctx.Response.Headers["Docker-Distribution-API-Version"] = "registry/2.0";
-            ctx.Response.ContentType = "application/json";
-            byte[] body = "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}"u8.ToArray();
-            ctx.Response.ContentLength = body.Length;
-            if (!HttpMethods.IsHead(req.Method))
-                await ctx.Response.Body.WriteAsync(body, ctx.RequestAborted).ConfigureAwait(false);
+            var (outcome, retryAfter) = users is null ? (AuthGate.Outcome.Allowed, default) : await users.CheckAsync(req.Headers.Authorization.ToString(), ctx.Connection.RemoteIpAddress, ctx.RequestAborted).ConfigureAwait(false);
+            if (outcome != AuthGate.Outcome.Allowed)
+            {
+                bool throttled = outcome == AuthGate.Outcome.Throttled;
+                status = throttled ? 429 : 401;
+                ctx.Response.StatusCode = status;
+                if (throttled)
+                    ctx.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                else
+                    ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"ferry\"";
+                ctx.Response.Headers["Docker-Distribution-API-Version"] = "registry/2.0";
+                ctx.Response.ContentType = "application/json";
+                byte[] body = throttled
+                    ? "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"too many failed logins from this address; try again later\"}]}"u8.ToArray()
+                    : "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}"u8.ToArray();
+                ctx.Response.ContentLength = body.Length;
+                if (!HttpMethods.IsHead(req.Method))
+                    await ctx.Response.Body.WriteAsync(body, ctx.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                var r = await registry.HandleAsync(req.Method, path, req.QueryString.HasValue ? req.QueryString.Value : null,
+                    req.Headers.Range.Count > 0 ? req.Headers.Range.ToString() : null, ctx.RequestAborted).ConfigureAwait(false);
+                status = r.Status;
+                ctx.Response.StatusCode = r.Status;
+                foreach (var (name, value) in r.Headers)
+                    ctx.Response.Headers[name] = value;
+                ctx.Response.ContentLength = r.ContentLength;
+                try
+                {
+                    await r.WriteBodyAsync(ctx.Response.BodyWriter, ctx.RequestAborted).ConfigureAwait(false);
+                    sent = r.IsHead ? 0 : r.ContentLength;
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+                {
+                    // The client went away (or was too slow): nothing to answer.
+                    status = 499;
+                }
+                catch (FerryException e)
+                {
+                    access?.WriteLine($"ferry: serve: {LogText.Escape(path)}: {e.Message}");
+                    ctx.Abort();
+                    status = 500;
+                }
+            }
         }
-        else
+        catch (OperationCanceledException)
         {
-            var r = await registry.HandleAsync(req.Method, path, req.QueryString.HasValue ? req.QueryString.Value : null,
-                req.Headers.Range.Count > 0 ? req.Headers.Range.ToString() : null, ctx.RequestAborted).ConfigureAwait(false);
-            status = r.Status;
-            ctx.Response.StatusCode = r.Status;
-            foreach (var (name, value) in r.Headers)
-                ctx.Response.Headers[name] = value;
-            ctx.Response.ContentLength = r.ContentLength;
-            try
-            {
-                await r.WriteBodyAsync(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
-                sent = r.IsHead ? 0 : r.ContentLength;
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException)
-            {
-                // The client went away: nothing to answer.
-                status = 499;
-            }
-            catch (FerryException e)
-            {
-                access?.WriteLine($"ferry: serve: {path}: {e.Message}");
-                ctx.Abort();
-                status = 500;
-            }
+            status = 499;
+        }
+        finally
+        {
+            gate.RequestEnded(ctx.Connection.Id);
         }
         if (access is not null)
         {
             double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            access.WriteLine($"ferry: {ctx.Connection.RemoteIpAddress} {req.Method} {path}{req.QueryString} {status} {sent} {ms:F0}ms");
+            access.WriteLine($"ferry: {ctx.Connection.RemoteIpAddress} {LogText.Escape(req.Method)} {LogText.Escape(path)}{LogText.Escape(req.QueryString.Value)} {status} {sent} {ms:F0}ms");
         }
     }
 
@@ -212,28 +254,49 @@ internal static class ServeCommand
     }
 }
 
+/// <summary>The bounds <c>ferry serve</c> keeps under load (see README Safety).</summary>
+internal sealed record ServeLimits
+{
+    /// <summary>Connections open at once; idle ones are closed to make room beyond it.</summary>
+    public int MaxConnections { get; init; } = 1024;
+
+    /// <summary>Connections one client address may hold (half the total, so one address cannot take them all).</summary>
+    public int MaxPerAddress { get; init; } = 512;
+
+    /// <summary>How long a client may take to send its request headers.</summary>
+    public TimeSpan HeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an idle keep-alive connection is kept.</summary>
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A download slower than this (bytes/s) after <see cref="MinRateGrace"/> is closed; 0: never.</summary>
+    public long MinRate { get; init; } = 16 << 10;
+
+    public TimeSpan MinRateGrace { get; init; } = TimeSpan.FromSeconds(10);
+}
+
 /// <summary>An htpasswd file's bcrypt entries (<c>user:$2y$…</c>), as distribution's registry reads them.</summary>
 internal sealed class Htpasswd
 {
     private readonly Dictionary<string, string> _hashes;
-    private readonly ConcurrentDictionary<string, bool> _verified = new(StringComparer.Ordinal);
 
-    private Htpasswd(Dictionary<string, string> hashes) => _hashes = hashes;
+    private Htpasswd(Dictionary<string, string> hashes, int workFactor)
+    {
+        _hashes = hashes;
+        WorkFactor = workFactor;
+    }
+
+    /// <summary>The bcrypt cost of the entries (the highest), for the dummy hash unknown users are checked against.</summary>
+    public int WorkFactor { get; }
+
+    /// <summary>The most an htpasswd file may hold: 1 MiB (read with that limit, whatever the file says its size is).</summary>
+    public const int MaxBytes = 1 << 20;
 
     public static Htpasswd Load(string path)
     {
-        string[] lines;
-        try
-        {
-            if (new FileInfo(path).Length > 1 << 20)
-                throw new UsageException($"--htpasswd {path}: larger than 1 MiB");
-            lines = File.ReadAllLines(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"--htpasswd {path}: {e.Message}");
-        }
+        string[] lines = Encoding.UTF8.GetString(IO.LocalFiles.ReadSmall(path, MaxBytes, $"--htpasswd {path}")).Split('\n');
         var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+        int cost = 4;
         for (int i = 0; i < lines.Length; i++)
         {
             string line = lines[i].Trim();
@@ -241,18 +304,24 @@ internal sealed class Htpasswd
                 continue;
             int colon = line.IndexOf(':', StringComparison.Ordinal);
             string hash = colon < 0 ? "" : line[(colon + 1)..];
-            if (colon <= 0 || !(hash.StartsWith("$2y$", StringComparison.Ordinal) || hash.StartsWith("$2a$", StringComparison.Ordinal) || hash.StartsWith("$2b$", StringComparison.Ordinal)))
+            if (colon <= 0 || !(hash.StartsWith("$2y$", StringComparison.Ordinal) || hash.StartsWith("$2a$", StringComparison.Ordinal) || hash.StartsWith("$2b$", StringComparison.Ordinal))
+                || hash.Length < 7 || !int.TryParse(hash.AsSpan(4, 2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int c) || c is < 4 or > 31)
                 throw new UsageException($"--htpasswd {path}: line {i + 1} is not 'user:BCRYPT-HASH' (make it with htpasswd -B)");
             hashes[line[..colon]] = hash;
+            cost = Math.Max(cost, c);
         }
         if (hashes.Count == 0)
             throw new UsageException($"--htpasswd {path}: no users");
-        return new Htpasswd(hashes);
+        return new Htpasswd(hashes, cost);
     }
 
-    /// <summary>Whether an <c>Authorization: Basic …</c> header names a user with the right password (bcrypt is slow: a success is remembered).</summary>
-    public bool Allows(string authorization)
+    /// <summary>The bcrypt hash of a user, or null.</summary>
+    public string? HashOf(string user) => _hashes.GetValueOrDefault(user);
+
+    /// <summary>The user and password of an <c>Authorization: Basic …</c> header.</summary>
+    public static bool TryDecode(string authorization, out string user, out string password)
     {
+        user = password = "";
         if (!authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) || authorization.Length > 4096)
             return false;
         string decoded;
@@ -265,22 +334,23 @@ internal sealed class Htpasswd
             return false;
         }
         int colon = decoded.IndexOf(':', StringComparison.Ordinal);
-        if (colon <= 0 || !_hashes.TryGetValue(decoded[..colon], out var hash))
+        if (colon <= 0)
             return false;
-        string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(decoded)));
-        if (_verified.ContainsKey(key))
-            return true;
-        bool ok;
+        user = decoded[..colon];
+        password = decoded[(colon + 1)..];
+        return true;
+    }
+
+    /// <summary>bcrypt's check (constant time in the comparison; a malformed hash is a mismatch).</summary>
+    public static bool Verify(string password, string hash)
+    {
         try
         {
-            ok = BCrypt.Net.BCrypt.Verify(decoded[(colon + 1)..], hash);
+            return BCrypt.Net.BCrypt.Verify(password, hash);
         }
         catch (BCrypt.Net.SaltParseException)
         {
-            ok = false;
+            return false;
         }
-        if (ok && _verified.Count < 1000)
-            _verified[key] = true;
-        return ok;
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Globalization;
 using System.Text;
 using Ferry.Digests;
@@ -10,7 +11,7 @@ namespace Ferry.Serve;
 
 /// <summary>
 /// An answer of <see cref="ArchiveRegistry.HandleAsync"/>: status, headers and a body that is either a small document
-/// or a window of a blob, copied from the source when <see cref="WriteBodyAsync"/> is called (never buffered).
+/// or a window of a blob, copied from the source when <c>WriteBodyAsync</c> is called (never buffered).
 /// </summary>
 public sealed class RegistryResponse
 {
@@ -50,8 +51,8 @@ public sealed class RegistryResponse
         return r;
     }
 
-    internal static RegistryResponse Blob(int status, BlobSource blob, long offset, long length, bool head) =>
-        new(status, null, blob, offset, length, head);
+    internal static RegistryResponse Blob(int status, BlobSource blob, long offset, long length, bool head, Digest? verify) =>
+        new(status, null, blob, offset, length, head) { _verify = verify };
 
     internal static RegistryResponse Error(int status, string code, string message, bool head) =>
         Document(status, Json.Write(w =>
@@ -66,8 +67,29 @@ public sealed class RegistryResponse
             w.WriteEndObject();
         }), "application/json", head);
 
-    /// <summary>Writes the body (nothing for HEAD). A blob is streamed from where the source holds it, in 1 MiB pieces.</summary>
+    /// <summary>The digest a whole blob's bytes must have as they are sent (null for a range, or a document).</summary>
+    private Digest? _verify;
+
+    /// <summary>The size of each read from the source into the response: small, so a slow client holds little memory.</summary>
+    internal const int ChunkBytes = 64 << 10;
+
+    /// <summary>Writes the body (nothing for HEAD) to a stream.</summary>
     public async Task WriteBodyAsync(Stream destination, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var writer = PipeWriter.Create(destination, new StreamPipeWriterOptions(minimumBufferSize: ChunkBytes, leaveOpen: true));
+        await WriteBodyAsync(writer, cancel).ConfigureAwait(false);
+        await writer.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes the body (nothing for HEAD). A blob is read from where the source holds it straight into the writer's
+    /// buffers, <see cref="ChunkBytes"/> at a time, each flushed before the next is read (a slow client holds one chunk,
+    /// not a copy of the blob). A whole blob is hashed as it goes and its last chunk is sent only when the bytes match
+    /// the digest: a source whose file changed (or lies) gives the client a broken transfer, never wrong bytes.
+    /// </summary>
+    /// <exception cref="DigestMismatchException">The source's bytes do not match the blob's digest (nothing more is sent).</exception>
+    public async Task WriteBodyAsync(PipeWriter destination, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
         if (IsHead || ContentLength == 0)
@@ -77,7 +99,10 @@ public sealed class RegistryResponse
             await destination.WriteAsync(_document, cancel).ConfigureAwait(false);
             return;
         }
-        await using var s = await _blob!.OpenReadAsync(cancel).ConfigureAwait(false);
+        Stream s = await _blob!.OpenReadAsync(cancel).ConfigureAwait(false);
+        if (_verify is { } digest)
+            s = new VerifyingStream(s, $"blob {digest} ({_blob.Name})", digest, ContentLength);
+        await using var source = s;
         if (_offset > 0)
         {
             if (s.CanSeek)
@@ -85,25 +110,34 @@ public sealed class RegistryResponse
             else
                 await SkipAsync(s, _offset, cancel).ConfigureAwait(false);
         }
-        byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 20);
         Progress?.Sink.Started(Progress.Value.Item, ContentLength);
         try
         {
             long left = ContentLength;
             while (left > 0)
             {
-                int n = await s.ReadAsync(buf.AsMemory(0, (int)Math.Min(buf.Length, left)), cancel).ConfigureAwait(false);
+                var memory = destination.GetMemory(ChunkBytes);
+                int want = (int)Math.Min(Math.Min(memory.Length, ChunkBytes), left);
+                int n = await s.ReadAsync(memory[..want], cancel).ConfigureAwait(false);
                 if (n == 0)
                     throw new ArchiveFormatException($"{_blob.Name}: ended {left} bytes early");
-                await destination.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
-                Progress?.Sink.Advanced(Progress.Value.Item, n);
                 left -= n;
+                if (left == 0 && s is VerifyingStream v)
+                {
+                    // The end of the content: reading it checks the digest before the last bytes go out.
+                    byte[] end = new byte[1];
+                    _ = await v.ReadAsync(end, cancel).ConfigureAwait(false);
+                }
+                destination.Advance(n);
+                var flushed = await destination.FlushAsync(cancel).ConfigureAwait(false);
+                Progress?.Sink.Advanced(Progress.Value.Item, n);
+                if (flushed.IsCanceled || flushed.IsCompleted)
+                    throw new OperationCanceledException("the client went away");
             }
         }
         finally
         {
             Progress?.Sink.Finished(Progress.Value.Item);
-            ArrayPool<byte>.Shared.Return(buf);
         }
     }
 
@@ -131,8 +165,9 @@ public sealed class RegistryResponse
 /// The OCI distribution API, read-only, answered from image sources (archives, layouts; several as one): <c>/v2/</c>,
 /// manifests by tag and digest, blobs (with <c>Range</c>), tag lists, the catalog and the referrers API. Each image is
 /// under its name's repository path without the registry host (<c>registry.example.com/team/app:1</c> →
-/// <c>team/app:1</c>, <c>docker.io/library/ubuntu:20.04</c> → <c>library/ubuntu:20.04</c>), and by digest under any
-/// repository path. Bytes come straight from the sources by offset; only the tables of names and digests are in memory.
+/// <c>team/app:1</c>, <c>docker.io/library/ubuntu:20.04</c> → <c>library/ubuntu:20.04</c>). A blob or manifest is
+/// served by digest only under a repository whose images refer to it (a repository is no window onto the others). Bytes come straight from the sources by offset; only the tables of names
+/// and digests are in memory.
 /// This class knows no HTTP server: a host (Kestrel in <c>ferry serve</c>) passes each request to
 /// <see cref="HandleAsync"/> and writes the response.
 /// </summary>
@@ -143,6 +178,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
     private readonly Dictionary<Digest, BlobSource> _blobs = [];
     private readonly SortedDictionary<string, SortedDictionary<string, Digest>> _tags = new(StringComparer.Ordinal);
     private readonly Dictionary<Digest, List<Descriptor>> _referrers = [];
+    private readonly Dictionary<string, HashSet<Digest>> _content = new(StringComparer.Ordinal);
     private readonly List<string> _warnings = [];
 
     private ArchiveRegistry(List<IImageSource> sources)
@@ -206,10 +242,12 @@ public sealed class ArchiveRegistry : IAsyncDisposable
                 _warnings.Add($"{source.DisplayName}: {image.Label} is not served: a docker-archive image has no manifest (ferry copy it to a portable archive first)");
                 continue;
             }
-            AddNode(image.Root);
+            // What the image's repositories serve by digest: its own graph and its referrers', nothing else.
+            var held = new HashSet<Digest>();
+            AddNode(image.Root, held);
             foreach (var r in image.Referrers)
             {
-                AddNode(r.Artifact);
+                AddNode(r.Artifact, held);
                 if (r.Kind == ReferrerKind.Referrer)
                 {
                     var m = r.Artifact.Manifest;
@@ -219,6 +257,8 @@ public sealed class ArchiveRegistry : IAsyncDisposable
                         list.Add(new Descriptor(m.MediaType, m.Digest, m.Raw.LongLength) { ArtifactType = r.Artifact.Type, Annotations = m.ReadAnnotations() });
                 }
             }
+            if (image.Names.Count == 0)
+                _warnings.Add($"{source.DisplayName}: {image.Label} has no name and is not served (a repository serves only the images named in it; name it with ferry copy --tag)");
             foreach (var name in image.Names)
             {
                 if (name.Tag is { } tag)
@@ -227,9 +267,15 @@ public sealed class ArchiveRegistry : IAsyncDisposable
                     Tag(source, name.Path, r.Tag!, r.Artifact.Manifest.Digest);
                 if (!_tags.ContainsKey(name.Path))
                     _tags[name.Path] = new(StringComparer.Ordinal);
+                if (!_content.TryGetValue(name.Path, out var content))
+                    _content[name.Path] = content = [];
+                content.UnionWith(held);
             }
         }
     }
+
+    /// <summary>Whether <paramref name="repo"/> serves <paramref name="digest"/>: an image named in it refers to it.</summary>
+    private bool Holds(string repo, Digest digest) => _content.TryGetValue(repo, out var held) && held.Contains(digest);
 
     private void Tag(IImageSource source, string repo, string tag, Digest digest)
     {
@@ -240,30 +286,40 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         tags[tag] = digest;
     }
 
-    private void AddNode(ManifestNode node)
+    private void AddNode(ManifestNode node, HashSet<Digest> held)
     {
         switch (node)
         {
             case IndexNode x:
                 _manifests[x.Index.Digest] = (x.Index.Raw, x.Index.MediaType);
+                held.Add(x.Index.Digest);
                 foreach (var c in x.Children)
-                    AddNode(c);
+                    AddNode(c, held);
                 break;
             case ImageNode { Image: { Manifest: { } m } image }:
                 _manifests[m.Digest] = (m.Raw, m.MediaType);
+                held.Add(m.Digest);
                 _blobs[image.ConfigDescriptor.Digest] = image.ConfigBlob;
+                held.Add(image.ConfigDescriptor.Digest);
                 foreach (var l in image.Layers)
                 {
                     if (l.Blob is not null)
+                    {
                         _blobs.TryAdd(l.Descriptor.Digest, l.Blob);
+                        held.Add(l.Descriptor.Digest);
+                    }
                 }
                 break;
             case ArtifactNode a:
                 _manifests[a.Manifest.Digest] = (a.Manifest.Raw, a.Manifest.MediaType);
+                held.Add(a.Manifest.Digest);
                 foreach (var (d, blob) in a.Blobs)
                 {
                     if (blob is not null)
+                    {
                         _blobs.TryAdd(d.Digest, blob);
+                        held.Add(d.Digest);
+                    }
                 }
                 break;
         }
@@ -300,7 +356,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         {
             ("/manifests/", (repo, reference) => Manifest(repo, reference, head)),
             ("/blobs/", (repo, digest) => BlobOf(repo, digest, range, head)),
-            ("/referrers/", (repo, digest) => Referrers(digest, query, head)),
+            ("/referrers/", (repo, digest) => Referrers(repo, digest, query, head)),
         })
         {
             int at = rest.LastIndexOf(marker, StringComparison.Ordinal);
@@ -332,7 +388,9 @@ public sealed class ArchiveRegistry : IAsyncDisposable
                 ? RegistryResponse.Error(404, "MANIFEST_UNKNOWN", $"manifest unknown: {repo}:{Describe(reference)}", head)
                 : RegistryResponse.Error(404, "NAME_UNKNOWN", $"repository name not known to registry: {repo}", head);
         }
-        if (!_manifests.TryGetValue(digest, out var m))
+        if (!_tags.ContainsKey(repo))
+            return RegistryResponse.Error(404, "NAME_UNKNOWN", $"repository name not known to registry: {repo}", head);
+        if (!Holds(repo, digest) || !_manifests.TryGetValue(digest, out var m))
             return RegistryResponse.Error(404, "MANIFEST_UNKNOWN", $"manifest unknown: {repo}@{digest}", head);
         var r = RegistryResponse.Document(200, m.Raw, m.MediaType, head);
         r.Headers["Docker-Content-Digest"] = digest.ToString();
@@ -344,15 +402,17 @@ public sealed class ArchiveRegistry : IAsyncDisposable
     {
         if (!Digest.TryParse(reference, out var digest))
             return RegistryResponse.Error(400, "DIGEST_INVALID", $"invalid digest '{Describe(reference)}'", head);
-        BlobSource? blob = _blobs.GetValueOrDefault(digest);
-        if (blob is null && _manifests.TryGetValue(digest, out var m))
-            blob = new BytesBlob(m.Raw, digest.ToString());
+        if (!_tags.ContainsKey(repo))
+            return RegistryResponse.Error(404, "NAME_UNKNOWN", $"repository name not known to registry: {repo}", head);
+        BlobSource? blob = !Holds(repo, digest) ? null
+            : _blobs.GetValueOrDefault(digest) ?? (_manifests.TryGetValue(digest, out var m) ? new BytesBlob(m.Raw, digest.ToString()) : null);
         if (blob is null)
             return RegistryResponse.Error(404, "BLOB_UNKNOWN", $"blob unknown to registry: {repo}@{digest}", head);
         long total = blob.Length;
         long start = 0, end = total - 1;
         int status = 200;
-        if (range is not null)
+        // Several ranges (bytes=0-1,5-6) are answered with the whole blob, as RFC 9110 allows and every client takes.
+        if (range is not null && !IsMultiRange(range))
         {
             if (!TryParseRange(range, total, out start, out end))
             {
@@ -362,7 +422,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
             }
             status = 206;
         }
-        var r = RegistryResponse.Blob(status, blob, start, end - start + 1, head);
+        var r = RegistryResponse.Blob(status, blob, start, end - start + 1, head, status == 200 ? digest : null);
         if (Progress is { } sink && !head)
             r.Progress = (sink, $"#{Interlocked.Increment(ref _sent)} {digest.Short} blob");
         r.Headers["Content-Type"] = "application/octet-stream";
@@ -374,6 +434,10 @@ public sealed class ArchiveRegistry : IAsyncDisposable
             r.Headers["Content-Range"] = $"bytes {start}-{end}/{total}";
         return r;
     }
+
+    /// <summary>Whether a <c>Range</c> header asks for several ranges (<c>bytes=0-1,5-6</c>).</summary>
+    internal static bool IsMultiRange(string header) =>
+        header.TrimStart().StartsWith("bytes=", StringComparison.OrdinalIgnoreCase) && header.Contains(',', StringComparison.Ordinal);
 
     /// <summary><c>bytes=A-B</c>, <c>bytes=A-</c> or <c>bytes=-N</c> (one range; several are not supported).</summary>
     internal static bool TryParseRange(string header, long total, out long start, out long end)
@@ -407,11 +471,13 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         return true;
     }
 
-    private RegistryResponse Referrers(string reference, Dictionary<string, string> query, bool head)
+    private RegistryResponse Referrers(string repo, string reference, Dictionary<string, string> query, bool head)
     {
         if (!Digest.TryParse(reference, out var subject))
             return RegistryResponse.Error(400, "DIGEST_INVALID", $"invalid digest '{Describe(reference)}'", head);
-        IEnumerable<Descriptor> list = _referrers.GetValueOrDefault(subject) ?? [];
+        if (!_tags.ContainsKey(repo))
+            return RegistryResponse.Error(404, "NAME_UNKNOWN", $"repository name not known to registry: {repo}", head);
+        IEnumerable<Descriptor> list = Holds(repo, subject) ? (_referrers.GetValueOrDefault(subject) ?? []).Where(d => Holds(repo, d.Digest)) : [];
         bool filtered = query.TryGetValue("artifactType", out var type);
         if (filtered)
             list = list.Where(d => d.ArtifactType == type);
@@ -436,6 +502,8 @@ public sealed class ArchiveRegistry : IAsyncDisposable
     /// <summary>A page of a tag list or the catalog (<c>{"name":…,"tags":[…]}</c>, <c>{"repositories":[…]}</c>), with a <c>Link</c> to the next.</summary>
     private static RegistryResponse Listing(IEnumerable<string> sorted, Dictionary<string, string> query, string? name, string array, string path, bool head)
     {
+        if (query.TryGetValue("n", out var ns) && !int.TryParse(ns, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            return RegistryResponse.Error(400, "PAGINATION_NUMBER_INVALID", $"invalid number of results requested: '{Describe(ns)}'", head);
         var (page, more) = Page(sorted, query);
         var r = RegistryResponse.Document(200, Json.Write(w =>
         {

@@ -53,8 +53,8 @@ public sealed class ArchiveRegistryTests : IDisposable
         Assert.Equal("application/vnd.oci.image.manifest.v1+json", headers["Content-Type"]);
         Assert.Equal(200, (await GetAsync(r, "/v2/library/ubuntu/manifests/20.04")).Status);
         Assert.Equal(200, (await GetAsync(r, "/v2/big/manifests/1")).Status);
-        // by digest, under any repository path
-        Assert.Equal(Ubuntu.OciManifest(), (await GetAsync(r, $"/v2/anything/manifests/{Ubuntu.ManifestDigest}")).Body);
+        // by digest, under its own repository
+        Assert.Equal(Ubuntu.OciManifest(), (await GetAsync(r, $"/v2/library/ubuntu/manifests/{Ubuntu.ManifestDigest}")).Body);
         var headOnly = await GetAsync(r, "/v2/team/app/manifests/1", "HEAD");
         Assert.Equal(200, headOnly.Status);
         Assert.Equal(App.ManifestDigest, headOnly.Headers["Docker-Content-Digest"]);
@@ -223,6 +223,142 @@ public sealed class ArchiveRegistryTests : IDisposable
         await using var r = await OpenAsync(_dir.Path("s.tar.000"));
         foreach (var l in App.Layers)
             Assert.Equal(l.Blob, (await GetAsync(r, $"/v2/team/app/blobs/{l.Digest}")).Body);
+    }
+
+    [Fact]
+    public async Task ARepositoryServesOnlyWhatItsImagesReferTo()
+    {
+        await using var r = await OpenAsync(Archive());
+        // another repository's manifest, config and layer, by digest: unknown here
+        var manifest = await GetAsync(r, $"/v2/team/app/manifests/{Ubuntu.ManifestDigest}");
+        Assert.Equal(404, manifest.Status);
+        Assert.Contains("MANIFEST_UNKNOWN", Encoding.UTF8.GetString(manifest.Body), StringComparison.Ordinal);
+        foreach (var digest in new[] { Ubuntu.Layers[0].Digest, Ubuntu.ImageId, Ubuntu.ManifestDigest })
+        {
+            var blob = await GetAsync(r, $"/v2/team/app/blobs/{digest}", "HEAD");
+            Assert.Equal(404, blob.Status);
+        }
+        // a repository nobody named: nothing at all, as its tag list says
+        Assert.Equal(404, (await GetAsync(r, "/v2/team/app/tags/list".Replace("team/app", "x/anything", StringComparison.Ordinal))).Status);
+        var unnamed = await GetAsync(r, $"/v2/x/anything/blobs/{App.Layers[0].Digest}", "HEAD");
+        Assert.Equal(404, unnamed.Status);
+        Assert.Equal(404, (await GetAsync(r, $"/v2/x/anything/manifests/{App.ManifestDigest}")).Status);
+        // its own, yes
+        Assert.Equal(200, (await GetAsync(r, $"/v2/team/app/blobs/{App.Layers[0].Digest}", "HEAD")).Status);
+        Assert.Equal(200, (await GetAsync(r, $"/v2/team/app/blobs/{App.ManifestDigest}", "HEAD")).Status);
+    }
+
+    [Fact]
+    public async Task ReferrersAreListedOnlyUnderTheirSubjectsRepository()
+    {
+        var sbom = ImageBuilder.Sbom(App.ManifestDigest, App.OciManifest().Length);
+        string p = _dir.Path("signed.tar");
+        ImageBuilder.WriteOciWithArtifacts(p, App, "registry.example.com/team/app:1", [(sbom, null)]);
+        string q = _dir.Path("other.tar");
+        ImageBuilder.WriteOciLayout(q, [Ubuntu]);
+        await using var r = await OpenAsync(p, q);
+        Assert.Single(JsonDocument.Parse((await GetAsync(r, $"/v2/team/app/referrers/{App.ManifestDigest}")).Body).RootElement.GetProperty("manifests").EnumerateArray());
+        var elsewhere = await GetAsync(r, $"/v2/library/ubuntu/referrers/{App.ManifestDigest}");
+        Assert.Equal(200, elsewhere.Status);
+        Assert.Empty(JsonDocument.Parse(elsewhere.Body).RootElement.GetProperty("manifests").EnumerateArray());
+        Assert.Equal(404, (await GetAsync(r, $"/v2/library/ubuntu/manifests/{sbom.Digest}")).Status);
+    }
+
+    [Fact]
+    public async Task SeveralRangesGetTheWholeBlob()
+    {
+        await using var r = await OpenAsync(Archive());
+        var layer = App.Layers[0];
+        var whole = await GetAsync(r, $"/v2/team/app/blobs/{layer.Digest}", range: "bytes=0-1,5-6");
+        Assert.Equal(200, whole.Status);
+        Assert.Equal(layer.Blob, whole.Body);
+        Assert.False(whole.Headers.ContainsKey("Content-Range"));
+    }
+
+    [Theory]
+    [InlineData("/v2/team/app/tags/list?n=abc")]
+    [InlineData("/v2/team/app/tags/list?n=-1")]
+    [InlineData("/v2/_catalog?n=1e3")]
+    public async Task ANumberOfResultsThatIsNoNumberIsRefused(string path)
+    {
+        await using var r = await OpenAsync(Archive());
+        var (status, body, _) = await GetAsync(r, path);
+        Assert.Equal(400, status);
+        Assert.Contains("PAGINATION_NUMBER_INVALID", Encoding.UTF8.GetString(body), StringComparison.Ordinal);
+    }
+
+    /// <summary>An OCI layout directory of <see cref="App"/>, whose first layer's blob file is then replaced by <paramref name="replace"/>.</summary>
+    private string LayoutWith(Action<string> replace)
+    {
+        string dir = _dir.Path("layout");
+        ImageBuilder.WriteOciLayout(dir, [App], asDirectory: true);
+        replace(Path.Combine(dir, "blobs", "sha256", App.Layers[0].Digest[7..]));
+        return dir;
+    }
+
+    [Fact]
+    public async Task ALayoutBlobThatIsALinkOutOfTheLayoutIsNeverServed()
+    {
+        string outside = _dir.Path("secret");
+        File.WriteAllText(outside, "root:x:0:0:root:/root:/bin/bash\n");
+        string dir = LayoutWith(blob =>
+        {
+            File.Delete(blob);
+            File.CreateSymbolicLink(blob, outside);
+        });
+        var e = await Assert.ThrowsAsync<ArchiveFormatException>(() => OpenAsync("oci:" + dir));
+        Assert.Contains("outside", e.Message, StringComparison.Ordinal);
+        Assert.Contains(App.Layers[0].Digest[7..], e.Message, StringComparison.Ordinal);
+        // the same through a relative link that climbs out of the layout
+        File.Delete(Path.Combine(dir, "blobs", "sha256", App.Layers[0].Digest[7..]));
+        File.CreateSymbolicLink(Path.Combine(dir, "blobs", "sha256", App.Layers[0].Digest[7..]), "../../../secret");
+        e = await Assert.ThrowsAsync<ArchiveFormatException>(() => OpenAsync("oci:" + dir));
+        Assert.Contains("leads out of", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ALinkBetweenFilesOfTheLayoutIsFollowed()
+    {
+        string dir = LayoutWith(blob =>
+        {
+            File.Move(blob, blob + ".real");
+            File.CreateSymbolicLink(blob, Path.GetFileName(blob) + ".real");
+        });
+        await using var r = await OpenAsync("oci:" + dir);
+        Assert.Equal(App.Layers[0].Blob, (await GetAsync(r, $"/v2/team/app/blobs/{App.Layers[0].Digest}")).Body);
+    }
+
+    [Fact]
+    public async Task ALayoutFileThatIsAFifoIsRefusedWithoutWaiting()
+    {
+        string dir = LayoutWith(blob =>
+        {
+            File.Delete(blob);
+            SpecialFiles.Fifo(blob);
+        });
+        var open = OpenAsync("oci:" + dir);
+        Assert.True(await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(10))) == open, "opening a layout with a FIFO blob hangs");
+        var e = await Assert.ThrowsAsync<ArchiveFormatException>(() => open);
+        Assert.Contains("a FIFO, not a regular file", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ABlobWhoseBytesChangedIsCutShortBeforeItsLastChunk()
+    {
+        // A layout blob rewritten (same size, other bytes) after the server indexed it: the client must not get it whole.
+        string dir = _dir.Path("big-layout");
+        var big = ImageBuilder.Image([ImageBuilder.Layer(331, files: 4, maxSize: 200_000)], 331, "registry.example.com/team/big:1");
+        ImageBuilder.WriteOciLayout(dir, [big], asDirectory: true);
+        await using var r = await OpenAsync("oci:" + dir);
+        string blob = Path.Combine(dir, "blobs", "sha256", big.Layers[0].Digest[7..]);
+        byte[] bytes = File.ReadAllBytes(blob);
+        bytes[^1] ^= 0xff;
+        File.WriteAllBytes(blob, bytes);
+        var resp = await r.HandleAsync("GET", $"/v2/team/big/blobs/{big.Layers[0].Digest}", null, null);
+        using var ms = new MemoryStream();
+        var e = await Assert.ThrowsAsync<DigestMismatchException>(() => resp.WriteBodyAsync(ms));
+        Assert.Contains(big.Layers[0].Digest, e.Message, StringComparison.Ordinal);
+        Assert.True(ms.Length < bytes.Length, $"sent {ms.Length} of {bytes.Length} bytes");
     }
 
     [Theory]
