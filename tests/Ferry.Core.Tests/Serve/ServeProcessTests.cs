@@ -1,10 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using System.Text.RegularExpressions;
 using Ferry.Tests.TestSupport;
 
 namespace Ferry.Tests.Serve;
@@ -14,7 +11,7 @@ namespace Ferry.Tests.Serve;
 /// takes 32 pulls at once, logs each request, and stops cleanly (exit 0) on SIGTERM.
 /// </summary>
 [Collection(Hostile.HostilePeerCollection.Name)]
-public sealed partial class ServeProcessTests : IDisposable
+public sealed class ServeProcessTests : IDisposable
 {
     private readonly TempDir _dir = new();
 
@@ -24,47 +21,12 @@ public sealed partial class ServeProcessTests : IDisposable
 
     private static readonly TestImage App = ImageBuilder.Image(401, 3, "gzip", "registry.example.com/team/app:1");
 
-    [GeneratedRegex(@"on (https?)://([0-9.]+):([0-9]+)")]
-    private static partial Regex Listening();
-
-    private sealed class Server(Process process, Uri root, StringBuilder err) : IDisposable
-    {
-        public Process Process => process;
-        public Uri Root => root;
-        public string Err { get { lock (err) return err.ToString(); } }
-
-        public void Dispose()
-        {
-            if (!process.HasExited)
-                process.Kill(entireProcessTree: true);
-            process.Dispose();
-        }
-    }
-
-    private Server Serve(params string[] args)
+    private ServeProcess Serve(params string[] args)
     {
         string archive = _dir.Path("app.tar");
         if (!File.Exists(archive))
             ImageBuilder.WriteOciLayout(archive, [App]);
-        var p = FerryProcess.Start(_dir.Path("tmp"), ["serve", archive, "--listen", "127.0.0.1:0", .. args]);
-        var err = new StringBuilder();
-        var ready = new TaskCompletionSource<Uri>();
-        p.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-                return;
-            lock (err)
-                err.AppendLine(e.Data);
-            if (Listening().Match(e.Data) is { Success: true } m)
-                ready.TrySetResult(new Uri($"{m.Groups[1].Value}://{m.Groups[2].Value}:{m.Groups[3].Value}/"));
-        };
-        p.BeginErrorReadLine();
-        if (!ready.Task.Wait(TimeSpan.FromSeconds(30)))
-        {
-            p.Kill(true);
-            Assert.Fail("ferry serve did not say where it listens within 30 s: " + err);
-        }
-        return new Server(p, ready.Task.Result, err);
+        return ServeProcess.Start(_dir.Path("tmp"), archive, args);
     }
 
     [Fact]
