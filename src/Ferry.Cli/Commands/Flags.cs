@@ -173,7 +173,7 @@ internal sealed class CopyFlags
             Images = p.GetValue(Image) ?? [],
             Tags = p.GetValue(Tag) ?? [],
             Log = log,
-            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), DockerHost = host, Stdin = io.ArchiveStdin, Log = log, Timeout = timeout, Referrers = referrers, Bases = p.GetValue(Base) ?? [] },
+            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), DockerHost = host, Stdin = io.ArchiveStdin, Log = log, Timeout = timeout, Referrers = referrers, Bases = p.GetValue(Base) ?? [], Platforms = platforms },
             Destination = new TransportOptions
             {
                 Registry = Registry.Read(p, Side.Destination, io),

@@ -34,7 +34,7 @@ public static class ImageCopier
         if (source.LocalPath is string a && destination.LocalPath is string b && TemporaryFiles.RealPath(a) == TemporaryFiles.RealPath(b))
             throw new OutputException($"{b}: refusing to overwrite the input");
         await using var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log, Progress = options.Destination.Progress ?? options.Progress }, cancel).ConfigureAwait(false);
-        await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log, Progress = options.Source.Progress ?? options.Progress }, cancel).ConfigureAwait(false);
+        await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log, Progress = options.Source.Progress ?? options.Progress, Platforms = options.Source.Platforms ?? options.Platforms }, cancel).ConfigureAwait(false);
         return await CopyAsync(src, dest, options, cancel).ConfigureAwait(false);
     }
 

@@ -63,8 +63,11 @@ public sealed record TransportOptions
     /// <summary>Standard output, for the destination <c>-</c> (default: the process's).</summary>
     public Func<Stream>? Stdout { get; init; }
 
-    /// <summary>For a registry source: fetch only this platform of multi-platform images (default: whole indexes).</summary>
-    public Platform? Platform { get; init; }
+    /// <summary>
+    /// For a registry source: the platforms the copy wants (default: all). The children of a multi-platform index that
+    /// declare another platform are not fetched (they stay descriptors, as in a sparse index); the index's bytes are kept.
+    /// </summary>
+    public IReadOnlyList<Platform>? Platforms { get; init; }
 
     /// <summary>Which referrers (signatures, attestations, SBOMs, OCI 1.1 referrers) a source reads with its images (default: all).</summary>
     public Images.ReferrerSelection Referrers { get; init; } = Images.ReferrerSelection.All;

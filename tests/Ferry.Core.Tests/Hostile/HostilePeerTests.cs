@@ -458,4 +458,118 @@ public sealed class HostilePeerTests : IDisposable
         Assert.Contains("save sent more than 8 MiB", e.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
     }
+
+    // ---------------------------------------------------------------- issue 21: peers that trickle, stall, half-answer
+
+    [Fact]
+    public void ABlobAtOneBytePerSecondIsGivenUpWithinTheTimeout()
+    {
+        var tiny = new Tiny();
+        using var registry = new HostileServer(async (r, c) =>
+        {
+            if (r.Path.EndsWith(tiny.LayerDigest, StringComparison.Ordinal))
+            {
+                await c.WriteAsync($"HTTP/1.1 200 OK\r\nContent-Length: {tiny.Layer.Length}\r\n\r\n");
+                await c.TrickleAsync(tiny.Layer, TimeSpan.FromMilliseconds(500));
+                return;
+            }
+            await tiny.ServeAsync(r, c);
+        });
+        var res = Run("copy", $"docker://{registry.Address}/tiny:1", _dir.Path("out.tar"), "--timeout", "2s", "-q");
+        Assert.Equal(1, res.Code);
+        OneLine(res.Err, "below the 1 KiB/s minimum");
+        Assert.Contains($"blob tiny@{tiny.LayerDigest}", res.Err, StringComparison.Ordinal);
+        Assert.True(res.Took < TimeSpan.FromSeconds(10), $"took {res.Took}");
+        Assert.Empty(_dir.Listing());
+    }
+
+    [Fact]
+    public void ARegistryThatNeverSendsHeadersCostsOneTimeoutNotOnePerRetry()
+    {
+        using var registry = new HostileServer(async (r, c) =>
+        {
+            if (r.Path == "/v2/")
+                await c.RespondAsync(200, "{}");
+            else
+                await c.StallAsync(TimeSpan.FromSeconds(60));
+        });
+        var res = Run("inspect", $"docker://{registry.Address}/x:1", "--timeout", "2s");
+        Assert.Equal(1, res.Code);
+        OneLine(res.Err, "no answer within 2 s (waited 2 s in all, 1 attempt)");
+        Assert.True(res.Took < TimeSpan.FromSeconds(5), $"took {res.Took}");
+    }
+
+    [Fact]
+    public void APlatformOfAWideIndexFetchesOnlyThatPlatformsManifest()
+    {
+        var tiny = new Tiny();
+        // 500 platforms; only linux/amd64 is the tiny image, the others name manifests nobody should ask for.
+        var others = Enumerable.Range(0, 499).Select(i => Tiny.Sha(Encoding.UTF8.GetBytes($"other {i}"))).ToList();
+        var entries = others.Select((d, i) => $"{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{d}\",\"size\":100,\"platform\":{{\"os\":\"linux\",\"architecture\":\"arch{i}\"}}}}")
+            .Append($"{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{tiny.ManifestDigest}\",\"size\":{tiny.Manifest.Length},\"platform\":{{\"os\":\"linux\",\"architecture\":\"amd64\"}}}}");
+        byte[] index = Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{string.Join(",", entries)}]}}");
+        using var registry = new HostileServer(async (r, c) =>
+        {
+            if (r.Path.EndsWith("/manifests/wide", StringComparison.Ordinal))
+                await c.RespondAsync(200, index, ("Content-Type", "application/vnd.oci.image.index.v1+json"));
+            else
+                await tiny.ServeAsync(r, c);
+        });
+        var res = Run("copy", $"docker://{registry.Address}/tiny:wide", _dir.Path("out.tar"), "--platform", "linux/amd64", "--exclude-referrers", "-q");
+        Assert.True(res.Code == 0, res.Err);
+        Assert.DoesNotContain(registry.Requests, r => others.Any(o => r.Path.EndsWith(o, StringComparison.Ordinal)));
+        Assert.True(registry.Requests.Count(r => r.Path.Contains("/manifests/", StringComparison.Ordinal)) <= 2, string.Join(", ", registry.Requests.Select(r => r.Path)));
+    }
+
+    [Theory]
+    [InlineData("blob", 202)]
+    [InlineData("blob", 200)]
+    [InlineData("manifest", 202)]
+    public void AnUploadAnsweredWithoutCreatedIsNotTakenAsPushed(string what, int status)
+    {
+        using var registry = new HostileServer(async (r, c) =>
+        {
+            if (r.Path == "/v2/")
+                await c.RespondAsync(200, "{}");
+            else if (r.Method == "HEAD" || r.Method == "GET")
+                await c.RespondAsync(404);
+            else if (r.Method == "POST")
+                await c.RespondAsync(202, "", ("Location", "/v2/app/blobs/uploads/1"));
+            else if (r.Path.Contains("/manifests/", StringComparison.Ordinal) == (what == "manifest"))
+                await c.RespondAsync(status, "");
+            else
+                await c.RespondAsync(201, "", ("Docker-Content-Digest", Tiny.Sha(r.Body)));
+        });
+        var res = Run("push", Archive(), registry.Address, "-q");
+        Assert.Equal(1, res.Code);
+        OneLine(res.Err, $"answered {status} X where the distribution spec requires 201 Created");
+    }
+
+    [Fact]
+    public void ARealmOnAnotherHostOverPlainHttpGetsNoCredentials()
+    {
+        using var realm = new HostileServer(async (r, c) => await c.RespondAsync(200, "{\"token\":\"t\"}"));
+        var tiny = new Tiny();
+        using var registry = new HostileServer(async (r, c) =>
+        {
+            if (r.Header("Authorization") != "Bearer t")
+                await c.RespondAsync(401, "{}", ("WWW-Authenticate", $"Bearer realm=\"http://localhost:{realm.Port}/token\",service=\"x\""));
+            else
+                await tiny.ServeAsync(r, c);
+        });
+        var res = Run("inspect", $"docker://{registry.Address}/tiny:1", "--creds", "user:s3cret");
+        Assert.True(res.Code == 0, res.Err);
+        Assert.NotEmpty(realm.Requests);
+        Assert.All(realm.Requests, r => Assert.Null(r.Header("Authorization")));
+    }
+
+    [Fact]
+    public void ALoadThroughAProxyThatRefusesInfoFallsBackToTheClassicStoreAndSaysSo()
+    {
+        using var engine = new FakeDockerEngine(containerdStore: true) { RefusesInfo = true };
+        var res = Run("load", Archive(), "--host", engine.Host);
+        Assert.True(res.Code == 0, res.Err);
+        Assert.Single(res.Err.Split('\n'), l => l.Contains("refuses GET /info", StringComparison.Ordinal));
+        Assert.Equal("docker-archive", engine.LastLoadFormat);
+    }
 }

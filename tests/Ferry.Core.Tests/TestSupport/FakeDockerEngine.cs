@@ -36,6 +36,9 @@ public sealed class FakeDockerEngine : InProcessHttpServer
 
     public string ApiVersion { get; }
 
+    /// <summary>Answers <c>/info</c> with 403, as docker-socket-proxy does by default.</summary>
+    public bool RefusesInfo { get; init; }
+
     /// <summary>What the last load received: the format Ferry detects in it (e.g. docker-archive, portable).</summary>
     public string? LastLoadFormat { get; private set; }
 
@@ -65,6 +68,9 @@ public sealed class FakeDockerEngine : InProcessHttpServer
         {
             case "/version":
                 await Json(ctx.Response, 200, $"{{\"Version\":\"fake\",\"ApiVersion\":\"{ApiVersion}\",\"MinAPIVersion\":\"1.24\"}}");
+                return;
+            case "/info" when RefusesInfo:
+                await Json(ctx.Response, 403, "{\"message\":\"Forbidden\"}");
                 return;
             case "/info":
                 await Json(ctx.Response, 200, ContainerdStore

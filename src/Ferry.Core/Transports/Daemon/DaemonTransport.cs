@@ -82,7 +82,10 @@ internal sealed class DaemonTransport : ITransport
         try
         {
             await client.NegotiateAsync(cancel).ConfigureAwait(false);
-            bool containerd = await client.UsesContainerdStoreAsync(cancel).ConfigureAwait(false);
+            bool? store = await client.UsesContainerdStoreAsync(cancel).ConfigureAwait(false);
+            if (store is null)
+                options.Log?.Invoke($"note: {client.Peer} refuses GET /info (a socket proxy?), so its image store is unknown: loading a docker-archive, which both stores take (the containerd store then gives the image a new manifest digest)");
+            bool containerd = store ?? false;
             return new DaemonDestination(client, containerd, r.Names.Count == 1 ? r.Names[0] : null, options);
         }
         catch

@@ -80,7 +80,7 @@ internal sealed class DockerEngineClient : IDisposable
     /// <summary>The most "Loaded image" names read from one load.</summary>
     public const int MaxLoadedNames = 100_000;
 
-    private string Peer => $"docker daemon at {Host}";
+    internal string Peer => $"docker daemon at {Host}";
 
     /// <summary>The API version in use, after <see cref="NegotiateAsync"/>.</summary>
     public string ApiVersion => _apiVersion ?? throw new InvalidOperationException("call NegotiateAsync first");
@@ -122,8 +122,14 @@ internal sealed class DockerEngineClient : IDisposable
     /// keeps the manifests and indexes of an OCI layout. Read from <c>GET /info</c>: its <c>DriverStatus</c> then
     /// holds <c>["driver-type", "io.containerd.snapshotter.v1"]</c>.
     /// </summary>
-    public async Task<bool> UsesContainerdStoreAsync(CancellationToken cancel = default)
+    /// <returns>Null when the daemon does not answer <c>/info</c> (a socket proxy such as docker-socket-proxy blocks it by default).</returns>
+    public async Task<bool?> UsesContainerdStoreAsync(CancellationToken cancel = default)
     {
+        using (var probe = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/info"), cancel).ConfigureAwait(false))
+        {
+            if (probe.StatusCode is System.Net.HttpStatusCode.Forbidden or System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.NotFound or System.Net.HttpStatusCode.MethodNotAllowed)
+                return null;
+        }
         using var doc = await GetJsonAsync($"v{ApiVersion}/info", "/info", cancel).ConfigureAwait(false);
         if (Json.OptArray(doc.RootElement, "DriverStatus") is not JsonElement status)
             return false;

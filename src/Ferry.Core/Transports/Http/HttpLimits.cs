@@ -14,6 +14,9 @@ internal static class HttpLimits
     /// <summary>The largest error body read (for its message): 64 KiB.</summary>
     public const int MaxErrorBytes = 64 << 10;
 
+    /// <summary>The slowest a transfer may go, averaged over each <c>--timeout</c> window: 1 KiB/s (a peer sending a byte a second is given up).</summary>
+    public const long MinTransferRate = 1024;
+
     /// <summary>The largest small JSON answer of a daemon (<c>/version</c>, <c>/info</c>): 1 MiB.</summary>
     public const int MaxDaemonDocumentBytes = 1 << 20;
 
@@ -73,26 +76,48 @@ internal static class HttpLimits
         string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase) && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 }
 
+/// <summary>A transfer slower than the minimum rate over a whole window (a peer that trickles).</summary>
+internal sealed class TooSlowException(string message) : IOException(message);
+
 /// <summary>
-/// A read stream over a network body that fails when no byte arrives for <c>idle</c>: each read gets its own deadline.
-/// The failure is an <see cref="IOException"/> (a broken download), so a resuming reader may retry from its offset.
+/// A read stream over a network body that fails when no byte arrives for <c>idle</c> (each read gets its own deadline)
+/// and, with a minimum rate, when fewer than <c>minBytesPerSecond</c> × <c>idle</c> bytes arrive in a window of
+/// <c>idle</c>. The idle failure is an <see cref="IOException"/> (a broken download: a resuming reader may retry from its
+/// offset); the slow one a <see cref="TooSlowException"/>.
 /// </summary>
-internal sealed class IdleTimeoutStream(Stream inner, TimeSpan idle, IDisposable? owner = null) : Ferry.Archive.ReadOnlyStream
+internal sealed class IdleTimeoutStream(Stream inner, TimeSpan idle, IDisposable? owner = null, long minBytesPerSecond = 0) : Ferry.Archive.ReadOnlyStream
 {
+    private long _windowStart = System.Diagnostics.Stopwatch.GetTimestamp();
+    private long _windowBytes;
+
     public override int Read(Span<byte> buffer) => throw new NotSupportedException("a network body is read asynchronously");
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(idle);
+        int n;
         try
         {
-            return await inner.ReadAsync(buffer, timer.Token).ConfigureAwait(false);
+            n = await inner.ReadAsync(buffer, timer.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new IOException($"no data for {HttpLimits.Seconds(idle)} (the transfer stalled)");
         }
+        if (minBytesPerSecond > 0 && n > 0)
+        {
+            _windowBytes += n;
+            var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(_windowStart);
+            if (elapsed >= idle)
+            {
+                if (_windowBytes < minBytesPerSecond * elapsed.TotalSeconds)
+                    throw new TooSlowException($"the transfer went at {_windowBytes / elapsed.TotalSeconds:0.#} bytes/s for {HttpLimits.Seconds(elapsed)}, below the {minBytesPerSecond / 1024} KiB/s minimum");
+                _windowStart = System.Diagnostics.Stopwatch.GetTimestamp();
+                _windowBytes = 0;
+            }
+        }
+        return n;
     }
 
     protected override void Dispose(bool disposing)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
@@ -156,7 +157,7 @@ internal sealed class RegistryClient : IDisposable
             if (offset > 0 && response.StatusCode != HttpStatusCode.PartialContent)
                 throw new PeerException($"registry {Registry}: blob {repo}@{digest}: cannot resume the download at byte {offset} (no Range support)");
             var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
-            return new IdleTimeoutStream(body, _timeout, response);
+            return new IdleTimeoutStream(body, _timeout, response, HttpLimits.MinTransferRate);
         }
         catch
         {
@@ -318,6 +319,7 @@ internal sealed class RegistryClient : IDisposable
                 return new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = content };
             }, Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
             await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
+            RequireCreated(done, $"{repo}: upload of {digest}");
         }
         finally
         {
@@ -382,6 +384,7 @@ internal sealed class RegistryClient : IDisposable
         using var done = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = new ByteArrayContent([]) },
             Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
         await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
+        RequireCreated(done, $"{repo}: upload of {digest}");
         // Reading the end of the content checks its digest (the registry has checked it too).
         byte[] rest = new byte[1];
         if (await source.ReadAsync(rest, cancel).ConfigureAwait(false) != 0)
@@ -420,10 +423,21 @@ internal sealed class RegistryClient : IDisposable
             return new HttpRequestMessage(HttpMethod.Put, $"v2/{repo}/manifests/{reference}") { Content = content };
         }, Scope(repo, push: true), $"manifest {repo}:{reference}", cancel).ConfigureAwait(false);
         await EnsureSuccess(response, $"{repo}:{reference}", cancel).ConfigureAwait(false);
+        RequireCreated(response, $"manifest {repo}:{reference}");
         var digest = Digest.Sha256Of(bytes);
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var header) && header != digest)
             throw new DigestMismatchException($"registry {Registry}: stored manifest {repo}:{reference} as {header}, not {digest}");
         return response.Headers.Contains("OCI-Subject");
+    }
+
+    /// <summary>
+    /// The distribution spec answers a finished blob upload and a manifest PUT with <c>201 Created</c>; any other success
+    /// (202 Accepted: still in progress, 200) does not say the content is stored, so it is not taken as pushed.
+    /// </summary>
+    private void RequireCreated(HttpResponseMessage response, string what)
+    {
+        if (response.StatusCode != HttpStatusCode.Created)
+            throw new PeerException($"registry {Registry}: {what}: answered {(int)response.StatusCode} {response.ReasonPhrase} where the distribution spec requires 201 Created; not taken as stored");
     }
 
     // ---- transport -------------------------------------------------------------------------------------------------
@@ -490,6 +504,7 @@ internal sealed class RegistryClient : IDisposable
         var root = new Uri(await BaseAsync(cancel).ConfigureAwait(false));
         bool authenticated = false;
         TimeSpan delay = _options.RetryDelay;
+        long started = Stopwatch.GetTimestamp();
         for (int attempt = 1; ; attempt++)
         {
             Uri? redirected = null;
@@ -523,8 +538,10 @@ internal sealed class RegistryClient : IDisposable
                 {
                     response = await SendWithTimeoutAsync(request, cancel).ConfigureAwait(false);
                 }
-                catch (Exception e) when (retry && attempt < _options.Attempts && e is HttpRequestException or TimeoutException && e.InnerException is not FerryException)
+                catch (Exception e) when (retry && attempt < _options.Attempts && e is HttpRequestException && e.InnerException is not FerryException)
                 {
+                    // A broken connection is tried again; no answer at all (a timeout) is not: the whole wait of a
+                    // request is one --timeout, not one per attempt.
                     response = null!;
                     break;
                 }
@@ -536,7 +553,7 @@ internal sealed class RegistryClient : IDisposable
                 }
                 catch (TimeoutException e)
                 {
-                    throw new PeerException($"registry {Registry}: {what}: no answer within {HttpLimits.Seconds(_timeout)}", e);
+                    throw new PeerException($"registry {Registry}: {what}: no answer within {HttpLimits.Seconds(_timeout)} (waited {HttpLimits.Seconds(Stopwatch.GetElapsedTime(started))} in all, {attempt} attempt{(attempt == 1 ? "" : "s")})", e);
                 }
                 if (!HttpLimits.IsRedirect(response.StatusCode) || response.Headers.Location is not Uri location)
                     break;
@@ -561,7 +578,8 @@ internal sealed class RegistryClient : IDisposable
                 attempt--;
                 continue;
             }
-            if (retry && (response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500) && attempt < _options.Attempts)
+            if (retry && (response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500) && attempt < _options.Attempts
+                && Stopwatch.GetElapsedTime(started) + (response.Headers.RetryAfter?.Delta ?? delay) < _timeout)
             {
                 var wait = response.Headers.RetryAfter?.Delta ?? delay;
                 response.Dispose();
@@ -652,8 +670,9 @@ internal sealed class RegistryClient : IDisposable
         foreach (var s in scope.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             query.Append(query.Length > 0 ? "&" : "").Append("scope=").Append(Uri.EscapeDataString(s));
         using var request = new HttpRequestMessage(HttpMethod.Get, realmText + (realmText.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query);
-        // The realm is where the registry sends its users to log in: it gets the registry's credentials (as docker does).
-        if (Basic is not null)
+        // The realm is where the registry sends its users to log in: it gets the registry's credentials, as docker does
+        // (registries whose token server is another host need it) — over HTTPS only, unless it is the registry's own host.
+        if (Basic is not null && (realm.Scheme == Uri.UriSchemeHttps || string.Equals(realm.IdnHost, root.IdnHost, StringComparison.OrdinalIgnoreCase)))
             request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Basic);
         HttpResponseMessage response;
         try
@@ -762,6 +781,11 @@ internal sealed class ResumingBlobStream(RegistryClient client, string repo, Dig
                     throw new IOException($"the body ended at byte {_position} of {size}");
                 _position += n;
                 return n;
+            }
+            catch (TooSlowException e)
+            {
+                // A peer that trickles is slow again after a resume: it is given up, not resumed.
+                throw new PeerException($"registry {client.Registry}: blob {repo}@{digest}: {e.Message}, at byte {_position} of {size}; given up", e);
             }
             catch (Exception e) when (e is IOException or HttpRequestException && !linked.IsCancellationRequested)
             {

@@ -37,7 +37,7 @@ internal sealed class RegistrySource : IImageSource
     public IReadOnlyList<string> Warnings => [];
 
     /// <summary>
-    /// Fetches the manifests (whole indexes, or the one platform <see cref="TransportOptions.Platform"/> asks for) of
+    /// Fetches the manifests (whole indexes, less the children of platforms <see cref="TransportOptions.Platforms"/> leaves out) of
     /// <paramref name="references"/>. An image named twice (two tags of one manifest) is one image with both names; a
     /// reference by digest keeps its repository as a digest-pinned name.
     /// </summary>
@@ -54,7 +54,7 @@ internal sealed class RegistrySource : IImageSource
                 if (!clients.TryGetValue(r.Host, out var client))
                     clients[r.Host] = client = new RegistryClient(r.Host, options.Registry, options.Timeout);
                 string reference = name.Digest?.ToString() ?? name.Tag!;
-                var root = await new Walk(client, name.Path, options.Registry.MaxManifests, fetched).LoadNodeAsync(null, reference, 0, options.Platform, cancel).ConfigureAwait(false);
+                var root = await new Walk(client, name.Path, options.Registry.MaxManifests, fetched).LoadNodeAsync(null, reference, 0, options.Platforms, cancel).ConfigureAwait(false);
                 var key = KeyOf(root);
                 var image = images.FirstOrDefault(i => i.Key == key);
                 if (image is null)
@@ -97,18 +97,22 @@ internal sealed class RegistrySource : IImageSource
     {
         private readonly Dictionary<Digest, Task<ManifestNode>> _nodes = [];
 
-        public async Task<ManifestNode> LoadNodeAsync(Descriptor? descriptor, string reference, int depth, Platform? platform, CancellationToken cancel)
+        public async Task<ManifestNode> LoadNodeAsync(Descriptor? descriptor, string reference, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancel)
         {
             if (depth > OciLayout.OciLayoutReader.MaxIndexDepth)
                 throw new ArchiveFormatException($"registry {client.Registry}: {repo}: indexes nested deeper than {OciLayout.OciLayoutReader.MaxIndexDepth}");
-            if (descriptor is not null && platform is null)
+            if (descriptor is not null)
             {
                 if (!_nodes.TryGetValue(descriptor.Digest, out var known))
-                    _nodes[descriptor.Digest] = known = FetchAsync(descriptor, reference, depth, platform, cancel);
+                    _nodes[descriptor.Digest] = known = FetchAsync(descriptor, reference, depth, platforms, cancel);
                 return Reparent(await known.ConfigureAwait(false), descriptor);
             }
-            return await FetchAsync(descriptor, reference, depth, platform, cancel).ConfigureAwait(false);
+            return await FetchAsync(descriptor, reference, depth, platforms, cancel).ConfigureAwait(false);
         }
+
+        /// <summary>Whether an index child is left unfetched: it declares a platform none of the wanted ones matches (a nested index or a child without a platform is always read).</summary>
+        private static bool LeftOut(Descriptor child, IReadOnlyList<Platform>? platforms) =>
+            platforms is { Count: > 0 } && child.Platform is { } p && !MediaTypes.IsIndex(child.MediaType) && !platforms.Any(w => w.Matches(p));
 
         /// <summary>The same content under another parent's descriptor (its platform and annotations).</summary>
         private static ManifestNode Reparent(ManifestNode node, Descriptor descriptor) => node switch
@@ -121,7 +125,7 @@ internal sealed class RegistrySource : IImageSource
             _ => node,
         };
 
-        private async Task<ManifestNode> FetchAsync(Descriptor? descriptor, string reference, int depth, Platform? platform, CancellationToken cancel)
+        private async Task<ManifestNode> FetchAsync(Descriptor? descriptor, string reference, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancel)
         {
             if (Interlocked.Increment(ref fetched.Value) > maxManifests)
                 throw new ArchiveFormatException($"registry {client.Registry}: {repo}: more than {maxManifests} manifests and indexes in one copy (a hostile index graph?)");
@@ -133,15 +137,10 @@ internal sealed class RegistrySource : IImageSource
             if (MediaTypes.IsIndex(kind) || MediaTypes.IsIndex(headerType))
             {
                 var index = ImageIndex.Parse(bytes, MediaTypes.IsIndex(headerType) ? headerType : kind, what);
-                if (platform is not null)
-                {
-                    var match = index.Manifests.FirstOrDefault(m => m.Platform is { } p && platform.Matches(p))
-                        ?? throw new ImageNotFoundException($"{what}: no manifest for platform {platform} (has: {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? "?"))})");
-                    return await LoadNodeAsync(match, match.Digest.ToString(), depth + 1, platform, cancel).ConfigureAwait(false);
-                }
+                // Children of platforms the copy leaves out are not fetched (a 10,000-wide index costs one request).
                 var children = new List<ManifestNode>();
                 foreach (var child in index.Manifests)
-                    children.Add(await LoadChildAsync(child, depth + 1, cancel).ConfigureAwait(false));
+                    children.Add(LeftOut(child, platforms) ? new OpaqueNode { Descriptor = child } : await LoadChildAsync(child, depth + 1, platforms, cancel).ConfigureAwait(false));
                 return new IndexNode
                 {
                     Descriptor = descriptor ?? new Descriptor(index.MediaType, digest, bytes.LongLength),
@@ -271,11 +270,11 @@ internal sealed class RegistrySource : IImageSource
         }
 
         /// <summary>An index child; a child the registry lacks (a sparse index) is kept as a reference, as an OCI layout may.</summary>
-        private async Task<ManifestNode> LoadChildAsync(Descriptor child, int depth, CancellationToken cancel)
+        private async Task<ManifestNode> LoadChildAsync(Descriptor child, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancel)
         {
             try
             {
-                return await LoadNodeAsync(child, child.Digest.ToString(), depth, null, cancel).ConfigureAwait(false);
+                return await LoadNodeAsync(child, child.Digest.ToString(), depth, platforms, cancel).ConfigureAwait(false);
             }
             catch (ImageNotFoundException) when (child.Platform is not null)
             {
