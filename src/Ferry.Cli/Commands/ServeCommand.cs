@@ -161,7 +161,7 @@ internal static class ServeCommand
         Program.ExitOnSignal(0, "ferry: serve: stopped");
         try
         {
-            await Task.Delay(Timeout.Infinite, cancel).ConfigureAwait(false);
+            await KeepMemoryFlatAsync(cancel).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -170,6 +170,31 @@ internal static class ServeCommand
         await app.StopAsync(grace.Token).ConfigureAwait(false);
         log.WriteLine("ferry: serve: stopped");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>How much a server allocates between two of its own young-generation collections.</summary>
+    internal const long CollectEveryBytes = 8 << 20;
+
+    /// <summary>
+    /// Runs until <paramref name="cancel"/>, collecting the young generation whenever the server has allocated
+    /// <see cref="CollectEveryBytes"/> since the last time. Serving allocates a little per request and per chunk; left
+    /// to itself the GC sizes its young generation from the CPU cache (on a VM reporting a 260 MiB L3 that is ~80 MiB),
+    /// so a server moving gigabytes would grow to that. A collection of what is all garbage costs microseconds, and
+    /// memory then stays at what is live plus a few MiB.
+    /// </summary>
+    private static async Task KeepMemoryFlatAsync(CancellationToken cancel)
+    {
+        long last = GC.GetTotalAllocatedBytes();
+        while (true)
+        {
+            await Task.Delay(100, cancel).ConfigureAwait(false);
+            long now = GC.GetTotalAllocatedBytes();
+            if (now - last >= CollectEveryBytes)
+            {
+                GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+                last = now;
+            }
+        }
     }
 
     /// <summary>What Kestrel may buffer of a response per connection: one chunk of a blob.</summary>
