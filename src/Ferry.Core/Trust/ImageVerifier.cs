@@ -108,6 +108,12 @@ public static class ImageVerifier
                 case PolicyRequirementType.SignedBy:
                     reason = "signedBy (GPG) signatures are not verified by Ferry";
                     break;
+                case PolicyRequirementType.SignedBaseLayer:
+                    reason = "signedBaseLayer is not evaluated by Ferry";
+                    break;
+                case PolicyRequirementType.SigstoreSigned when requirement.Problem is not null:
+                    reason = "the policy's requirement cannot be applied: " + requirement.Problem;
+                    break;
                 default:
                 {
                     var (ok, why, verdicts) = await SignedAsync(digest, sourceName, referrers, requirement, cancellationToken).ConfigureAwait(false);

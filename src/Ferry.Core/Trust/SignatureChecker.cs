@@ -217,6 +217,8 @@ internal static class SignatureChecker
             switch (m.Content)
             {
                 case SignedContent.MessageSignature:
+                    if (artifact.Sha256 is null)
+                        return Fail($"a message signature is checked against the artifact's sha256, not {artifact.Algorithm}");
                     if (m.MessageDigest is not null && (m.DigestAlgorithm != "sha256" || !m.MessageDigest.AsSpan().SequenceEqual(artifact.Sha256)))
                         return Fail("the bundle's message digest is not the artifact's");
                     if (artifact.Bytes is null && !key.VerifiesDigest(artifact.Sha256, HashAlgorithmName.SHA256, m.Signature))
@@ -233,7 +235,7 @@ internal static class SignatureChecker
                     var statement = InTotoStatement.Parse(env.Payload, "the DSSE payload");
                     predicateType = statement.PredicateType;
                     predicate = statement.Predicate;
-                    if (!statement.Names("sha256", artifact.Sha256))
+                    if (!statement.Names(artifact.Algorithm, artifact.Value))
                         return Fail($"the in-toto statement's subjects do not name {artifact.Digest}");
                     checks.Add($"in-toto statement ({statement.PredicateType}) names {artifact.Digest}");
                     if (r.PredicateType is not null && statement.PredicateType != r.PredicateType)

@@ -54,52 +54,61 @@ public sealed class SignatureVerdict
         : $"not verified ({Form}): {Reason}";
 }
 
-/// <summary>What a blob signature is checked against: the blob's bytes, or only its digest (<c>sha256:HEX</c>).</summary>
+/// <summary>What a blob signature is checked against: the blob's bytes, or only its digest (<c>sha256:HEX</c>, or <c>sha512:HEX</c> for an in-toto subject).</summary>
 public sealed class BlobArtifact
 {
-    private BlobArtifact(byte[]? bytes, byte[] sha256)
+    private BlobArtifact(byte[]? bytes, string algorithm, byte[] value)
     {
         Bytes = bytes;
-        Sha256 = sha256;
+        Algorithm = algorithm;
+        Value = value;
     }
 
     internal byte[]? Bytes { get; }
 
-    internal byte[] Sha256 { get; }
+    /// <summary>The digest's algorithm, as in-toto names it: <c>sha256</c> or <c>sha512</c>.</summary>
+    internal string Algorithm { get; }
 
-    /// <summary>The digest, <c>sha256:HEX</c>.</summary>
-    public string Digest => "sha256:" + Convert.ToHexStringLower(Sha256);
+    internal byte[] Value { get; }
+
+    /// <summary>The SHA-256 of the artifact, when that is what is known.</summary>
+    internal byte[]? Sha256 => Algorithm == "sha256" ? Value : null;
+
+    /// <summary>The digest, <c>ALGORITHM:HEX</c>.</summary>
+    public string Digest => Algorithm + ":" + Convert.ToHexStringLower(Value);
 
     /// <summary>The blob itself (signatures over its bytes, Ed25519 included, can be checked).</summary>
     public static BlobArtifact FromBytes(byte[] bytes)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        return new BlobArtifact(bytes, System.Security.Cryptography.SHA256.HashData(bytes));
+        return new BlobArtifact(bytes, "sha256", System.Security.Cryptography.SHA256.HashData(bytes));
     }
 
-    /// <summary>Only the digest (<c>sha256:</c> and 64 hex digits), as <c>verify-blob sha256:HEX</c> gives it.</summary>
-    /// <exception cref="UsageException">Not a SHA-256 digest.</exception>
+    /// <summary>Only the digest: <c>sha256:</c> and 64 hex digits (or <c>sha512:</c> and 128), as <c>verify-blob sha256:HEX</c> gives it.</summary>
+    /// <exception cref="UsageException">Not such a digest.</exception>
     public static BlobArtifact FromDigest(string digest)
     {
         ArgumentNullException.ThrowIfNull(digest);
-        if (!TryParseDigest(digest, out var bytes))
+        if (!TryParseDigest(digest, out string algorithm, out var bytes))
             throw new UsageException($"'{Ferry.Digests.Digest.Describe(digest)}' is not a sha256:HEX digest");
-        return new BlobArtifact(null, bytes);
+        return new BlobArtifact(null, algorithm, bytes);
     }
 
-    /// <summary>Whether <paramref name="text"/> is <c>sha256:</c> followed by 64 hex digits.</summary>
-    public static bool IsDigest(string text) => TryParseDigest(text, out _);
+    /// <summary>Whether <paramref name="text"/> is <c>sha256:</c> followed by 64 hex digits (or <c>sha512:</c> and 128).</summary>
+    public static bool IsDigest(string text) => TryParseDigest(text, out _, out _);
 
     private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
 
-    private static bool TryParseDigest(string text, out byte[] bytes)
+    private static bool TryParseDigest(string text, out string algorithm, out byte[] bytes)
     {
         bytes = [];
-        if (!text.StartsWith("sha256:", StringComparison.Ordinal) || text.Length != 71 || text.AsSpan(7).ContainsAnyExcept(HexDigits))
+        algorithm = text.StartsWith("sha256:", StringComparison.Ordinal) ? "sha256" : text.StartsWith("sha512:", StringComparison.Ordinal) ? "sha512" : "";
+        int hexLength = algorithm == "sha256" ? 64 : 128;
+        if (algorithm.Length == 0 || text.Length != 7 + hexLength || text.AsSpan(7).ContainsAnyExcept(HexDigits))
             return false;
         bytes = Convert.FromHexString(text.AsSpan(7));
         return true;
     }
 
-    internal static BlobArtifact OfDigest(Digest digest) => new(null, Convert.FromHexString(digest.Hex));
+    internal static BlobArtifact OfDigest(Digest digest) => new(null, digest.Algorithm, Convert.FromHexString(digest.Hex));
 }

@@ -21,6 +21,9 @@ public enum PolicyRequirementType
 
     /// <summary>cosign's terms (<c>--key</c>, <c>--certificate-identity</c>, …): any signature form, bundles included.</summary>
     Cosign,
+
+    /// <summary><c>signedBaseLayer</c>: read, but Ferry does not evaluate it, so it accepts no image.</summary>
+    SignedBaseLayer,
 }
 
 /// <summary>One requirement of a scope; every requirement of the matched scope must be satisfied.</summary>
@@ -39,6 +42,9 @@ public sealed class PolicyRequirement
     public string Description { get; }
 
     internal Requirements? Signature { get; init; }
+
+    /// <summary>Why the requirement cannot be applied (a key file that cannot be read, <c>pki</c>): every image it governs is rejected with this.</summary>
+    public string? Problem { get; init; }
 
     internal SignedIdentity? Identity { get; init; }
 
@@ -95,6 +101,9 @@ public sealed class TrustPolicy
 
     /// <summary>Where it came from: the policy file, or <c>cosign terms</c>.</summary>
     public string Name { get; }
+
+    /// <summary>Requirements that cannot be applied (a key file missing, <c>pki</c>): each rejects the images it governs; worth a warning at load.</summary>
+    public IReadOnlyList<string> Problems => [.. _docker.Values.Prepend(_default).SelectMany(r => r).Select(r => r.Problem).OfType<string>().Distinct(StringComparer.Ordinal)];
 
     /// <summary>Whether the policy is cosign's command-line terms (one scope for every image).</summary>
     public bool IsCosignTerms { get; }
@@ -266,6 +275,9 @@ public sealed class TrustPolicy
             case "signedBy":
                 Only(r, where, "type", "keyType", "keyPath", "keyPaths", "keyData", "signedIdentity");
                 return new PolicyRequirement(PolicyRequirementType.SignedBy, "signedBy (GPG signatures, which Ferry does not verify)");
+            case "signedBaseLayer":
+                Only(r, where, "type", "baseLayerIdentity");
+                return new PolicyRequirement(PolicyRequirementType.SignedBaseLayer, "signedBaseLayer (which Ferry does not evaluate)");
             case "sigstoreSigned":
                 return Sigstore(r, where);
             default:
@@ -273,7 +285,24 @@ public sealed class TrustPolicy
         }
     }
 
+    /// <summary>
+    /// A sigstoreSigned requirement. Its shape is checked now (an error fails the policy); keys and CA files are read now
+    /// too, but one that cannot be read or is no key (containers/image reads them only when an image needs them) makes
+    /// the requirement reject every image it governs, naming the problem, instead of failing the whole policy.
+    /// </summary>
     private static PolicyRequirement Sigstore(JsonElement r, string where)
+    {
+        try
+        {
+            return SigstoreRequirement(r, where);
+        }
+        catch (UsageException e)
+        {
+            return new PolicyRequirement(PolicyRequirementType.SigstoreSigned, $"sigstoreSigned ({where})") { Problem = e.Message };
+        }
+    }
+
+    private static PolicyRequirement SigstoreRequirement(JsonElement r, string where)
     {
         Only(r, where, "type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki", "rekorPublicKeyPath", "rekorPublicKeyPaths",
             "rekorPublicKeyData", "rekorPublicKeyDatas", "signedIdentity");
@@ -282,7 +311,7 @@ public sealed class TrustPolicy
         if (given != 1)
             throw new TrustFormatException($"{where}: sigstoreSigned takes exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio and pki");
         if (r.TryGetProperty("pki", out _))
-            throw new TrustFormatException($"{where}: sigstoreSigned with \"pki\" is not supported by Ferry (use keys or fulcio)");
+            throw new UsageException($"{where}: \"pki\" is not supported by Ferry (use keys or fulcio)");
         var keys = new List<VerificationKey>();
         if (Str(r, "keyPath", where) is { } keyPath)
             keys.Add(VerificationKey.FromFile(keyPath));

@@ -203,6 +203,7 @@ public sealed class ImageVerificationTests : IDisposable
     [InlineData("""{"default":[]}""", "an empty list of requirements")]
     [InlineData("""{"default":[{"type":"sigstoreSigned"}]}""", "exactly one of keyPath")]
     [InlineData("""{"default":[{"type":"sigstoreSigned","keyData":"!!"}]}""", "not base64")]
+    [InlineData("""{"default":[{"type":"sigstoreSigned","keyPath":"/k","fulcio":{}}]}""", "exactly one of keyPath")]
     [InlineData("""{"default":[{"type":"whatever"}]}""", "unknown requirement type")]
     [InlineData("""{"default":[{"type":"reject","keyPath":"x"}]}""", "unknown field \"keyPath\"")]
     [InlineData("""{"default":[{"type":"sigstoreSigned","fulcio":{"caData":"","oidcIssuer":"i","subjectEmail":"e"}}]}""", "no CA certificate")]
@@ -211,6 +212,23 @@ public sealed class ImageVerificationTests : IDisposable
         var e = Assert.Throws<UsageException>(() => TrustPolicy.Parse(Encoding.UTF8.GetBytes(json), "policy.json"));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
         Assert.StartsWith("policy.json: ", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AKeyThatCannotBeReadRejectsOnlyTheImagesOfItsScope()
+    {
+        var p = TrustPolicy.Parse("""
+            {"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{
+              "registry.example.test/team":[{"type":"sigstoreSigned","keyPath":"/nonexistent/cosign.pub"}],
+              "registry.example.test/other":[{"type":"sigstoreSigned","keyData":"bm9uc2Vuc2U="}],
+              "registry.example.test/pki":[{"type":"sigstoreSigned","pki":{}}]}}}
+            """u8.ToArray(), "policy.json");
+        Assert.Equal(3, p.Problems.Count);
+        string archive = Write((KeylessSignature(), Tag("sig")));
+        var v = Verify(archive, p);
+        Assert.False(v.Accepted);
+        Assert.Contains("cannot be applied: /nonexistent/cosign.pub: cannot read the public key", v.Reason, StringComparison.Ordinal);
+        Assert.Equal("default", p.Match(ImageName.Parse("quay.io/x/y:1")).Scope);
     }
 
     [Fact]
