@@ -126,6 +126,38 @@ public sealed class BlobVerificationTests : IDisposable
     }
 
     [Fact]
+    public void ARekorV2CheckpointSignedWithEd25519Verifies()
+    {
+        // A log2025-style log: Ed25519 key, checkpoint origin = the log's host, key hint per C2SP signed-note.
+        var gen = new Org.BouncyCastle.Crypto.Generators.Ed25519KeyPairGenerator();
+        gen.Init(new Org.BouncyCastle.Crypto.Parameters.Ed25519KeyGenerationParameters(new Org.BouncyCastle.Security.SecureRandom()));
+        var pair = gen.GenerateKeyPair();
+        byte[] pub = ((Org.BouncyCastle.Crypto.Parameters.Ed25519PublicKeyParameters)pair.Public).GetEncoded();
+        byte[] spki = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00, .. pub];
+        using var key = VerificationKey.FromSubjectPublicKeyInfo(spki, "log key");
+        var log = new LogInstance("https://log2025.example.test", "log2025.example.test", SHA256.HashData(spki), key, null, TimeRange.Always, null, "PKIX_ED25519");
+        byte[] body = "{\"apiVersion\":\"0.0.2\",\"kind\":\"hashedrekord\"}"u8.ToArray();
+        var leaves = new List<byte[]> { TransparencyLog.LeafHash("other"u8), TransparencyLog.LeafHash(body), TransparencyLog.LeafHash("third"u8) };
+        byte[] root = MerkleRoot(leaves);
+        string Note(string origin) => $"{origin}\n3\n{Convert.ToBase64String(root)}\n";
+        string Signed(string origin, string name)
+        {
+            var signer = new Org.BouncyCastle.Crypto.Signers.Ed25519Signer();
+            signer.Init(true, pair.Private);
+            byte[] note = Encoding.UTF8.GetBytes(Note(origin));
+            signer.BlockUpdate(note, 0, note.Length);
+            byte[] sig = signer.GenerateSignature();
+            byte[] hint = SHA256.HashData([.. Encoding.UTF8.GetBytes(name), 0x0A, 0x01, .. pub])[..4];
+            return Note(origin) + $"\n\u2014 witness.example.test AAAAAAAA\n\u2014 {name} {Convert.ToBase64String([.. hint, .. sig])}\n";
+        }
+        TlogEntry Entry(string checkpoint) => new(1, log.LogId, "hashedrekord", "0.0.2", 0, null, new InclusionProof(1, root, 3, Path(leaves, 1), checkpoint), body);
+        Assert.True(TransparencyLog.VerifyInclusion(Entry(Signed("log2025.example.test", "log2025.example.test")), log, out string why), why);
+        Assert.False(TransparencyLog.VerifyInclusion(Entry(Signed("other.example.test", "other.example.test")), log, out why));
+        Assert.Contains("origin", why, StringComparison.Ordinal);
+        Assert.False(TransparencyLog.VerifyInclusion(Entry(Signed("log2025.example.test", "log2025.example.test").Replace("\n3\n", "\n4\n", StringComparison.Ordinal)), log, out _));
+    }
+
+    [Fact]
     public void DssePreAuthenticationEncodingIsTheSpecsVector()
     {
         // secure-systems-lab/dsse protocol.md.
