@@ -75,7 +75,7 @@ internal static class SignatureChecker
         {
             if (m.Leaf is not null)
                 return Fail("signed with a certificate, not a key: verify it with --certificate-identity and --certificate-oidc-issuer");
-            key = r.Keys.FirstOrDefault(k => SignatureVerifies(m, k));
+            key = r.Keys.FirstOrDefault(k => SignatureVerifies(m, k, artifact));
             if (key is null)
                 return Fail(r.Keys.Count == 1 ? $"the signature does not verify with {r.Keys[0].Name}" : "no given key verifies the signature");
         }
@@ -203,7 +203,10 @@ internal static class SignatureChecker
             }
 
             // 4. The signature, and what it signs.
-            if (!keyless || SignatureVerifies(m, key))
+            if (m.Content == SignedContent.MessageSignature && artifact.Sha256 is not null && m.MessageDigest is not null
+                && (m.DigestAlgorithm != "sha256" || !m.MessageDigest.AsSpan().SequenceEqual(artifact.Sha256)))
+                return Fail("the bundle's message digest is not the artifact's");
+            if (!keyless || SignatureVerifies(m, key, artifact))
             {
                 if (keyless)
                     checks.Add("signature with the certificate's key");
@@ -271,13 +274,18 @@ internal static class SignatureChecker
 
     private static string Describe(LogInstance log) => log.BaseUrl.Length > 0 ? log.BaseUrl : "key " + log.LogIdHex[..16] + "…";
 
-    /// <summary>Whether the signature verifies with <paramref name="key"/> over what it signs (the artifact's digest only is checked later).</summary>
-    private static bool SignatureVerifies(SignedMaterial m, VerificationKey key) => m.Content switch
+    /// <summary>
+    /// Whether the signature verifies with <paramref name="key"/> over what it signs: the PAE, the payload, or for a
+    /// message signature the artifact (its bytes, else its digest; an Ed25519 one over a digest is judged later).
+    /// Whether that content is the artifact's is checked after.
+    /// </summary>
+    private static bool SignatureVerifies(SignedMaterial m, VerificationKey key, BlobArtifact artifact) => m.Content switch
     {
         SignedContent.Dsse => key.Verifies(m.Envelope!.Pae(), m.Signature),
         SignedContent.SimpleSigning => key.Verifies(m.Payload!, m.Signature),
-        // A message signature is checked against the artifact below; here only with its own digest when it has one.
-        _ => m.MessageDigest is null || m.DigestAlgorithm != "sha256" || key.VerifiesDigest(m.MessageDigest, HashAlgorithmName.SHA256, m.Signature) || key.IsEd25519,
+        _ when artifact.Bytes is not null => key.Verifies(artifact.Bytes, m.Signature, allowPrehash: !m.SignedWithKey),
+        _ when artifact.Sha256 is not null => key.IsEd25519 || key.VerifiesDigest(artifact.Sha256, HashAlgorithmName.SHA256, m.Signature),
+        _ => false,
     };
 
     /// <summary>What differs between a log entry's body and the signature, or null when they agree.</summary>

@@ -105,6 +105,9 @@ public sealed class BlobVerificationTests : IDisposable
         Assert.True(v.Verified, v.Reason);
         Assert.Equal(good.KeyId, v.KeyId);
         Assert.Contains("does not verify with other.pub", Verify(bundle, new CosignTerms { Keys = [bad] }).Reason, StringComparison.Ordinal);
+        // Any one of several keys will do; the verdict names the one that verified.
+        Assert.Equal(good.KeyId, Verify(bundle, new CosignTerms { Keys = [bad, good] }).KeyId);
+        Assert.Contains("no given key verifies", Verify(bundle, new CosignTerms { Keys = [bad, bad] }).Reason, StringComparison.Ordinal);
         // A keyless bundle is not accepted for a key, nor a key bundle for an identity.
         var (leaf, key) = _s.Leaf();
         Assert.Contains("not a key", Verify(_s.MessageBundle(Artifact, leaf, key), new CosignTerms { Keys = [good] }).Reason, StringComparison.Ordinal);
