@@ -66,6 +66,7 @@ public static partial class Program
         root.Subcommands.Add(CopyCommand.Create(io, debug));
         root.Subcommands.Add(InspectCommand.Create(io, debug));
         root.Subcommands.Add(VerifyCommand.Create(io, debug));
+        root.Subcommands.Add(VerifyBlobCommand.Create(io, debug));
         root.Subcommands.Add(DaemonCommands.Load(io, debug));
         root.Subcommands.Add(DaemonCommands.Save(io, debug));
         root.Subcommands.Add(RegistryCommands.Pull(io, debug));

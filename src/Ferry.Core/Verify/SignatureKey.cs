@@ -19,6 +19,9 @@ public sealed class SignatureKey : IDisposable
         Name = name;
     }
 
+    /// <summary>The key itself (ECDSA or RSA), for Trust/'s verifiers.</summary>
+    internal AsymmetricAlgorithm Algorithm => _key;
+
     /// <summary>How the key is named in reports (its file name, as given).</summary>
     public string Name { get; }
 

@@ -27,7 +27,7 @@ public class CompletionTests
         Assert.Contains("verify", all);
         Assert.Contains("help", all);
         Assert.DoesNotContain("__complete", all);
-        Assert.Equal(["verify"], Complete("help", "ve"));
+        Assert.Equal(["verify", "verify-blob"], Complete("help", "ve"));
         Assert.Equal(["completion", "convert", "copy"], Complete("--debug", "co"));
     }
 
