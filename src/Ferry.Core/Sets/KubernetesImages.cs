@@ -102,7 +102,9 @@ public static class KubernetesImages
             }
             catch (ImageSetFormatException e)
             {
-                skipped.Add(new ManifestSkip(file, e.Line > 0 ? firstLine + e.Line - 1 : firstLine, "not parsed: " + e.Problem));
+                // An error at the end of the stream points past the document's last line: name its last line then.
+                int last = firstLine + chunk.TrimEnd('\n').Count(c => c == '\n');
+                skipped.Add(new ManifestSkip(file, e.Line > 0 ? Math.Min(firstLine + e.Line - 1, last) : firstLine, "not parsed: " + e.Problem));
                 continue;
             }
             foreach (var doc in stream.Documents)

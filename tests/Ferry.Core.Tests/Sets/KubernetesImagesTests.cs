@@ -253,6 +253,14 @@ public class KubernetesImagesTests
     }
 
     [Fact]
+    public void AnErrorAtTheEndNamesTheDocumentsLastLine()
+    {
+        var scan = KubernetesImages.Scan("kind: Pod\nspec:\n  containers: [{ name: a, image: alpine }]\n---\nkind: Pod\nmetadata: { name: x, labels: { a: b }\n", "k.yaml");
+        Assert.Equal("docker.io/library/alpine:latest", Assert.Single(scan.Images).Name.ToString());
+        Assert.Equal(6, Assert.Single(scan.Skipped).Line);
+    }
+
+    [Fact]
     public void ScansADirectoryInNameOrderAndWritesASet()
     {
         using var dir = new Ferry.Tests.TestSupport.TempDir();
