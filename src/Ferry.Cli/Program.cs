@@ -70,6 +70,7 @@ public static partial class Program
         root.Subcommands.Add(RegistryVerbs.Delete(io, debug));
         root.Subcommands.Add(ImagesCommand.Create(io, debug));
         root.Subcommands.Add(SetCommand.Create(io, debug));
+        root.Subcommands.Add(LockCommand.Create(io, debug));
         root.Subcommands.Add(Completion.Create(io));
         // A command's help ends with its examples (the list of commands stays one line each).
         if (root.Options.OfType<System.CommandLine.Help.HelpOption>().FirstOrDefault() is { Action: System.CommandLine.Help.HelpAction standard } help)
@@ -121,6 +122,7 @@ public static partial class Program
         ["delete"] = ["ferry delete localhost:5000/team/app:old"],
         ["images"] = ["ferry images k8s/                       # every image of the manifests under k8s/", "helm template my-chart | ferry images - --set ferry.yaml"],
         ["set"] = ["ferry set check ferry.yaml"],
+        ["lock"] = ["ferry lock ferry.yaml -o ferry.lock", "ferry lock ferry.yaml -o ferry.lock --json | jq '.repositories[].selected'"],
         ["completion"] =
         [
             "source <(ferry completion bash)                        # bash, now; for good: > /etc/bash_completion.d/ferry",
