@@ -78,6 +78,9 @@ public static partial class Program
         root.Subcommands.Add(RegistryVerbs.Digest(io, debug));
         root.Subcommands.Add(RegistryVerbs.Manifest(io, debug));
         root.Subcommands.Add(RegistryVerbs.Delete(io, debug));
+        root.Subcommands.Add(ImagesCommand.Create(io, debug));
+        root.Subcommands.Add(SetCommand.Create(io, debug));
+        root.Subcommands.Add(LockCommand.Create(io, debug));
         root.Subcommands.Add(Completion.Create(io));
         // A command's help ends with its examples (the list of commands stays one line each).
         if (root.Options.OfType<System.CommandLine.Help.HelpOption>().FirstOrDefault() is { Action: System.CommandLine.Help.HelpAction standard } help)
@@ -127,6 +130,9 @@ public static partial class Program
         ["digest"] = ["ferry digest registry.example:5000/team/app:1", "ferry pull \"registry.example:5000/team/app@$(ferry digest registry.example:5000/team/app:1)\" -o app.tar"],
         ["manifest"] = ["ferry manifest registry.example:5000/team/app:1 | jq .", "ferry manifest registry.example:5000/team/app:1 | sha256sum   # the digest"],
         ["delete"] = ["ferry delete localhost:5000/team/app:old"],
+        ["images"] = ["ferry images k8s/                       # every image of the manifests under k8s/", "helm template my-chart | ferry images - --set ferry.yaml"],
+        ["set"] = ["ferry set check ferry.yaml"],
+        ["lock"] = ["ferry lock ferry.yaml -o ferry.lock", "ferry lock ferry.yaml -o ferry.lock --json | jq '.repositories[].selected'"],
         ["completion"] =
         [
             "source <(ferry completion bash)                        # bash, now; for good: > /etc/bash_completion.d/ferry",
