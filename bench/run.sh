@@ -6,6 +6,8 @@
 #   BENCH_ROWS=main bench/run.sh      # only the archive rows (copy, convert, inspect, verify) of each size
 #   BENCH_ROWS=registry bench/run.sh  # only the push/pull rows against a local docker-registry (issue 6)
 #   BENCH_ROWS=serve bench/run.sh     # only the `ferry serve` rows (issue 12), see "ferry serve rows" below
+#   BENCH_ROWS=serve-load bench/run.sh  # ferry serve under load (issue 21): six parallel pulls of 1 GiB, 1,000 idle
+#                                     # connections, 300 slow readers: its peak RSS and a normal request's latency
 #   BENCH_ROWS=incremental bench/run.sh  # only the incremental-archive rows (issue 12), see "incremental rows" below
 #   BENCH_ROWS=scale bench/run.sh     # only the scale rows (issue 13): a 10 GiB, 100-layer image; 100 and 1,000 images
 #   BENCH_FERRY=/path/to/ferry ...    # measure this Ferry binary instead of publishing one
@@ -479,6 +481,77 @@ PAR_PULL='n=$1 src=$2 out=$3 p=() f=0; mkdir -p "$out"
   for i in $(seq 1 "$n"); do skopeo copy -q --src-tls-verify=false "docker://$src" "dir:$out/$i" & p+=($!); done
   for j in "${p[@]}"; do wait "$j" || f=$((f + 1)); done
   [ "$f" = 0 ] || { echo "$f of $n parallel pulls failed" >&2; exit 1; }'
+
+# ------------------------------------------------------------------ ferry serve under load (issue 21)
+# One server, three loads one after another, each with a normal request (GET of the manifest, by curl) timed during it:
+# six parallel `skopeo copy` of a 1 GiB image (8 layers of 128 MiB), 1,000 idle connections, 300 clients reading a
+# blob at 1 KiB/s (they must be dropped: --min-rate). The table is ferry serve's peak RSS after each load.
+if [ "${BENCH_ROWS:-all}" = serve-load ] || { [ "${BENCH_ROWS:-all}" = all ] && [ "${BENCH_SERVE:-1}" = 1 ]; }; then
+  for c in curl python3; do
+    command -v "$c" >/dev/null || { echo "bench: $c is required for the serve-load rows" >&2; exit 1; }
+  done
+  mkdir -p "${BENCH_SERVE_TMP:-/tmp/bench-serve}"
+  SL=$(mktemp -d "${BENCH_SERVE_TMP:-/tmp/bench-serve}/load.XXXXXX")
+  LD_PID=
+  trap '[ -n "${LD_PID:-}" ] && kill "$LD_PID" 2>/dev/null; rm -rf "$SL"' EXIT
+  L=$SL/layers; mkdir -p "$L"
+  for i in $(seq 1 8); do random_tar "$L/$i.tar" $((128 * 1024 * 1024)) "serve-load-$i"; done
+  # shellcheck disable=SC2046
+  docker_archive "$SL/big.docker.tar" "bench/load:1" $(ls "$L"/*.tar | LC_ALL=C sort -V)
+  rm -rf "$L"
+  "$FERRY" copy -q "$SL/big.docker.tar" "$SL/big.tar"; rm -f "$SL/big.docker.tar"
+  "$FERRY" serve "$SL/big.tar" --listen 127.0.0.1:0 -q 2>"$SL/serve.log" &
+  LD_PID=$!
+  port=
+  for i in $(seq 1 600); do port=$(sed -n 's/^ferry: serving .* on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$SL/serve.log"); [ -n "$port" ] && break; sleep 0.1; done
+  [ -n "$port" ] || { echo "bench: ferry serve did not start:" >&2; cat "$SL/serve.log" >&2; exit 1; }
+  A=127.0.0.1:$port
+  lat() { curl -sf -o /dev/null -w '%{time_total}' "http://$A/v2/bench/load/manifests/1"; }
+  hwm() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$LD_PID/status"; }
+  LROWS=("| load | ferry serve peak RSS MiB | a normal request during it, ms | what happened |" "|---|---|---|---|")
+  start=$(hwm)
+  t0=$(date +%s.%N)
+  bash -c "$PAR_PULL" bash 6 "$A/bench/load:1" "$SL/out" & pp=$!
+  sleep 3; l=$(lat); wait "$pp"
+  LROWS+=("| six parallel skopeo copy → dir: of a 1 GiB image (8 × 128 MiB) | $(hwm) | $(awk -v l="$l" 'BEGIN { printf "%.1f", l * 1000 }') | all six complete in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s (started at $start MiB) |")
+  rm -rf "$SL/out"
+  python3 - "$port" 1000 12 <<'PY' & ip=$!
+import socket, sys, time
+port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+time.sleep(hold)
+PY
+  sleep 5; l=$(lat); wait "$ip"
+  LROWS+=("| 1,000 idle connections (then a normal client) | $(hwm) | $(awk -v l="$l" 'BEGIN { printf "%.1f", l * 1000 }') | the normal client is answered (idle ones are closed to make room beyond 1,024) |")
+  dig=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$A/v2/bench/load/manifests/1" | jq -r '.layers[0].digest')
+  python3 - "$port" "$dig" 300 30 > "$SL/slow.out" <<'PY' & sp=$!
+import socket, sys, time
+port, dig, n, secs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+open_ = []
+for _ in range(n):
+    c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096); c.connect(("127.0.0.1", port))
+    c.sendall(f"GET /v2/bench/load/blobs/{dig} HTTP/1.1\r\nHost: x\r\n\r\n".encode()); c.setblocking(False); open_.append(c)
+for _ in range(secs):
+    for c in list(open_):
+        try:
+            if c.recv(1024) == b"": open_.remove(c)
+        except BlockingIOError: pass
+        except OSError: open_.remove(c)
+    time.sleep(1)
+print(len(open_))
+PY
+  sleep 5; l=$(lat); wait "$sp"
+  LROWS+=("| 300 clients reading a 128 MiB blob at 1 KiB/s | $(hwm) | $(awk -v l="$l" 'BEGIN { printf "%.1f", l * 1000 }') | $(cat "$SL/slow.out") of 300 still open after 30 s (--min-rate 16K, 10 s grace) |")
+  kill -TERM "$LD_PID"; wait "$LD_PID" || true; LD_PID=
+  {
+    echo "## ferry serve under load (issue 21)"
+    echo
+    printf '%s\n' "${LROWS[@]}"
+  } > "$WORK/serve-load.md"
+  cat "$WORK/serve-load.md"
+  rm -rf "$SL"; trap - EXIT
+  [ "${BENCH_ROWS:-all}" = serve-load ] && exit 0
+fi
 
 if [ "${BENCH_ROWS:-all}" = serve ] || { [ "${BENCH_ROWS:-all}" = all ] && [ "${BENCH_SERVE:-1}" = 1 ] && command -v docker-registry >/dev/null; }; then
   for c in docker-registry curl python3; do

@@ -16,6 +16,8 @@ internal static class ChildProcesses
     /// <summary>The running programs and the processes each has been seen to start (pid → start time).</summary>
     private static readonly ConcurrentDictionary<Process, ConcurrentDictionary<int, long>> Live = new();
 
+    private static volatile bool _stopping;
+
     /// <summary>How a run ended.</summary>
     public enum Ending { Exited, TimedOut, TooMuchOutput, OutputHeldOpen }
 
@@ -29,6 +31,15 @@ internal static class ChildProcesses
     /// </summary>
     /// <exception cref="System.ComponentModel.Win32Exception">The program cannot be started (not found).</exception>
     public static Result Run(string program, IReadOnlyList<string> arguments, string input, int maxOutput, TimeSpan timeout)
+    {
+        var r = RunCore(program, arguments, input, maxOutput, timeout);
+        // Ended because Ferry is being stopped: that is the outcome, not whatever the program's end looked like.
+        if (_stopping)
+            throw new OperationCanceledException("stopped by a signal");
+        return r;
+    }
+
+    private static Result RunCore(string program, IReadOnlyList<string> arguments, string input, int maxOutput, TimeSpan timeout)
     {
         var info = new ProcessStartInfo(program)
         {
@@ -122,6 +133,7 @@ internal static class ChildProcesses
     /// <summary>Ends every program still running and what it started (a signal, or the process exiting).</summary>
     public static void EndAll()
     {
+        _stopping = true;
         foreach (var (p, seen) in Live)
         {
             Remember(SafeId(p), seen);
