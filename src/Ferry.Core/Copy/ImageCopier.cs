@@ -180,53 +180,37 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 options.Log?.Invoke($"warning: {image.Label} is a single-platform image ({own}), not one of {string.Join(", ", wanted)}: --platform picks platforms of multi-platform images only; it is copied as it is");
             return image;
         }
-        var chosen = index.Children.Where(c => c is ImageNode n && NamedImage.PlatformOf(n) is { } p && wanted.Any(w => w.Matches(p))).ToList();
+        // Every platform of the tree, nested indexes too (containerd exports index → index → manifests); each wanted
+        // platform takes the images that serve it best (linux/arm64 is linux/arm64/v8, linux/arm is linux/arm/v7).
+        var images = index.Images().Where(n => !NamedImage.IsAttestation(n)).ToList();
+        var keep = new HashSet<Digest>();
+        foreach (var w in wanted)
+            keep.UnionWith(NamedImage.ServingBest(images, w).Select(KeyOf));
+        var chosen = images.Where(n => keep.Contains(KeyOf(n))).DistinctBy(KeyOf).ToList();
         if (chosen.Count == 0)
-            throw new ImageNotFoundException($"{source.DisplayName}: {image.Label}: none of the platforms {string.Join(", ", wanted)} is in its index (has: {string.Join(", ", index.Images().Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
+            throw new ImageNotFoundException($"{source.DisplayName}: {image.Label}: none of the platforms {string.Join(", ", wanted)} is in its index (has: {string.Join(", ", images.Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
+        // The indexes whose bytes the subset does not keep (a signature on one stays behind).
+        var replaced = new HashSet<Digest>();
         ManifestNode root;
         if (options.KeepIndex)
         {
-            root = new IndexNode
-            {
-                Descriptor = index.Descriptor,
-                Index = index.Index,
-                Blob = index.Blob,
-                Children = [.. index.Children.Select(c => chosen.Contains(c) || c is not ImageNode ? c : new OpaqueNode { Descriptor = c.Descriptor })],
-            };
-            var left = index.Children.Where(c => c is ImageNode && !chosen.Contains(c)).ToList();
+            var left = new List<ImageNode>();
+            root = Sparse(index, keep, left);
             foreach (var c in left)
                 _leftOut.Add(c.Descriptor!.Digest);
             if (left.Count > 0)
-                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} kept as it is, sparse: {string.Join(", ", left.Select(c => NamedImage.PlatformOf((ImageNode)c)?.ToString() ?? c.Descriptor!.Digest.ToString()))} absent (ctr import then needs --platform; registries that check indexes refuse it)");
+                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} kept as it is, sparse: {string.Join(", ", left.Select(c => NamedImage.PlatformOf(c)?.ToString() ?? c.Descriptor!.Digest.ToString()))} absent (ctr import then needs --platform; registries that check indexes refuse it)");
         }
         else if (chosen.Count == 1 && wanted.Count == 1)
         {
             root = chosen[0];
-        }
-        else if (chosen.Count == index.Children.Count)
-        {
-            root = index.Children.All(c => c is ImageNode) ? index : new IndexNode { Descriptor = index.Descriptor, Index = index.Index, Blob = index.Blob, Children = index.Children };
+            replaced.UnionWith(index.IndexDigests());
         }
         else
         {
-            var kept = chosen.Select(c => c.Descriptor!.Digest).ToHashSet();
-            var node = JsonNode.Parse(index.Index.Raw)!.AsObject();
-            var arr = node["manifests"]!.AsArray();
-            for (int i = arr.Count - 1; i >= 0; i--)
-            {
-                if (!kept.Contains(Digest.Parse(arr[i]!["digest"]!.GetValue<string>())))
-                    arr.RemoveAt(i);
-            }
-            byte[] raw = Json.Write(w => node.WriteTo(w));
-            var subset = ImageIndex.Parse(raw, index.Index.MediaType, "platform subset");
-            root = new IndexNode
-            {
-                Descriptor = (index.Descriptor ?? index.Index.ToDescriptor()) with { Digest = subset.Digest, Size = raw.LongLength },
-                Index = subset,
-                Blob = new BytesBlob(raw, "platform subset"),
-                Children = chosen,
-            };
-            options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} subset to {string.Join(", ", wanted)}: new index {subset.Digest} (--keep-index keeps {index.Index.Digest.Short}…)");
+            root = Prune(index, keep, replaced) ?? index;
+            if (root is IndexNode subset && subset.Index.Digest != index.Index.Digest)
+                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} subset to {string.Join(", ", wanted)}: new index {subset.Index.Digest} (--keep-index keeps {index.Index.Digest.Short}…)");
         }
         var result = new NamedImage { Root = root };
         result.NameList.AddRange(image.Names);
@@ -250,15 +234,97 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         result.ReferrerList.AddRange(image.Referrers.Where(carried.Contains));
         // The index's signature stays with the index: a subset that replaces a signed index refuses, unless what it
         // carries instead is one platform's manifest with a signature of its own.
-        var indexSignature = image.Referrers.FirstOrDefault(r => r.Kind == ReferrerKind.Signature && r.Subject == index.Index.Digest && !carried.Contains(r));
+        var indexSignature = image.Referrers.FirstOrDefault(r => r.Kind == ReferrerKind.Signature && replaced.Contains(r.Subject) && !carried.Contains(r));
         if (indexSignature is not null && !options.RemoveSignatures)
         {
             bool childSigned = root is ImageNode { Image.Manifest: { } m } && result.Referrers.Any(r => r.Kind == ReferrerKind.Signature && r.Subject == m.Digest);
             if (!childSigned)
-                throw new UsageException($"{image.Label}: index {index.Index.Digest} is signed (signature {indexSignature.Artifact.Manifest.Digest}), and the platform subset {(root is IndexNode ? "makes a new index" : "carries an unsigned manifest instead")}: use --keep-index to keep the signed index (sparse), or --remove-signatures");
-            options.Log?.Invoke($"note: {image.Label}: the index's signature stays with index {index.Index.Digest.Short}…; {NamedImage.PlatformOf((ImageNode)root)}'s manifest carries its own");
+                throw new UsageException($"{image.Label}: index {indexSignature.Subject} is signed (signature {indexSignature.Artifact.Manifest.Digest}), and the platform subset {(root is IndexNode ? "makes a new index" : "carries an unsigned manifest instead")}: use --keep-index to keep the signed index (sparse), or --remove-signatures");
+            options.Log?.Invoke($"note: {image.Label}: the index's signature stays with index {indexSignature.Subject.Short}…; {NamedImage.PlatformOf((ImageNode)root)}'s manifest carries its own");
         }
         return result;
+    }
+
+    private static Digest KeyOf(ImageNode n) => n.Image.Manifest?.Digest ?? n.Image.ImageId;
+
+    /// <summary>The index with every image not in <paramref name="keep"/> absent (nested indexes too), its bytes kept: a sparse index.</summary>
+    private static IndexNode Sparse(IndexNode index, HashSet<Digest> keep, List<ImageNode> left) => new()
+    {
+        Descriptor = index.Descriptor,
+        Index = index.Index,
+        Blob = index.Blob,
+        Children = [.. index.Children.Select(c => c switch
+        {
+            ImageNode n when keep.Contains(KeyOf(n)) => c,
+            ImageNode n => Absent(n, left),
+            IndexNode x => Sparse(x, keep, left),
+            _ => c,
+        })],
+    };
+
+    private static OpaqueNode Absent(ImageNode n, List<ImageNode> left)
+    {
+        left.Add(n);
+        return new OpaqueNode { Descriptor = n.Descriptor };
+    }
+
+    /// <summary>
+    /// The index with only the images in <paramref name="keep"/> (and the nested indexes that hold some), rewritten
+    /// where it loses children, with new digests up the tree; null when it keeps none. The original digests of the
+    /// indexes rewritten go to <paramref name="replaced"/>.
+    /// </summary>
+    private static IndexNode? Prune(IndexNode index, HashSet<Digest> keep, HashSet<Digest> replaced)
+    {
+        var children = new List<ManifestNode>();
+        var entries = new List<(int Position, Descriptor? Changed)>();
+        bool changed = false;
+        for (int i = 0; i < index.Children.Count; i++)
+        {
+            switch (index.Children[i])
+            {
+                case ImageNode n when keep.Contains(KeyOf(n)):
+                    children.Add(n);
+                    entries.Add((i, null));
+                    break;
+                case IndexNode x when Prune(x, keep, replaced) is { } pruned:
+                    children.Add(pruned);
+                    bool same = pruned.Index.Digest == x.Index.Digest;
+                    entries.Add((i, same ? null : pruned.Descriptor));
+                    changed |= !same;
+                    break;
+                default:
+                    changed = true;
+                    break;
+            }
+        }
+        if (children.Count == 0)
+            return null;
+        if (!changed)
+            return index;
+        replaced.Add(index.Index.Digest);
+        var node = JsonNode.Parse(index.Index.Raw)!.AsObject();
+        var old = node["manifests"]!.AsArray();
+        var kept = new JsonArray();
+        foreach (var (position, newer) in entries)
+        {
+            var o = old[position]!.DeepClone().AsObject();
+            if (newer is not null)
+            {
+                o["digest"] = newer.Digest.ToString();
+                o["size"] = newer.Size;
+            }
+            kept.Add((JsonNode)o);
+        }
+        node["manifests"] = kept;
+        byte[] raw = Json.Write(w => node.WriteTo(w));
+        var subset = ImageIndex.Parse(raw, index.Index.MediaType, "platform subset");
+        return new IndexNode
+        {
+            Descriptor = (index.Descriptor ?? index.Index.ToDescriptor()) with { Digest = subset.Digest, Size = raw.LongLength },
+            Index = subset,
+            Blob = new BytesBlob(raw, "platform subset"),
+            Children = children,
+        };
     }
 
     /// <summary>
