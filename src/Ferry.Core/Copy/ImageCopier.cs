@@ -33,6 +33,9 @@ public static class ImageCopier
         // Compared by real path (symlinks, .. and /proc/self/cwd resolved): writing through an alias would replace the input.
         if (source.LocalPath is string a && destination.LocalPath is string b && TemporaryFiles.RealPath(a) == TemporaryFiles.RealPath(b))
             throw new OutputException($"{b}: refusing to overwrite the input");
+        // Names are checked where they enter, before anything is opened (which may mean a download).
+        foreach (var t in options.Tags)
+            ImageName.CheckGiven(t, $"--tag {t}", allowDigest: false);
         await using var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log, Progress = options.Destination.Progress ?? options.Progress }, cancel).ConfigureAwait(false);
         await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log, Progress = options.Source.Progress ?? options.Progress }, cancel).ConfigureAwait(false);
         return await CopyAsync(src, dest, options, cancel).ConfigureAwait(false);
@@ -444,14 +447,14 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 throw new UsageException($"the destination names one image ('{requested}'), but {planned.Count} are selected (use --image)");
             planned[0].Names.Clear();
             planned[0].RefNames.Clear();
-            AddName(planned[0], requested, allowDigest: true);
+            AddName(planned[0], requested, dest.DisplayName, allowDigest: true, refName: _caps.TakesRefNames);
         }
         if (options.Tags.Count > 0)
         {
             if (planned.Count != 1)
                 throw new UsageException($"--tag needs exactly one image, but {planned.Count} are selected (use --image)");
             foreach (var t in options.Tags)
-                AddName(planned[0], t, allowDigest: false);
+                AddName(planned[0], t, $"--tag {t}", allowDigest: false, refName: false);
         }
         var owner = new Dictionary<ImageName, Planned>();
         foreach (var p in planned)
@@ -466,30 +469,23 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         return planned;
     }
 
-    /// <summary>Adds a name; a text that is no full reference becomes a bare OCI ref name (only for a destination's own <c>:NAME</c>).</summary>
-    private static void AddName(Planned p, string text, bool allowDigest)
+    /// <summary>
+    /// Adds a name (<paramref name="where"/>: what the user typed it in); a text that is no full reference becomes a
+    /// bare OCI ref name where <paramref name="refName"/> allows it (an OCI layout's own <c>:NAME</c>).
+    /// </summary>
+    private static void AddName(Planned p, string text, string where, bool allowDigest, bool refName)
     {
-        if (!ImageName.TryParse(text, out var name, out string err))
+        ImageName.CheckGiven(text, where, refName, allowDigest);
+        if (!ImageName.TryParse(text, out var name, out _))
         {
             // oci:DIR:NAME and oci-archive:PATH:NAME take any ref name (a bare tag, as skopeo writes it).
-            if (allowDigest && OciRefName(text))
-            {
-                p.RefNames.Add(text);
-                return;
-            }
-            throw new UsageException($"invalid image name '{Digest.Describe(text)}': {err}");
+            p.RefNames.Add(text);
+            return;
         }
-        if (name!.Digest is not null && (!allowDigest || name.Tag is not null))
-            throw new UsageException($"'{text}': a name given to an image cannot contain a digest");
-        name = name.WithDefaultTag();
+        name = name!.WithDefaultTag();
         if (!p.Names.Contains(name))
             p.Names.Add(name);
     }
-
-    /// <summary>The OCI ref name grammar (image-spec annotations.md): alphanumerics separated by <c>-._:@/+</c>.</summary>
-    private static bool OciRefName(string text) =>
-        text.Length is > 0 and <= 255 && char.IsAsciiLetterOrDigit(text[0]) && char.IsAsciiLetterOrDigit(text[^1])
-        && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or ':' or '@' or '/' or '+');
 
     // ---- layers -----------------------------------------------------------------------------------------------------
 

@@ -189,6 +189,14 @@ public sealed class NamedImage
     internal List<ImageName> NameList { get; } = [];
     internal List<string> RefNameList { get; } = [];
     internal List<Referrer> ReferrerList { get; } = [];
+    internal List<string> NameProblemList { get; } = [];
+
+    /// <summary>
+    /// The names the source gives this image that docker and podman refuse to load (an uppercase repository, a bad
+    /// tag, a RepoTags entry without a tag), each said with what is wrong; they are not among <see cref="Names"/>
+    /// (a RepoTags entry without a tag is read as <c>:latest</c>). <c>verify</c> reports them as errors.
+    /// </summary>
+    public IReadOnlyList<string> NameProblems => NameProblemList;
 
     /// <summary>Set on a referrer whose subject the source does not hold, kept as an entry of its own (it has no name).</summary>
     internal Referrer? OrphanOf { get; init; }

@@ -181,6 +181,12 @@ public sealed record DestinationCapabilities
     /// </summary>
     public bool NeedsNames { get; init; }
 
+    /// <summary>
+    /// Takes names that are OCI ref names but no docker references (<c>oci:DIR:1.0</c>, a bare tag as skopeo writes it):
+    /// an OCI layout's index.json. Every other destination takes only names docker and podman load.
+    /// </summary>
+    public bool TakesRefNames { get; init; }
+
     /// <summary>Whether <see cref="IImageWriter.TryReuseBlobAsync"/> can find blobs already there or mount them (registries).</summary>
     public bool ReusesBlobs { get; init; }
 

@@ -122,11 +122,15 @@ public static class ImageValidator
         public async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancel)
         {
             var v = this;
-            v.Findings.AddRange(source.Warnings.Select(w => new Finding(Severity.Warning, "", w)));
+            // A name loaders refuse is an error (below), not also a warning.
+            var nameProblems = source.Images.SelectMany(i => i.NameProblems).ToList();
+            v.Findings.AddRange(source.Warnings.Where(w => !nameProblems.Any(p => w.Contains(p, StringComparison.Ordinal))).Select(w => new Finding(Severity.Warning, "", w)));
             foreach (var image in source.Images)
             {
-                if (image.Names.Count == 0 && image.RefNames.Count == 0)
+                if (image.Names.Count == 0 && image.RefNames.Count == 0 && image.NameProblems.Count == 0)
                     v.Findings.Add(new Finding(Severity.Warning, image.Key.ToString(), "image has no name"));
+                foreach (var problem in image.NameProblems)
+                    v.Findings.Add(new Finding(Severity.Error, image.Key.ToString(), problem));
                 await v.WalkAsync(image.Root, cancel).ConfigureAwait(false);
                 await v.ReferrersAsync(image, cancel).ConfigureAwait(false);
                 if (verify.Keys.Count > 0)
