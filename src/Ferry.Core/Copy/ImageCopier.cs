@@ -148,8 +148,13 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 blobs.Add(await b.Value.ConfigureAwait(false));
             blobs.AddRange(state.Omitted.Values.Select(d => new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Omitted)));
             var id = chosen?.Image.ImageId ?? p.Image.Key;
-            results.Add(new CopiedImage([.. p.Names.Select(n => n.ToString()), .. p.RefNames], id, root?.Digest, written.References, written.DestinationId,
-                [.. blobs.OrderBy(b => b.Digest.ToString(), StringComparer.Ordinal)]));
+            var sorted = blobs.OrderBy(b => b.Digest.ToString(), StringComparer.Ordinal).ToList();
+            results.Add(new CopiedImage([.. p.Names.Select(n => n.ToString()), .. p.RefNames], id, root?.Digest, written.References, written.DestinationId, sorted)
+            {
+                PerReference = written.BlobsByReference is { } per
+                    ? [.. per.Select(kv => new CopiedReference(kv.Key, [.. sorted.Select(b => kv.Value.TryGetValue(b.Digest, out var a) ? b with { Action = a } : b)]))]
+                    : [],
+            });
         }
         if (_incremental is not null && !_omitted.IsEmpty)
         {

@@ -290,7 +290,15 @@ public sealed record PlannedImage(Digest Key, string Label, IReadOnlyList<ImageN
 /// <summary>What a destination made of one image.</summary>
 /// <param name="References">Where the image is found once committed (<c>HOST/REPO:TAG</c>, <c>HOST/REPO@DIGEST</c>, a name in an archive).</param>
 /// <param name="DestinationId">The image ID the destination gives it, when it says (a daemon: the config digest, or in the containerd image store the manifest or index digest).</param>
-public sealed record WrittenImage(IReadOnlyList<string> References, Digest? DestinationId);
+public sealed record WrittenImage(IReadOnlyList<string> References, Digest? DestinationId)
+{
+    /// <summary>
+    /// For a destination that writes an image to several places (a registry: one repository per name), what became of
+    /// each blob at each reference (uploaded to the first repository, mounted into the next); null when it is the same
+    /// everywhere.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<Digest, BlobAction>>? BlobsByReference { get; init; }
+}
 
 /// <summary>An image as docker sees it: its config and layers (blobs already put), in order.</summary>
 public sealed record DockerImage(Descriptor Config, IReadOnlyList<Descriptor> Layers);

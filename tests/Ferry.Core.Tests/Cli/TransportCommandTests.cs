@@ -78,6 +78,31 @@ public sealed class TransportCommandTests : IDisposable
     }
 
     [Fact]
+    public void EachPushedReferenceReportsItsOwnBlobs()
+    {
+        using var reg = new FakeRegistry();
+        var shared = ImageBuilder.Layer(7001, compression: "gzip");
+        var one = ImageBuilder.Image([shared, ImageBuilder.Layer(7002, compression: "gzip")], 70, "docker.io/library/one:1");
+        var two = ImageBuilder.Image([ImageBuilder.Layer(7004, compression: "gzip")], 72, "docker.io/library/two:1", "docker.io/other/two:1");
+        string src = _dir.Path("set.tar");
+        ImageBuilder.WriteDockerArchive(src, [one, two]);
+        var r = Run("push", src, $"{reg.Address}/m");
+        Ok(r);
+        Assert.Equal(
+        [
+            $"Pushed {reg.Address}/m/library/one:1@{one.ManifestDigest} (3 blobs uploaded, 0 mounted, 0 already there)",
+            $"Pushed {reg.Address}/m/library/two:1@{two.ManifestDigest} (2 blobs uploaded, 0 mounted, 0 already there)",
+            $"Pushed {reg.Address}/m/other/two:1@{two.ManifestDigest} (0 blobs uploaded, 2 mounted, 0 already there)",
+        ], r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("Pushed", StringComparison.Ordinal)));
+        var json = Run("push", src, $"{reg.Address}/n", "--json");
+        Ok(json);
+        using var doc = JsonDocument.Parse(json.Out);
+        var per = doc.RootElement.GetProperty("images")[1].GetProperty("perReference");
+        Assert.Equal([($"{reg.Address}/n/library/two:1", 2, 0), ($"{reg.Address}/n/other/two:1", 0, 2)],
+            per.EnumerateArray().Select(x => (x.GetProperty("reference").GetString()!, x.GetProperty("written").GetInt32(), x.GetProperty("mounted").GetInt32())));
+    }
+
+    [Fact]
     public void DigestPinnedPullKeepsItsRepositoryAndIsPushedByDigest()
     {
         using var r1 = new FakeRegistry();
