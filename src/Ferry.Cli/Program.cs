@@ -80,7 +80,7 @@ public static partial class Program
             args = [.. rest, "--help"];
         // `@N` selects the N-th image (--image @0): never a response file.
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        if (parse.Errors.Count > 0)
+        if (parse.Errors.Count > 0 || (parse.Action is not ExamplesHelpAction && UsageErrors.OptionLikeArguments(parse).Count > 0))
         {
             foreach (var line in UsageErrors.Describe(parse))
                 await stderr.WriteLineAsync(line);

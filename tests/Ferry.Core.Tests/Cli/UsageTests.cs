@@ -44,6 +44,33 @@ public class UsageTests
         Assert.Equal("ferry: verify: unknown option '--jsno'; did you mean '--json'?", Lines(Run("verify", "x.tar", "--jsno").Err)[0]);
     }
 
+    [Theory]
+    [InlineData("copy", "--formt", "oci", "a.tar", "b.tar")]
+    [InlineData("copy", "a.tar", "--formt", "oci", "b.tar")]
+    [InlineData("copy", "a.tar", "b.tar", "--formt", "oci")]
+    public void AMistypedOptionIsSuggestedWhereverItStands(params string[] args)
+    {
+        var r = Run(args);
+        Assert.Equal((2, "", "ferry: copy: unknown option '--formt'; did you mean '--format'?\nRun 'ferry copy --help' for usage.\n"), (r.Code, r.Out, r.Err));
+    }
+
+    [Theory]
+    [InlineData("inspect", "--detial", "x.tar")]
+    [InlineData("inspect", "x.tar", "--detial")]
+    [InlineData("inspect", "--detial")]
+    public void AMistypedOptionBeforeTheArgumentIsNoFileName(params string[] args)
+    {
+        var r = Run(args);
+        Assert.Equal((2, "", "ferry: inspect: unknown option '--detial'; did you mean '--details'?\nRun 'ferry inspect --help' for usage.\n"), (r.Code, r.Out, r.Err));
+    }
+
+    [Fact]
+    public void AfterDoubleDashADashedWordIsAnArgument()
+    {
+        var r = Run("inspect", "--", "--weird.tar");
+        Assert.Equal((5, "ferry: --weird.tar: no such file or directory\n"), (r.Code, r.Err));
+    }
+
     [Fact]
     public void AnExtraArgumentIsSaid()
     {
