@@ -31,7 +31,8 @@ public static class ImageCopier
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(options);
         // Compared by real path (symlinks, .. and /proc/self/cwd resolved): writing through an alias would replace the input.
-        if (source.LocalPath is string a && destination.LocalPath is string b && TemporaryFiles.RealPath(a) == TemporaryFiles.RealPath(b))
+        // (An OCI layout directory is a store: adding to the one read from, as a retag does, rewrites none of its files but index.json, atomically.)
+        if (source.LocalPath is string a && destination.LocalPath is string b && TemporaryFiles.RealPath(a) == TemporaryFiles.RealPath(b) && !IsLayoutStore(destination, options, b))
             throw new OutputException($"{b}: refusing to overwrite the input");
         // Names are checked where they enter, before anything is opened (which may mean a download).
         foreach (var t in options.Tags)
@@ -40,6 +41,11 @@ public static class ImageCopier
         await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log, Progress = options.Source.Progress ?? options.Progress }, cancel).ConfigureAwait(false);
         return await CopyAsync(src, dest, options, cancel).ConfigureAwait(false);
     }
+
+    private static bool IsLayoutStore(ImageReference destination, CopyOptions options, string path) =>
+        destination is Transports.Archive.ArchiveReference r
+        && (r.Transport is Transports.OciLayout.OciDirectoryTransport || (r.Transport is Transports.Archive.PathTransport && options.Destination.Format == OutputFormat.Oci))
+        && File.Exists(Path.Combine(path, "oci-layout")) && File.Exists(Path.Combine(path, "index.json"));
 
     /// <summary>Copies the images of an opened source to an opened destination and commits it.</summary>
     /// <exception cref="FerryException">Anything that stops the copy; the destination is then not committed.</exception>

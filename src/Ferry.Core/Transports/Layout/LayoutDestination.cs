@@ -72,7 +72,9 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
     {
         try
         {
-            if (_target.Directory is string dir)
+            if (_target.Store is string store)
+                await _builder.AddToLayoutAsync(store, DisplayName, _parallelism, _log, cancel).ConfigureAwait(false);
+            else if (_target.Directory is string dir)
                 await _builder.WriteDirectoryAsync(dir, _parallelism, cancel).ConfigureAwait(false);
             else if (_target.FileHandle is { } file)
                 await _builder.WriteTarAtAsync(file, _parallelism, cancel).ConfigureAwait(false);
