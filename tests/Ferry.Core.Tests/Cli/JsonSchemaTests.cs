@@ -111,9 +111,11 @@ public sealed partial class JsonSchemaTests : IDisposable
         Conforms("inspect", [.. inspects.Select(i => i.Out)]);
         var verifies = new[] { sample, gz, oci }.Select(s => Run("verify", s, "--json")).ToList();
         Assert.All(verifies, Ok);
-        File.WriteAllBytes(_dir.Path("bad.tar"), [1, 2, 3]);
+        // An archive with a finding (one that cannot be read at all is an error line, no report: see VerifyCliTests).
+        File.Copy(oci, _dir.Path("bad.tar"));
+        Ferry.Tests.Copy.CopyTests.FlipByteOf(_dir.Path("bad.tar"), "blobs/sha256/" + signed.Layers[0].Digest[7..]);
         var bad = Run("verify", _dir.Path("bad.tar"), "--json");
-        Assert.NotEqual(0, bad.Code);
+        Assert.Equal(1, bad.Code);
         Conforms("verify", [.. verifies.Select(v => v.Out), bad.Out]);
     }
 
