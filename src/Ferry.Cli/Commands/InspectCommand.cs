@@ -22,7 +22,7 @@ internal static class InspectCommand
         cmd.Options.Add(bases);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            var reference = References.Parse(parse.GetValue(source)!, io);
             io.RefuseTerminal(reference);
             var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Message("ferry: " + m) };
             await using var src = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);

@@ -22,7 +22,7 @@ internal static class RegistryCommands
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var references = parse.GetValue(refs)!.Select(t => (ImageReference)RegistryReference.Parse(t)).ToList();
-            var dst = TransportRegistry.Default.Parse(parse.GetValue(output)!);
+            var dst = References.Parse(parse.GetValue(output)!, io, parse.GetValue(flags.Quiet));
             var options = flags.Read(parse, io, parse.GetValue(format));
             return await flags.RunAsync(parse, io, options, async (o, c) =>
             {
@@ -46,7 +46,7 @@ internal static class RegistryCommands
         flags.AddTo(cmd, host: false, writesArchives: false);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var src = TransportRegistry.Default.Parse(parse.GetValue(archive)!);
+            var src = References.Parse(parse.GetValue(archive)!, io, parse.GetValue(flags.Quiet));
             io.RefuseTerminal(src);
             string t = parse.GetValue(target)!;
             ImageReference dst = t.StartsWith("docker://", StringComparison.Ordinal) && !t.EndsWith('/') ? TransportRegistry.Default.Parse(t) : RegistryPrefixReference.Parse(t);

@@ -23,7 +23,7 @@ internal static class VerifyCommand
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Message("ferry: " + m) };
-            var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            var reference = References.Parse(parse.GetValue(source)!, io);
             io.RefuseTerminal(reference);
             var signatureKeys = (parse.GetValue(keys) ?? []).Select(SignatureKey.FromFile).ToList();
             ValidationReport report;

@@ -80,6 +80,30 @@ public sealed class TransportCommandTests : IDisposable
     }
 
     [Fact]
+    public void ABareRegistryReferenceIsTakenAsDockerInEveryCommand()
+    {
+        using var reg = new FakeRegistry();
+        string src = Archive();
+        var copy = Run("copy", src, $"{reg.Address}/app:1", "--json");
+        Ok(copy);
+        Assert.Equal($"ferry: note: {reg.Address}/app:1 is no file here: taken as docker://{reg.Address}/app:1\n", copy.Err);
+        using (var doc = JsonDocument.Parse(copy.Out))
+        {
+            Assert.Equal($"docker://{reg.Address}/app:1", doc.RootElement.GetProperty("destination").GetString());
+            Assert.Equal("registry", doc.RootElement.GetProperty("destinationFormat").GetString());
+        }
+        var inspect = Run("inspect", $"{reg.Address}/app:1", "--json");
+        Ok(inspect);
+        using (var doc = JsonDocument.Parse(inspect.Out))
+            Assert.Equal(("registry", $"docker://{reg.Address}/app:1"), (doc.RootElement.GetProperty("format").GetString(), doc.RootElement.GetProperty("source").GetString()));
+        var verify = Run("verify", $"{reg.Address}/app:1");
+        Ok(verify);
+        Assert.StartsWith($"docker://{reg.Address}/app:1: OK (registry: 1 image", verify.Out, StringComparison.Ordinal);
+        Ok(Run("copy", $"{reg.Address}/app:1", _dir.Path("back.tar"), "-q"));
+        Assert.Equal(F.Summary(src).Values, F.Summary(_dir.Path("back.tar")).Values);
+    }
+
+    [Fact]
     public void EachPushedReferenceReportsItsOwnBlobs()
     {
         using var reg = new FakeRegistry();
