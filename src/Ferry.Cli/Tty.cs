@@ -52,12 +52,12 @@ internal static class Tty
         return typed.ToString();
     }
 
-    /// <summary>The columns of the terminal stdout is, or null when stdout is not a terminal (a pipe, a file).</summary>
-    public static int? StdoutColumns()
+    /// <summary>The columns of the terminal <paramref name="stdout"/> is, or null when it is not a terminal (a pipe, a file, a test's writer).</summary>
+    public static int? StdoutColumns(TextWriter stdout)
     {
         if (StdoutWidth.Value is int w)
             return w > 0 ? w : null;
-        if (Console.IsOutputRedirected)
+        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected)
             return null;
         var (width, _) = Rendering.Terminal.Size();
         return width > 0 ? width : 80;
