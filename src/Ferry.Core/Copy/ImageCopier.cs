@@ -162,6 +162,8 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                     : [],
             });
         }
+        if (options.Since is not null && _omitted.IsEmpty)
+            options.Log?.Invoke($"note: --since left nothing out: no layer of {(results.Count == 1 ? "this image" : "these images")} was shipped in {string.Join(", ", options.Since.Archives)}; {dest.DisplayName} is complete");
         if (_incremental is not null && !_omitted.IsEmpty)
         {
             var record = ShipRecord.Empty();

@@ -137,7 +137,9 @@ public sealed partial class JsonSchemaTests : IDisposable
     [Fact]
     public async Task ServePrintsWhereItListensAsDocsJsonSays()
     {
-        string sample = Corpus.Path("samples/ferry-sample.tar");
+        // A docker-archive has nothing to serve (no manifests): its portable copy has.
+        string sample = _dir.Path("sample.tar");
+        Ok(Run("copy", Corpus.Path("samples/ferry-sample.tar"), sample, "-q"));
         Directory.CreateDirectory(_dir.Path("tmp"));
         using var p = FerryProcess.Start(_dir.Path("tmp"), "serve", sample, "--listen", "127.0.0.1:0", "--json", "-q");
         try
