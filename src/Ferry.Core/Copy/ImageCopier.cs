@@ -94,7 +94,11 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     private readonly HashSet<Digest> _leftOut = [];
 
     /// <summary>A layer (or config) as it goes out: its descriptor and where its bytes come from (null: not in the source; the reference is kept).</summary>
-    private sealed record Outgoing(Descriptor Descriptor, BlobContent? Content);
+    private sealed record Outgoing(Descriptor Descriptor, BlobContent? Content)
+    {
+        /// <summary>A layer recompressed before it goes out: its bytes were counted by the recompression's item.</summary>
+        public bool Recompressed { get; init; }
+    }
 
     /// <summary>The blobs one writer was given, each once.</summary>
     private sealed class ImageState(IImageWriter writer)
@@ -119,8 +123,12 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             states.Add(new ImageState(writer));
         }
         await CheckIncrementalAsync(planned, states, cancel).ConfigureAwait(false);
-        await RecompressAllAsync(planned, cancel).ConfigureAwait(false);
-        options.Progress?.Planned(BytesToWrite(planned));
+        // The whole job is planned before its first byte: its items (each recompression, each blob that goes out) and
+        // its bytes, each once (a recompressed layer's by its recompression).
+        var work = RecompressionWork(planned);
+        options.Progress?.PlannedItems(work.Count + ItemsToWrite(planned).Count);
+        options.Progress?.Planned(work.Values.Sum(l => l.Descriptor.Size) + BytesToWrite(planned));
+        await RecompressAllAsync(work, cancel).ConfigureAwait(false);
         var results = new List<CopiedImage>();
         for (int i = 0; i < planned.Count; i++)
         {
@@ -629,7 +637,8 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         var desc = new Descriptor(MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd), staged.Digest, staged.Size) { Annotations = annotations, Urls = src.Urls };
         string label = $"layer {staged.Digest}";
         return new Outgoing(desc, staged.Path is string path ? BlobContent.FromStagedFile(path, staged.Digest, staged.Size, label)
-            : BlobContent.Decompressed(layer.Blob, src.Digest, src.Size, layer.ActualCompression, staged.Digest, staged.Size, label, $"{source.DisplayName}: layer {src.Digest}"));
+            : BlobContent.Decompressed(layer.Blob, src.Digest, src.Size, layer.ActualCompression, staged.Digest, staged.Size, label, $"{source.DisplayName}: layer {src.Digest}"))
+        { Recompressed = true };
     }
 
     /// <summary>An uncompressed layer's digest is its diff_id: a config that says otherwise is refused without reading a byte.</summary>
@@ -651,24 +660,77 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     }
 
     /// <summary>
-    /// The bytes of the layers and configs this copy hands to the destination, each digest once, as they go out (after
-    /// recompression); what an incremental copy leaves out is not counted. What progress calls the whole write.
+    /// The blobs this copy hands to the destination (configs and layers as they go out, artifacts' and referrers'
+    /// blobs, layers an index lists as they are), each digest once; what an incremental copy leaves out is not among them.
     /// </summary>
-    private long BytesToWrite(List<Planned> planned)
+    private Dictionary<string, (long Size, bool Recompressed)> ItemsToWrite(List<Planned> planned)
     {
-        var sizes = new Dictionary<Digest, long>();
-        foreach (var image in planned.SelectMany(ImagesWritten).Select(n => n.Image))
+        var items = new Dictionary<string, (long, bool)>(StringComparer.Ordinal);
+        void Add(Outgoing o)
         {
-            sizes.TryAdd(image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size);
-            // As the layer goes out (OutgoingLayer: kept, or its recompression); one left out has no content.
-            foreach (var outgoing in image.Layers.Where(l => l.Blob is not null).Select(l => OutgoingLayer(l, dockerFamily: false, forDocker: false)).Where(o => o.Content is not null))
-                sizes.TryAdd(outgoing.Descriptor.Digest, outgoing.Descriptor.Size);
+            if (o.Content is not null)
+                items.TryAdd(o.Descriptor.Digest.ToString(), (o.Descriptor.Size, false));
         }
-        return sizes.Values.Sum();
+        void Artifact(ArtifactNode a)
+        {
+            foreach (var (d, src) in a.Blobs.Where(b => b.Source is not null))
+                Add(new Outgoing(d, BlobContent.FromSource(src!, d.Digest, d.Size, "")));
+        }
+        void Walk(ManifestNode node, HashSet<ManifestNode> seen)
+        {
+            if (!seen.Add(node))
+                return;
+            switch (node)
+            {
+                case IndexNode x:
+                    foreach (var c in x.Children)
+                        Walk(c, seen);
+                    break;
+                case ArtifactNode a:
+                    Artifact(a);
+                    break;
+                case OpaqueNode { Blob: { } blob } o when MediaTypes.IsLayer(o.Descriptor!.MediaType) || o.Descriptor.Size > Json.MaxDocumentBytes:
+                    Add(new Outgoing(o.Descriptor, BlobContent.FromSource(blob, o.Descriptor.Digest, o.Descriptor.Size, "")));
+                    break;
+            }
+        }
+        foreach (var p in planned)
+        {
+            foreach (var image in ImagesWritten(p).Select(n => n.Image))
+            {
+                Add(new Outgoing(image.ConfigDescriptor, BlobContent.FromSource(image.ConfigBlob, image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size, "")));
+                // As the layer goes out: kept (one left out has no content), or its recompression, whose digest the
+                // recompression tells and whose bytes it counts.
+                foreach (var l in image.Layers.Where(l => l.Blob is not null))
+                {
+                    var target = TargetCompression(l.ActualCompression, l.Descriptor.Digest);
+                    if (target != l.ActualCompression)
+                        items.TryAdd($"{l.Descriptor.Digest}→{target}", (0, true));
+                    else
+                        Add(OutgoingLayer(l, dockerFamily: false, forDocker: false));
+                }
+            }
+            if (!_caps.KeepsManifests)
+                continue;
+            Walk(p.Image.Root, []);
+            if (_caps.KeepsReferrers)
+            {
+                foreach (var r in p.Image.Referrers.Where(r => !(r.Kind == ReferrerKind.Signature && options.RemoveSignatures)))
+                    Artifact(r.Artifact);
+            }
+        }
+        return items;
     }
 
-    /// <summary>Recompresses, in parallel, every layer of the selected images whose compression changes.</summary>
-    private async Task RecompressAllAsync(List<Planned> planned, CancellationToken cancel)
+    /// <summary>
+    /// The bytes of the blobs this copy hands to the destination (<see cref="ItemsToWrite"/>) that no recompression
+    /// counted: what progress calls the write.
+    /// </summary>
+    private long BytesToWrite(List<Planned> planned) =>
+        ItemsToWrite(planned).Values.Where(o => !o.Recompressed).Sum(o => o.Size);
+
+    /// <summary>Every layer of the selected images whose compression changes, once per target compression.</summary>
+    private Dictionary<(Digest, CompressionKind), SourceLayer> RecompressionWork(List<Planned> planned)
     {
         var work = new Dictionary<(Digest, CompressionKind), SourceLayer>();
         foreach (var p in planned)
@@ -680,6 +742,12 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                     work.TryAdd((layer.Descriptor.Digest, target), layer);
             }
         }
+        return work;
+    }
+
+    /// <summary>Recompresses, in parallel, the layers <see cref="RecompressionWork"/> found.</summary>
+    private async Task RecompressAllAsync(Dictionary<(Digest, CompressionKind), SourceLayer> work, CancellationToken cancel)
+    {
         if (work.Count == 0)
         {
             // Options for compressing that found nothing to compress: said, not silently taken.
@@ -696,7 +764,6 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             if (options.GzipCodec == GzipCodec.Auto)
                 options.Log?.Invoke($"note: layers are gzipped with {_gzip.Description}{(_gzip.Codec == GzipCodec.ZlibNg ? "" : $" (the fastest codec installed; --gzip-codec zlib-ng gives the bytes of machines without it)")}");
         }
-        options.Progress?.Planned(work.Values.Sum(l => l.Descriptor.Size));
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancel },
             async (kv, ct) => _staged[kv.Key] = await RecompressAsync(kv.Value, kv.Key.Item2, dir, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
@@ -782,7 +849,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                     return new CopiedBlob(d.Digest, d.Size, d.MediaType, reuse == BlobReuse.Mounted ? BlobAction.Mounted : BlobAction.Present);
                 }
             }
-            await state.Writer.PutBlobAsync(d, content.Reporting(options.Progress, item), cancel).ConfigureAwait(false);
+            await state.Writer.PutBlobAsync(d, content.Reporting(options.Progress, item, countedBefore: blob.Recompressed), cancel).ConfigureAwait(false);
             return new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Written);
         }));
         return lazy.Value;

@@ -400,12 +400,18 @@ public sealed class BlobContent
     internal BlobContent Through(Func<Stream, Stream> wrap) =>
         new(Digest, Size, What, Origin, async ct => wrap(await _open(ct).ConfigureAwait(false)));
 
-    /// <summary>The same content, reporting the bytes read to <paramref name="progress"/> as <paramref name="item"/>.</summary>
-    internal BlobContent Reporting(ICopyProgress? progress, string item) => progress is null ? this
+    /// <summary>
+    /// The same content, reporting the bytes read to <paramref name="progress"/> as <paramref name="item"/>; with
+    /// <paramref name="countedBefore"/>, as an item whose bytes the job counted already (a staged recompression).
+    /// </summary>
+    internal BlobContent Reporting(ICopyProgress? progress, string item, bool countedBefore = false) => progress is null ? this
         : new(Digest, Size, What, Origin, async ct =>
         {
             var inner = await _open(ct).ConfigureAwait(false);
-            progress.Started(item, Size);
+            if (countedBefore)
+                progress.StartedCountedBefore(item, Size);
+            else
+                progress.Started(item, Size);
             return new ProgressReadStream(inner, item, progress);
         });
 
