@@ -130,23 +130,6 @@ public sealed class PlatformTests : IDisposable
     }
 
     [Fact]
-    public async Task ARegistrySourceFindsAPlatformInANestedIndex()
-    {
-        using var reg = new FakeRegistry();
-        string src = _dir.Path("nested.tar");
-        WriteNested(src);
-        Ok(Run("copy", src, $"docker://{reg.Address}/nested:1", "-q"));
-        var r = Ferry.Transports.TransportRegistry.Default.Parse($"docker://{reg.Address}/nested:1");
-        await using (var s = await r.Transport.OpenSourceAsync(r, new Ferry.Transports.TransportOptions { Platform = Platform.Parse("linux/arm64") }))
-            Assert.Equal(Arm.ManifestDigest, Assert.IsType<ImageNode>(Assert.Single(s.Images).Root).Image.Manifest!.Digest.ToString());
-        var e = await Assert.ThrowsAsync<ImageNotFoundException>(async () =>
-        {
-            await using var s = await r.Transport.OpenSourceAsync(r, new Ferry.Transports.TransportOptions { Platform = Platform.Parse("linux/s390x") });
-        });
-        Assert.EndsWith("no manifest for platform linux/s390x (has: linux/amd64, linux/arm64/v8)", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void AMissingPlatformListsWhatTheNestedIndexHas()
     {
         string src = _dir.Path("nested.tar");

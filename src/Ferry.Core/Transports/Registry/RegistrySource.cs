@@ -135,27 +135,9 @@ internal sealed class RegistrySource : IImageSource
                 var index = ImageIndex.Parse(bytes, MediaTypes.IsIndex(headerType) ? headerType : kind, what);
                 if (platform is not null)
                 {
-                    // The child that serves it best; else the indexes nested in this one (containerd's index → index → manifests).
-                    var ranked = index.Manifests.Select(m => (Descriptor: m, Rank: m.Platform is { } p ? platform.Rank(p) : null)).Where(x => x.Rank is not null).ToList();
-                    if (ranked.Count > 0)
-                    {
-                        var match = ranked.MinBy(x => x.Rank!.Value).Descriptor;
-                        return await LoadNodeAsync(match, match.Digest.ToString(), depth + 1, platform, cancel).ConfigureAwait(false);
-                    }
-                    var has = index.Manifests.Where(m => m.Platform is not null).Select(m => m.Platform!.ToString()).ToList();
-                    foreach (var nested in index.Manifests.Where(m => m.Platform is null && MediaTypes.IsIndex(m.MediaType)))
-                    {
-                        try
-                        {
-                            return await LoadNodeAsync(nested, nested.Digest.ToString(), depth + 1, platform, cancel).ConfigureAwait(false);
-                        }
-                        catch (PlatformNotInIndexException e)
-                        {
-                            has.AddRange(e.Platforms);
-                        }
-                    }
-                    string message = $"{what}: no manifest for platform {platform} (has: {(has.Count == 0 ? "none" : string.Join(", ", has))})";
-                    throw depth == 0 ? new ImageNotFoundException(message) : new PlatformNotInIndexException(message, has);
+                    var match = index.Manifests.FirstOrDefault(m => m.Platform is { } p && platform.Matches(p))
+                        ?? throw new ImageNotFoundException($"{what}: no manifest for platform {platform} (has: {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? "?"))})");
+                    return await LoadNodeAsync(match, match.Digest.ToString(), depth + 1, platform, cancel).ConfigureAwait(false);
                 }
                 var children = new List<ManifestNode>();
                 foreach (var child in index.Manifests)
@@ -308,13 +290,4 @@ internal sealed class RegistrySource : IImageSource
             c.Dispose();
         return ValueTask.CompletedTask;
     }
-}
-
-/// <summary>An index (and the indexes nested in it) without the platform asked for.</summary>
-internal sealed class PlatformNotInIndexException(string message, IReadOnlyList<string> platforms) : FerryException(message)
-{
-    public override int ExitCode => ExitCodes.NotFound;
-
-    /// <summary>The platforms it has.</summary>
-    public IReadOnlyList<string> Platforms { get; } = platforms;
 }
