@@ -100,6 +100,10 @@ public sealed class TransportCommandTests : IDisposable
         Ok(verify);
         Assert.StartsWith($"docker://{reg.Address}/app:1: OK (registry: 1 image", verify.Out, StringComparison.Ordinal);
         Ok(Run("copy", $"{reg.Address}/app:1", _dir.Path("back.tar"), "-q"));
+        // push takes HOST/REPO:TAG as one image, as it takes docker://HOST/REPO:TAG.
+        var push = Run("push", src, $"{reg.Address}/other/app:2");
+        Ok(push);
+        Assert.StartsWith($"Pushed {reg.Address}/other/app:2@sha256:", push.Err, StringComparison.Ordinal);
         Assert.Equal(F.Summary(src).Values, F.Summary(_dir.Path("back.tar")).Values);
     }
 
