@@ -90,10 +90,19 @@ public static partial class Program
             return Completion.Complete(root, words, stdout);
         // `ferry help [COMMAND]` is `ferry [COMMAND] --help`, as git and docker have it.
         if (args is ["help", .. var rest])
+        {
+            // `ferry help nosuch` is a mistyped command, not the list of commands.
+            if (rest is [var name, ..] && !name.StartsWith('-') && !root.Subcommands.Any(c => c.Name == name || c.Aliases.Contains(name)))
+            {
+                foreach (var line in UsageErrors.Describe(root.Parse([name], new ParserConfiguration { ResponseFileTokenReplacer = null })))
+                    await stderr.WriteLineAsync(line);
+                return ExitCodes.Usage;
+            }
             args = [.. rest, "--help"];
+        }
         // `@N` selects the N-th image (--image @0): never a response file.
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        if (parse.Errors.Count > 0)
+        if (parse.Errors.Count > 0 || (parse.Action is not ExamplesHelpAction && UsageErrors.OptionLikeArguments(parse).Count > 0))
         {
             foreach (var line in UsageErrors.Describe(parse))
                 await stderr.WriteLineAsync(line);

@@ -9,6 +9,19 @@ namespace Ferry.Cli;
 /// </summary>
 internal static class UsageErrors
 {
+    /// <summary>
+    /// Arguments that look like options (<c>--detial</c>, <c>-x</c>): the parser takes an unknown option that comes
+    /// before the arguments as an argument (<c>ferry inspect --detial x.tar</c> would read a file named
+    /// <c>--detial</c>). Not <c>-</c> (stdin), nor anything after <c>--</c>.
+    /// </summary>
+    public static List<string> OptionLikeArguments(ParseResult parse)
+    {
+        int end = parse.Tokens.ToList().FindIndex(t => t.Type == TokenType.DoubleDash);
+        var before = end < 0 ? parse.Tokens : parse.Tokens.Take(end);
+        var arguments = parse.CommandResult.Children.OfType<ArgumentResult>().SelectMany(a => a.Tokens).ToHashSet();
+        return [.. before.Where(t => arguments.Contains(t) && t.Value.Length > 1 && t.Value[0] == '-').Select(t => t.Value)];
+    }
+
     public static IReadOnlyList<string> Describe(ParseResult parse)
     {
         var command = parse.CommandResult.Command;
@@ -25,30 +38,26 @@ internal static class UsageErrors
             lines.Add($"Run 'ferry --help' for the commands.");
             return lines;
         }
+        // An unknown option is said with its suggestion wherever it stands; the arguments it (and its value) displaced
+        // are then no further problems.
+        var unknown = unmatched.Where(IsOption).Concat(OptionLikeArguments(parse)).ToList();
+        if (unknown.Count > 0)
+        {
+            var options = AllOptions(parse.CommandResult).SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal)).ToList();
+            foreach (string token in unknown.Distinct(StringComparer.Ordinal))
+            {
+                string? near = Nearest(token.Split('=')[0], options);
+                lines.Add($"{where}unknown option '{token}'{(near is null ? "" : $"; did you mean '{near}'?")}");
+            }
+            lines.Add(path.Length == 0 ? "Run 'ferry --help' for usage." : $"Run 'ferry {path} --help' for usage.");
+            return lines;
+        }
         var missing = command.Arguments.Where(a => a.Arity.MinimumNumberOfValues > 0 && !a.Hidden
             && (parse.CommandResult.GetResult(a) is not { } r || r.Tokens.Count < a.Arity.MinimumNumberOfValues)).Select(a => a.Name).ToList();
         if (missing.Count > 0)
             lines.Add($"{where}missing {Join(missing)}{(command.Arguments.Count > 0 ? $" (usage: ferry {path} {string.Join(' ', command.Arguments.Where(a => !a.Hidden).Select(Usage))})" : "")}");
-        bool afterUnknownOption = false;
         foreach (string token in unmatched)
-        {
-            if (token.StartsWith('-') && token.Length > 1)
-            {
-                var options = AllOptions(parse.CommandResult).SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal));
-                string? near = Nearest(token.Split('=')[0], options);
-                lines.Add($"{where}unknown option '{token}'{(near is null ? "" : $"; did you mean '{near}'?")}");
-                afterUnknownOption = true;
-            }
-            else if (afterUnknownOption)
-            {
-                // most likely the value of the unknown option
-                afterUnknownOption = false;
-            }
-            else
-            {
-                lines.Add($"{where}unexpected argument '{token}'");
-            }
-        }
+            lines.Add($"{where}unexpected argument '{token}'");
         // Everything else the parser found (a bad option value, a missing required option), each once.
         foreach (var e in parse.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal))
         {
@@ -66,6 +75,8 @@ internal static class UsageErrors
         lines.Add(path.Length == 0 ? "Run 'ferry --help' for usage." : $"Run 'ferry {path} --help' for usage.");
         return lines;
     }
+
+    private static bool IsOption(string token) => token.Length > 1 && token[0] == '-';
 
     private static string CommandPath(CommandResult result)
     {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Ferry.Copy;
-using Ferry.Transports;
 
 namespace Ferry.Cli.Commands;
 
@@ -20,9 +19,10 @@ internal static class CopyCommand
         cmd.Aliases.Add("convert");
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var src = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            bool quiet = parse.GetValue(flags.Quiet);
+            var src = References.Parse(parse.GetValue(source)!, io, quiet);
             io.RefuseTerminal(src);
-            var dst = TransportRegistry.Default.Parse(parse.GetValue(dest)!);
+            var dst = References.Parse(parse.GetValue(dest)!, io, quiet);
             var options = flags.Read(parse, io, parse.GetValue(format));
             return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), dst.IsStdio, cancel, dst).ConfigureAwait(false);
         }, ct));

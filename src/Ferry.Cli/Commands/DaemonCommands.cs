@@ -15,7 +15,7 @@ internal static class DaemonCommands
         flags.AddTo(cmd, writesArchives: false);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var src = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            var src = References.Parse(parse.GetValue(source)!, io, parse.GetValue(flags.Quiet));
             io.RefuseTerminal(src);
             var dst = TransportRegistry.Default.Parse("docker-daemon:");
             var options = flags.Read(parse, io);
@@ -35,7 +35,7 @@ internal static class DaemonCommands
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var src = TransportRegistry.Default.Parse("docker-daemon:" + string.Join(",", parse.GetValue(names)!));
-            var dst = TransportRegistry.Default.Parse(parse.GetValue(output)!);
+            var dst = References.Parse(parse.GetValue(output)!, io, parse.GetValue(flags.Quiet));
             var options = flags.Read(parse, io, parse.GetValue(format));
             return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), dst.IsStdio, cancel, dst).ConfigureAwait(false);
         }, ct));

@@ -218,6 +218,22 @@ internal sealed class CopyFlags
     }
 }
 
+/// <summary>SOURCE and DEST as every command reads them.</summary>
+internal static class References
+{
+    /// <summary>
+    /// Parses a reference; one written without <c>docker://</c> and taken as a registry's (no such file exists) is said
+    /// on stderr unless <paramref name="quiet"/> (<c>--json</c> says it too: its source or destination is <c>docker://…</c>).
+    /// </summary>
+    public static ImageReference Parse(string text, CliIO io, bool quiet = false)
+    {
+        var reference = TransportRegistry.Default.Parse(text);
+        if (reference is RegistryReference { Bare: true } && !quiet)
+            io.Message($"ferry: note: {text} is no file here: taken as {reference}");
+        return reference;
+    }
+}
+
 /// <summary><c>--progress auto|plain|none</c>, as every long command has it.</summary>
 internal static class ProgressOption
 {

@@ -22,7 +22,7 @@ internal static class InspectCommand
         cmd.Options.Add(bases);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            var reference = References.Parse(parse.GetValue(source)!, io);
             io.RefuseTerminal(reference);
             var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Message("ferry: " + m) };
             await using var src = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
@@ -31,7 +31,7 @@ internal static class InspectCommand
                 io.Out.WriteLine(System.Text.Encoding.UTF8.GetString(ImageInspector.ToJson(src)));
                 return ExitCodes.Ok;
             }
-            Overview(io.Out, src);
+            Overview(io.Out, src, Tty.StdoutColumns(io.Out));
             if (parse.GetValue(details))
                 Render(io.Out, src);
             foreach (var w in src.Warnings)
@@ -42,53 +42,81 @@ internal static class InspectCommand
     }
 
     /// <summary>
-    /// The source in one line, then one line per image (per platform of an index), as <c>docker images</c> lists them,
-    /// within 80 columns: NAME (cut in the middle, tag kept), IMAGE ID (12 digits), PLATFORM, SIZE, LAYERS, CREATED.
+    /// The source in one line, then one line per image (per platform of an index), as <c>docker images</c> lists them:
+    /// NAME, IMAGE ID (12 digits), PLATFORM, SIZE, LAYERS, CREATED. Written to a pipe or a file (null
+    /// <paramref name="columns"/>) nothing is cut: scripts grep it, and <c>docker images</c> and <c>podman images</c> never
+    /// cut names either. On a terminal the lines fit its width: a name too long for the room left is cut in the middle,
+    /// keeping its start and, whole, its repository's last component and its tag.
     /// </summary>
-    internal static void Overview(TextWriter o, IImageSource src)
+    internal static void Overview(TextWriter o, IImageSource src, int? columns)
     {
         o.WriteLine($"{src.DisplayName}: {src.Format}{(src.ArchiveCompression == CompressionKind.None ? "" : $" ({src.ArchiveCompression.ToString().ToLowerInvariant()}-compressed)")}, {src.Images.Count} image{(src.Images.Count == 1 ? "" : "s")}");
         if (src.Incremental is { } inc)
             o.WriteLine($"incremental: leaves out {inc.Blobs.Count} layer{(inc.Blobs.Count == 1 ? "" : "s")} shipped in {string.Join(", ", inc.Archives)} (read it with --base)");
         if (src.Images.Count == 0)
             return;
-        o.WriteLine();
-        o.WriteLine(Row("NAME", "IMAGE ID", "PLATFORM", "SIZE", "LAYERS", "CREATED"));
+        var rows = new List<(string Name, string More, string Id, string Platform, string Size, string Layers, string Created)>();
         foreach (var image in src.Images)
         {
             var names = image.Names.Select(x => x.Familiar).Concat(image.RefNames).ToList();
-            string name = names.Count == 0 ? "<none>" : names.Count == 1 ? names[0] : $"{names[0]} (+{names.Count - 1})";
+            string name = names.Count == 0 ? "<none>" : names[0];
+            string more = names.Count > 1 ? $" (+{names.Count - 1})" : "";
             switch (image.Root)
             {
                 case ArtifactNode art:
-                    o.WriteLine(Row(name, art.Manifest.Digest.Short, "(artifact)", Size(art.Blobs.Sum(b => b.Descriptor.Size)), (art.Blobs.Count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "-"));
+                    rows.Add((name, more, art.Manifest.Digest.Short, "(artifact)", Size(art.Blobs.Sum(b => b.Descriptor.Size)), (art.Blobs.Count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "-"));
                     continue;
                 case IndexNode idx:
                     foreach (var c in idx.Children.Where(c => c is OpaqueNode { Blob: null } && Model.MediaTypes.IsManifestOrIndex(c.Descriptor!.MediaType)))
-                        o.WriteLine(Row(name, "(absent)", c.Descriptor?.Platform?.ToString() ?? "?", "-", "-", "-"));
+                        rows.Add((name, more, "(absent)", c.Descriptor?.Platform?.ToString() ?? "?", "-", "-", "-"));
                     break;
             }
             foreach (var node in image.Images().Where(n => !NamedImage.IsAttestation(n)))
             {
                 var img = node.Image;
-                o.WriteLine(Row(name, img.ImageId.Short, NamedImage.PlatformOf(node)?.ToString() ?? "-", Size(img.Layers.Sum(l => l.Descriptor.Size)),
+                rows.Add((name, more, img.ImageId.Short, NamedImage.PlatformOf(node)?.ToString() ?? "-", Size(img.Layers.Sum(l => l.Descriptor.Size)),
                     img.Layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Created(img.Config.Created)));
             }
         }
+        // IMAGE ID 12, SIZE 10, LAYERS 6, CREATED 10 and five 2-space gaps: 48 columns besides NAME and PLATFORM.
+        int platformWidth = Math.Max("PLATFORM".Length, rows.Max(r => r.Platform.Length));
+        int nameWidth = Math.Max("NAME".Length, rows.Max(r => r.Name.Length + r.More.Length));
+        if (columns is int width)
+        {
+            platformWidth = Math.Min(platformWidth, Math.Max(13, width - 48 - nameWidth));
+            nameWidth = Math.Min(nameWidth, Math.Max(19, width - 48 - platformWidth));
+        }
+        o.WriteLine();
+        o.WriteLine(Row("NAME", "IMAGE ID", "PLATFORM", "SIZE", "LAYERS", "CREATED"));
+        foreach (var r in rows)
+            o.WriteLine(Row(Fit(r.Name, nameWidth - r.More.Length) + r.More, r.Id, Cut(r.Platform, platformWidth), r.Size, r.Layers, r.Created));
+
+        string Row(string name, string id, string platform, string size, string layers, string created) =>
+            $"{name.PadRight(nameWidth)}  {id,-12}  {platform.PadRight(platformWidth)}  {size,10}  {layers,6}  {created}".TrimEnd();
     }
 
-    /// <summary>One line of the overview: 19 + 12 + 13 + 10 + 6 + 10 columns and five 2-space gaps, 80 in all.</summary>
-    private static string Row(string name, string id, string platform, string size, string layers, string created) =>
-        $"{Middle(name, 19),-19}  {id,-12}  {Cut(platform, 13),-13}  {size,10}  {layers,6}  {created}";
-
-    /// <summary>A name cut in the middle so that its start (registry) and its end (the tag) stay: <c>regis…/app:1.0</c>.</summary>
-    internal static string Middle(string s, int max)
+    /// <summary>
+    /// A name within <paramref name="max"/> columns, cut in the middle: its start, then <c>…</c>, then its repository's
+    /// last component with its tag, whole (<c>127.0…/hello:latest</c>); a digest is shortened to 12 digits first
+    /// (<c>base@sha256:1a2b3c4d5e6f…</c>). The last component and the tag are never cut: a name that has no room
+    /// for them takes more than <paramref name="max"/>.
+    /// </summary>
+    internal static string Fit(string s, int max)
     {
         if (s.Length <= max)
             return s;
-        int tail = Math.Min(s.Length - s.LastIndexOf('/') , max * 2 / 3);
-        tail = Math.Max(tail, max / 2);
-        return s[..(max - tail - 1)] + "…" + s[^tail..];
+        int slash = s.LastIndexOf('/', s.IndexOf('@', StringComparison.Ordinal) is int at and >= 0 ? at : s.Length - 1);
+        string head = slash < 0 ? "" : s[..slash];
+        string last = slash < 0 ? s : s[(slash + 1)..];
+        if (last.IndexOf("@sha256:", StringComparison.Ordinal) is int pin and >= 0 && last.Length > pin + 8 + 12)
+            last = last[..(pin + 8 + 12)] + "…";
+        if (head.Length == 0)
+            return last;
+        string tail = "/" + last;
+        if (head.Length + tail.Length <= max)
+            return head + tail;
+        int keep = max - tail.Length - 1;
+        return keep > 0 ? head[..keep] + "…" + tail : "…" + tail;
     }
 
     /// <summary>The date of an RFC 3339 time (<c>2024-01-01</c>), or "-".</summary>

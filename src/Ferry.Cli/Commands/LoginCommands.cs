@@ -30,8 +30,11 @@ internal static class LoginCommands
                     throw new UsageException("--password and --password-stdin are exclusive");
                 pass = io.Password();
             }
+            // On a terminal the password is asked for, not echoed (as docker, podman and skopeo do).
+            if (pass is null && Tty.ReadSecret($"Password for {parse.GetValue(user)} at {parse.GetValue(registry)}: ", io.Err) is { } typed)
+                pass = typed.Length > 0 ? typed : throw new UsageException("no password typed");
             if (pass is null)
-                throw new UsageException("give the password with --password-stdin (or --password)");
+                throw new UsageException("give the password with --password-stdin (or --password): stdin is not a terminal to ask on");
             var options = new RegistryOptions { Insecure = parse.GetValue(insecure), CaCertificate = parse.GetValue(ca) };
             var (file, helper) = await RegistryLogin.LoginAsync(parse.GetValue(registry)!, parse.GetValue(user)!, pass, options, TimeoutOption.Read(parse, timeout), parse.GetValue(authFile), cancel).ConfigureAwait(false);
             if (parse.GetValue(json))

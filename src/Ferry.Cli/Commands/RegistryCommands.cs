@@ -22,7 +22,7 @@ internal static class RegistryCommands
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var references = parse.GetValue(refs)!.Select(t => (ImageReference)RegistryReference.Parse(t)).ToList();
-            var dst = TransportRegistry.Default.Parse(parse.GetValue(output)!);
+            var dst = References.Parse(parse.GetValue(output)!, io, parse.GetValue(flags.Quiet));
             var options = flags.Read(parse, io, parse.GetValue(format));
             return await flags.RunAsync(parse, io, options, async (o, c) =>
             {
@@ -37,7 +37,7 @@ internal static class RegistryCommands
     public static Command Push(CliIO io, Option<bool> debug)
     {
         var archive = new Argument<string>("ARCHIVE") { Description = "What to push: any SOURCE of copy (an archive in any format Ferry reads, '-' for stdin, oci:DIR, …)" };
-        var target = new Argument<string>("REGISTRY") { Description = "HOST[:PORT][/PREFIX]: each image goes to its own repository path under it; or docker://HOST/REPO[:TAG] for one image" };
+        var target = new Argument<string>("REGISTRY") { Description = "HOST[:PORT][/PREFIX]: each image goes to its own repository path under it; or [docker://]HOST/REPO:TAG for one image" };
         var flags = new CopyFlags();
         var cmd = new Command("push", "Push every image of an archive to a registry (re-rooted), skipping and mounting blobs it already has; digests unchanged")
         {
@@ -46,10 +46,13 @@ internal static class RegistryCommands
         flags.AddTo(cmd, host: false, writesArchives: false);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var src = TransportRegistry.Default.Parse(parse.GetValue(archive)!);
+            var src = References.Parse(parse.GetValue(archive)!, io, parse.GetValue(flags.Quiet));
             io.RefuseTerminal(src);
             string t = parse.GetValue(target)!;
-            ImageReference dst = t.StartsWith("docker://", StringComparison.Ordinal) && !t.EndsWith('/') ? TransportRegistry.Default.Parse(t) : RegistryPrefixReference.Parse(t);
+            // HOST/REPO:TAG (or @DIGEST) names one image, with or without docker://; HOST[/PREFIX] a place for all.
+            string last = t[(t.LastIndexOf('/') + 1)..];
+            bool one = !t.EndsWith('/') && (t.StartsWith("docker://", StringComparison.Ordinal) || (t.Contains('/', StringComparison.Ordinal) && (last.Contains(':', StringComparison.Ordinal) || last.Contains('@', StringComparison.Ordinal))));
+            ImageReference dst = one ? RegistryReference.Parse(t) : RegistryPrefixReference.Parse(t);
             var options = flags.Read(parse, io);
             return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(src, dst, o, c), toStdout: false, cancel).ConfigureAwait(false);
         }, ct));

@@ -14,6 +14,10 @@ internal static class RegistryVerbs
     public static Command Tags(CliIO io, Option<bool> debug) => Verb(io, debug, "tags", "REPO", "[docker://]HOST[:PORT]/REPO",
         "List the tags of a repository (every page), one per line", async (reference, options, json, cancel) =>
         {
+            // A tag or digest names an image, not a repository: listed is the repository's, and that is said.
+            var given = Model.ImageName.Parse(reference.StartsWith("docker://", StringComparison.Ordinal) ? reference["docker://".Length..] : reference);
+            if (given.Tag is not null || given.Digest is not null)
+                io.Message($"ferry: note: {reference}: the tags of repository {given.FullRepository} are listed; {(given.Digest is not null ? $"the digest {given.Digest}" : $"the tag '{given.Tag}'")} is ignored");
             var tags = await RegistryOperations.ListTagsAsync(reference, options, cancel).ConfigureAwait(false);
             if (json)
             {

@@ -53,6 +53,9 @@ internal static class ServeCommand
             await using var registry = await ArchiveRegistry.OpenAsync(refs, new TransportOptions { Log = m => log.WriteLine("ferry: " + m) }, cancel).ConfigureAwait(false);
             foreach (var w in registry.Warnings)
                 log.WriteLine("ferry: warning: " + w);
+            // Nothing servable (docker-archive images only): said at start, not "serving 0 repositories".
+            if (registry.Counts.Manifests == 0)
+                throw new ImageNotFoundException($"{string.Join(", ", refs)}: nothing to serve: no image with a manifest (docker-archive images have none: ferry copy them to a portable archive first)");
             if (users is not null && certificate is null && !IPAddress.IsLoopback(endpoint.Address))
                 log.WriteLine("ferry: warning: basic auth over plain HTTP on a non-loopback address sends passwords in the clear; give --tls-cert/--tls-key");
             return await Rendering.ProgressRunner.RunAsync(ProgressOption.Read(parse, progress), io, sink =>

@@ -23,15 +23,20 @@ internal static class VerifyCommand
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
             var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Message("ferry: " + m) };
-            var reference = TransportRegistry.Default.Parse(parse.GetValue(source)!);
+            var reference = References.Parse(parse.GetValue(source)!, io);
             io.RefuseTerminal(reference);
             var signatureKeys = (parse.GetValue(keys) ?? []).Select(SignatureKey.FromFile).ToList();
             ValidationReport report;
             try
             {
                 var mode = parse.GetValue(json) ? Rendering.ProgressMode.None : ProgressOption.Read(parse, progress);
-                report = await Rendering.ProgressRunner.RunAsync(mode, io, sink =>
-                    ImageValidator.VerifyAsync(reference, options with { Progress = sink }, new VerifyOptions { Keys = signatureKeys, Progress = sink }, cancel), r => r.Ok).ConfigureAwait(false);
+                // A source that cannot be opened (missing, not an archive, unreachable) is an error like any command's:
+                // one line and its exit code (5 not found, 3 invalid archive); a report's errors exit 1.
+                report = await Rendering.ProgressRunner.RunAsync(mode, io, async sink =>
+                {
+                    await using var src = await reference.Transport.OpenSourceAsync(reference, options with { Progress = sink }, cancel).ConfigureAwait(false);
+                    return await ImageValidator.VerifyAsync(src, new VerifyOptions { Keys = signatureKeys, Progress = sink }, cancel).ConfigureAwait(false);
+                }, r => r.Ok).ConfigureAwait(false);
             }
             finally
             {
@@ -45,7 +50,7 @@ internal static class VerifyCommand
             else
             {
                 foreach (var f in report.Findings)
-                    (f.Severity == Severity.Error ? io.Err : io.Out).WriteLine(f.ToString());
+                    (f.Severity == Severity.Error ? io.Err : io.Out).WriteLine("ferry: " + f);
                 foreach (var v in report.Signatures)
                     io.Out.WriteLine($"signed: {v.Image}: {v.Subject} with {v.Key} (signature {v.Signature})");
                 int errors = report.Findings.Count(f => f.Severity == Severity.Error);

@@ -15,8 +15,11 @@ internal enum ProgressMode
 /// <summary>A progress display the CLI runs a command under; it is told at the end whether the command succeeded.</summary>
 internal interface IProgressDisplay : ICopyProgress, IDisposable
 {
-    /// <summary>Stops updating; on success every item and the total are shown done (100 %), on failure as they were.</summary>
-    void Finish(bool succeeded);
+    /// <summary>
+    /// Stops updating; on success every item and the total are shown done (100 %), on failure as they were, said
+    /// "interrupted" rather than "failed" when the command was (Ctrl-C, SIGTERM).
+    /// </summary>
+    void Finish(bool succeeded, bool interrupted = false);
 
     /// <summary>Writes a message line without tearing the display.</summary>
     void Interject(string line);
@@ -58,9 +61,9 @@ internal static class ProgressRunner
             display.Finish(succeeded?.Invoke(result) ?? true);
             return result;
         }
-        catch
+        catch (Exception e)
         {
-            display.Finish(succeeded: false);
+            display.Finish(succeeded: false, interrupted: e is OperationCanceledException);
             throw;
         }
         finally
@@ -73,8 +76,10 @@ internal static class ProgressRunner
 /// <summary>What the progress reports add up to: each item's bytes, and the whole job's, with its throughput.</summary>
 internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
 {
-    internal sealed class Entry(string name, long total, TimeSpan started)
+    internal sealed class Entry(string name, long total, TimeSpan started, bool counts = true)
     {
+        /// <summary>Whether its bytes count towards the job's (not those of a layer its recompression counted).</summary>
+        public bool Counts { get; set; } = counts;
         public string Name { get; } = name;
         public long Total { get; set; } = total;
         public long Done { get; set; }
@@ -83,14 +88,17 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
         public bool Skipped { get; init; }
 
         /// <summary>The bytes that count towards the total: none of an item of unknown size (a spool), at most its size.</summary>
-        public long Counted => Total < 0 ? 0 : Math.Min(Done, Total);
+        public long Counted => Total < 0 || !Counts ? 0 : Math.Min(Done, Total);
+
+        /// <summary>Whether it ended with all its bytes (one cut short by a failure or Ctrl-C has not).</summary>
+        public bool Complete => Ended is not null && (Skipped || Total < 0 || Done >= Total);
     }
 
     /// <summary>One item as drawn.</summary>
     public sealed record ItemView(string Name, long Total, long Done, bool Finished, bool Skipped, double Rate);
 
     /// <summary>Everything at one moment.</summary>
-    public sealed record Snapshot(IReadOnlyList<ItemView> Items, long Done, long Total, double Rate, int Finished, int Count, TimeSpan Elapsed, bool Complete, bool Failed = false, bool HasPlan = false)
+    public sealed record Snapshot(IReadOnlyList<ItemView> Items, long Done, long Total, double Rate, int Finished, int Count, TimeSpan Elapsed, bool Complete, bool Failed = false, bool HasPlan = false, bool Interrupted = false)
     {
         /// <summary>The time left at the current rate, when it can be told.</summary>
         public TimeSpan? Eta => Complete || Failed || Rate <= 0 || Total <= Done ? null : TimeSpan.FromSeconds((Total - Done) / Rate);
@@ -104,6 +112,9 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
     private long _planned;
     private bool _complete;
     private bool _failed;
+    private bool _interrupted;
+    private int _plannedItems;
+    private int? _itemsBeforePlan;
     private TimeSpan? _ended;
 
     /// <summary>The window the throughput is measured over.</summary>
@@ -115,7 +126,21 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
             _planned += Math.Max(0, totalBytes);
     }
 
-    public void Started(string item, long totalBytes)
+    public void PlannedItems(int items)
+    {
+        lock (_lock)
+        {
+            // Items started before the first plan (a daemon's save, a spool) come on top of it.
+            _itemsBeforePlan ??= _order.Count + _retiredCount;
+            _plannedItems += Math.Max(0, items);
+        }
+    }
+
+    public void Started(string item, long totalBytes) => Start(item, totalBytes, counts: true);
+
+    public void StartedCountedBefore(string item, long totalBytes) => Start(item, totalBytes, counts: false);
+
+    private void Start(string item, long totalBytes, bool counts)
     {
         lock (_lock)
         {
@@ -128,9 +153,10 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
                 e.Done = 0;
                 e.Started = now();
                 e.Ended = null;
+                e.Counts = counts;
                 return;
             }
-            Add(new Entry(item, totalBytes, now()));
+            Add(new Entry(item, totalBytes, now(), counts));
         }
     }
 
@@ -181,12 +207,13 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
         }
     }
 
-    /// <summary>The job failed: what was unfinished failed with it (what was read is shown as it was).</summary>
-    public void Fail()
+    /// <summary>The job failed, or was <paramref name="interrupted"/>: what was unfinished stopped with it (what was read is shown as it was).</summary>
+    public void Fail(bool interrupted = false)
     {
         lock (_lock)
         {
             _failed = true;
+            _interrupted = interrupted;
             _ended = now();
         }
     }
@@ -204,17 +231,21 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
         {
             var t = _ended ?? now();
             long done = _retiredDone, known = _retiredTotal;
-            int finished = _retiredCount;
+            int finished = _retiredComplete;
             var views = new List<ItemView>(_order.Count);
             foreach (var e in _order)
             {
                 done += e.Counted;
-                if (e.Total >= 0)
+                if (e.Total >= 0 && e.Counts)
                     known += e.Total;
-                if (e.Ended is not null)
+                if (e.Complete)
                     finished++;
                 views.Add(ViewOf(e, t));
             }
+            // The count is the plan's from its start (it does not grow as items start), or what there was once done.
+            int count = _order.Count + _retiredCount;
+            if (!_complete && _itemsBeforePlan is int before)
+                count = Math.Max(count, before + _plannedItems);
             _samples.Enqueue((t, done));
             while (_samples.Count > 2 && t - _samples.Peek().At > Window)
                 _samples.Dequeue();
@@ -222,7 +253,7 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
             double span = (t - at0).TotalSeconds;
             double elapsed = (t - _start).TotalSeconds;
             double rate = span >= 0.5 ? (done - done0) / span : elapsed > 0 ? done / elapsed : 0;
-            return new Snapshot(views, done, Math.Max(_planned, known), rate, finished, _order.Count + _retiredCount, t - _start, _complete, _failed, _planned > 0);
+            return new Snapshot(views, done, Math.Max(_planned, known), rate, finished, count, t - _start, _complete, _failed, _planned > 0, _interrupted);
         }
     }
 
@@ -233,7 +264,7 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
     internal const int MaxFinishedKept = 1024;
 
     private long _retiredDone, _retiredTotal;
-    private int _retiredCount, _finishedKept;
+    private int _retiredCount, _retiredComplete, _finishedKept;
 
     private void Add(Entry e)
     {
@@ -253,8 +284,10 @@ internal sealed class ProgressTally(Func<TimeSpan> now) : ICopyProgress
         _order.RemoveAt(at);
         _items.Remove(old.Name);
         _retiredDone += old.Counted;
-        _retiredTotal += Math.Max(0, old.Total);
+        _retiredTotal += old.Counts ? Math.Max(0, old.Total) : 0;
         _retiredCount++;
+        if (old.Complete)
+            _retiredComplete++;
         _finishedKept--;
     }
 
@@ -350,10 +383,11 @@ internal static class ProgressFrame
         var lines = new List<string>(shown.Count + 2);
         // An item of unknown size (a daemon's save, a spool) that finished was all there was.
         foreach (var i in shown)
-            lines.Add(Line(i.Name, i.Done, i.Total < 0 && i.Finished ? i.Done : i.Total, State(i, s.Failed), width));
+            lines.Add(Line(i.Name, i.Done, i.Total < 0 && i.Finished ? i.Done : i.Total, State(i, s), width));
         if (extra > 0)
             lines.Add(ProgressText.Fit($"… and {extra} more", width));
         string tail = s.Complete ? $"in {ProgressText.Time(s.Elapsed)}"
+            : s.Interrupted ? $"interrupted after {ProgressText.Time(s.Elapsed)}"
             : s.Failed ? $"failed after {ProgressText.Time(s.Elapsed)}"
             : s.HasPlan && s.Done >= s.Total ? "finishing"   // every planned byte is out: the peer has the last word (a daemon loading)
             : ProgressText.Rate(s.Rate) + (s.Eta is { } eta ? $" ETA {ProgressText.Time(eta)}" : "");
@@ -365,8 +399,8 @@ internal static class ProgressFrame
     /// What the last column says: the rate while it runs; done, exists (skipped) or stopped (abandoned short); failed
     /// when the job failed with it unfinished (its read failed: a digest mismatch, a peer gone).
     /// </summary>
-    private static string State(ProgressTally.ItemView i, bool jobFailed) =>
-        !i.Finished ? (jobFailed ? "failed" : ProgressText.Rate(i.Rate))
+    private static string State(ProgressTally.ItemView i, ProgressTally.Snapshot job) =>
+        !i.Finished ? (job.Interrupted ? "interrupted" : job.Failed ? "failed" : ProgressText.Rate(i.Rate))
         : i.Skipped ? "exists"
         : i.Total >= 0 && i.Done < i.Total ? "stopped"
         : "done";
@@ -403,11 +437,13 @@ internal abstract class TalliedDisplay : IProgressDisplay
     protected void StopTimer() => _timer?.Dispose();
 
     public void Planned(long totalBytes) => Tally.Planned(totalBytes);
+    public void PlannedItems(int items) => Tally.PlannedItems(items);
     public void Started(string item, long totalBytes) => Tally.Started(item, totalBytes);
+    public void StartedCountedBefore(string item, long totalBytes) => Tally.StartedCountedBefore(item, totalBytes);
     public void Advanced(string item, long bytes) => Tally.Advanced(item, bytes);
     public virtual void Finished(string item) => Tally.Finished(item);
     public void Skipped(string item, long bytes) => Tally.Skipped(item, bytes);
-    public abstract void Finish(bool succeeded);
+    public abstract void Finish(bool succeeded, bool interrupted = false);
     public abstract void Interject(string line);
     public abstract void Dispose();
 }
@@ -458,7 +494,7 @@ internal sealed class TerminalProgress : TalliedDisplay
         }
     }
 
-    public override void Finish(bool succeeded)
+    public override void Finish(bool succeeded, bool interrupted = false)
     {
         StopTimer();
         lock (_draw)
@@ -468,7 +504,7 @@ internal sealed class TerminalProgress : TalliedDisplay
             if (succeeded)
                 Tally.Complete();
             else
-                Tally.Fail();
+                Tally.Fail(interrupted);
             // The last frame stays on the screen: at 100 %, or where the error stopped it (the error line follows).
             DrawLocked();
             _finished = true;
@@ -545,12 +581,15 @@ internal sealed class PlainProgress : TalliedDisplay
 
     public override void Interject(string line) => Write(line, always: true);
 
-    public override void Finish(bool succeeded)
+    public override void Finish(bool succeeded, bool interrupted = false)
     {
         StopTimer();
-        if (succeeded)
+        if (succeeded || interrupted)
         {
-            Tally.Complete();
+            if (succeeded)
+                Tally.Complete();
+            else
+                Tally.Fail(interrupted);
             var s = Tally.Take();
             if (s.Count > 0 || s.Total > 0)
                 Write(Total(s));
@@ -561,7 +600,7 @@ internal sealed class PlainProgress : TalliedDisplay
 
     private static string Total(ProgressTally.Snapshot s)
     {
-        string when = s.Complete ? $" in {ProgressText.Time(s.Elapsed)}" : s.Eta is { } eta ? $", ETA {ProgressText.Time(eta)}" : "";
+        string when = s.Complete ? $" in {ProgressText.Time(s.Elapsed)}" : s.Interrupted ? $", interrupted after {ProgressText.Time(s.Elapsed)}" : s.Eta is { } eta ? $", ETA {ProgressText.Time(eta)}" : "";
         return $"ferry: progress: {ProgressText.Percent(s.Done, s.Total).Trim()} ({ProgressText.Of(s.Done, s.Total)}), {ProgressText.Rate(s.Complete && s.Elapsed.TotalSeconds > 0 ? s.Done / s.Elapsed.TotalSeconds : s.Rate)}{when}, {s.Finished}/{s.Count} items";
     }
 

@@ -13,9 +13,13 @@ internal static class Summary
         {
             foreach (var i in result.Images)
             {
-                int up = i.Blobs.Count(b => b.Action == BlobAction.Written), mounted = i.Blobs.Count(b => b.Action == BlobAction.Mounted), there = i.Blobs.Count(b => b.Action == BlobAction.Present);
                 foreach (var r in i.References)
+                {
+                    // Each reference its own blobs: uploaded to the first repository, mounted into the next.
+                    var blobs = i.BlobsAt(r);
+                    int up = blobs.Count(b => b.Action == BlobAction.Written), mounted = blobs.Count(b => b.Action == BlobAction.Mounted), there = blobs.Count(b => b.Action == BlobAction.Present);
                     w.WriteLine($"Pushed {(r.Contains('@', StringComparison.Ordinal) ? r : $"{r}@{i.ManifestDigest}")} ({up} blob{(up == 1 ? "" : "s")} uploaded, {mounted} mounted, {there} already there)");
+                }
             }
             return;
         }
@@ -72,6 +76,19 @@ internal static class JsonOut
             w.WriteString("imageId", i.ImageId.ToString());
             w.WriteString("digest", i.ManifestDigest?.ToString());
             Strings(w, "references", i.References);
+            // Per reference what its blobs cost there (a push to two repositories: uploaded to one, mounted into the other).
+            w.WriteStartArray("perReference");
+            foreach (var r in i.References)
+            {
+                var blobs = i.BlobsAt(r);
+                w.WriteStartObject();
+                w.WriteString("reference", r);
+                w.WriteNumber("written", blobs.Count(b => b.Action == BlobAction.Written));
+                w.WriteNumber("mounted", blobs.Count(b => b.Action == BlobAction.Mounted));
+                w.WriteNumber("existed", blobs.Count(b => b.Action == BlobAction.Present));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteString("destinationImageId", i.DestinationId?.ToString());
             w.WriteNumber("written", i.Blobs.Count(b => b.Action == BlobAction.Written));
             w.WriteNumber("mounted", i.Blobs.Count(b => b.Action == BlobAction.Mounted));

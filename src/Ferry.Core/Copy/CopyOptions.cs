@@ -122,7 +122,20 @@ public sealed record CopiedBlob(Digest Digest, long Size, string MediaType, Blob
 /// <param name="DestinationId">The image ID the destination gave it, when it says (a daemon).</param>
 /// <param name="Blobs">Its configs and layers, each once.</param>
 public sealed record CopiedImage(IReadOnlyList<string> Names, Digest ImageId, Digest? ManifestDigest, IReadOnlyList<string> References, Digest? DestinationId,
-    IReadOnlyList<CopiedBlob> Blobs);
+    IReadOnlyList<CopiedBlob> Blobs)
+{
+    /// <summary>
+    /// Per reference, its blobs and what became of them there, where that differs between references (a push to two
+    /// repositories uploads to the first and mounts into the second); empty when <see cref="Blobs"/> says it for all.
+    /// </summary>
+    public IReadOnlyList<CopiedReference> PerReference { get; init; } = [];
+
+    /// <summary>The blobs as they went to <paramref name="reference"/> (one of <see cref="References"/>).</summary>
+    public IReadOnlyList<CopiedBlob> BlobsAt(string reference) => PerReference.FirstOrDefault(r => r.Reference == reference)?.Blobs ?? Blobs;
+}
+
+/// <summary>One reference an image was written to, and what became of each of its blobs there.</summary>
+public sealed record CopiedReference(string Reference, IReadOnlyList<CopiedBlob> Blobs);
 
 /// <summary>The outcome of a copy.</summary>
 /// <param name="Source">The source's name.</param>

@@ -21,8 +21,23 @@ public interface ICopyProgress
     {
     }
 
+    /// <summary>
+    /// The job will have about <paramref name="items"/> more items (added to what was planned before): said before the
+    /// first byte of a copy, so that a count of items does not grow while it runs.
+    /// </summary>
+    void PlannedItems(int items)
+    {
+    }
+
     /// <summary>An item starts; <paramref name="totalBytes"/> is its size, or -1 when it is not known beforehand.</summary>
     void Started(string item, long totalBytes);
+
+    /// <summary>
+    /// An item starts whose bytes the job counted already under another item (a layer recompressed into a temp file
+    /// is then written from it): it is an item like any other, but its bytes are not added to the job's again, and
+    /// were not planned again.
+    /// </summary>
+    void StartedCountedBefore(string item, long totalBytes) => Started(item, totalBytes);
 
     /// <summary><paramref name="bytes"/> more bytes of the item were processed.</summary>
     void Advanced(string item, long bytes);
@@ -156,10 +171,11 @@ public static class CopyProgress
         private long _planned;
         private long _jobDone;
 
-        private sealed class Box(long total)
+        private sealed class Box(long total, bool counts = true)
         {
             public long Total = total;
             public long Done;
+            public readonly bool Counts = counts;
         }
 
         public void Planned(long totalBytes) => Interlocked.Add(ref _planned, Math.Max(0, totalBytes));
@@ -170,12 +186,18 @@ public static class CopyProgress
             Report(item, 0, totalBytes, false);
         }
 
+        public void StartedCountedBefore(string item, long totalBytes)
+        {
+            _items[item] = new Box(totalBytes, counts: false);
+            Report(item, 0, totalBytes, false);
+        }
+
         public void Advanced(string item, long bytes)
         {
             var box = _items.GetOrAdd(item, _ => new Box(-1));
             long done = Interlocked.Add(ref box.Done, bytes);
             // The job counts an item's bytes up to its size (none of an item of unknown size).
-            long counted = box.Total < 0 ? 0 : Math.Min(done, box.Total) - Math.Min(done - bytes, box.Total);
+            long counted = box.Total < 0 || !box.Counts ? 0 : Math.Min(done, box.Total) - Math.Min(done - bytes, box.Total);
             if (counted > 0)
                 Interlocked.Add(ref _jobDone, counted);
             Report(item, done, box.Total, false);

@@ -31,12 +31,21 @@ public static class ImageCopier
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(options);
         // Compared by real path (symlinks, .. and /proc/self/cwd resolved): writing through an alias would replace the input.
-        if (source.LocalPath is string a && destination.LocalPath is string b && TemporaryFiles.RealPath(a) == TemporaryFiles.RealPath(b))
+        // (An OCI layout directory is a store: adding to the one read from, as a retag does, rewrites none of its files but index.json, atomically.)
+        if (source.LocalPath is string a && destination.LocalPath is string b && TemporaryFiles.RealPath(a) == TemporaryFiles.RealPath(b) && !IsLayoutStore(destination, options, b))
             throw new OutputException($"{b}: refusing to overwrite the input");
+        // Names are checked where they enter, before anything is opened (which may mean a download).
+        foreach (var t in options.Tags)
+            ImageName.CheckGiven(t, $"--tag {t}", allowDigest: false);
         await using var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log, Progress = options.Destination.Progress ?? options.Progress }, cancel).ConfigureAwait(false);
         await using var src = await source.Transport.OpenSourceAsync(source, options.Source with { Log = options.Source.Log ?? options.Log, Progress = options.Source.Progress ?? options.Progress, Platforms = options.Source.Platforms ?? options.Platforms }, cancel).ConfigureAwait(false);
         return await CopyAsync(src, dest, options, cancel).ConfigureAwait(false);
     }
+
+    private static bool IsLayoutStore(ImageReference destination, CopyOptions options, string path) =>
+        destination is Transports.Archive.ArchiveReference r
+        && (r.Transport is Transports.OciLayout.OciDirectoryTransport || (r.Transport is Transports.Archive.PathTransport && options.Destination.Format == OutputFormat.Oci))
+        && File.Exists(Path.Combine(path, "oci-layout")) && File.Exists(Path.Combine(path, "index.json"));
 
     /// <summary>Copies the images of an opened source to an opened destination and commits it.</summary>
     /// <exception cref="FerryException">Anything that stops the copy; the destination is then not committed.</exception>
@@ -85,7 +94,11 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     private readonly HashSet<Digest> _leftOut = [];
 
     /// <summary>A layer (or config) as it goes out: its descriptor and where its bytes come from (null: not in the source; the reference is kept).</summary>
-    private sealed record Outgoing(Descriptor Descriptor, BlobContent? Content);
+    private sealed record Outgoing(Descriptor Descriptor, BlobContent? Content)
+    {
+        /// <summary>A layer recompressed before it goes out: its bytes were counted by the recompression's item.</summary>
+        public bool Recompressed { get; init; }
+    }
 
     /// <summary>The blobs one writer was given, each once.</summary>
     private sealed class ImageState(IImageWriter writer)
@@ -110,8 +123,12 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             states.Add(new ImageState(writer));
         }
         await CheckIncrementalAsync(planned, states, cancel).ConfigureAwait(false);
-        await RecompressAllAsync(planned, cancel).ConfigureAwait(false);
-        options.Progress?.Planned(BytesToWrite(planned));
+        // The whole job is planned before its first byte: its items (each recompression, each blob that goes out) and
+        // its bytes, each once (a recompressed layer's by its recompression).
+        var work = RecompressionWork(planned);
+        options.Progress?.PlannedItems(work.Count + ItemsToWrite(planned).Count);
+        options.Progress?.Planned(work.Values.Sum(l => l.Descriptor.Size) + BytesToWrite(planned));
+        await RecompressAllAsync(work, cancel).ConfigureAwait(false);
         var results = new List<CopiedImage>();
         for (int i = 0; i < planned.Count; i++)
         {
@@ -145,9 +162,16 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 blobs.Add(await b.Value.ConfigureAwait(false));
             blobs.AddRange(state.Omitted.Values.Select(d => new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Omitted)));
             var id = chosen?.Image.ImageId ?? p.Image.Key;
-            results.Add(new CopiedImage([.. p.Names.Select(n => n.ToString()), .. p.RefNames], id, root?.Digest, written.References, written.DestinationId,
-                [.. blobs.OrderBy(b => b.Digest.ToString(), StringComparer.Ordinal)]));
+            var sorted = blobs.OrderBy(b => b.Digest.ToString(), StringComparer.Ordinal).ToList();
+            results.Add(new CopiedImage([.. p.Names.Select(n => n.ToString()), .. p.RefNames], id, root?.Digest, written.References, written.DestinationId, sorted)
+            {
+                PerReference = written.BlobsByReference is { } per
+                    ? [.. per.Select(kv => new CopiedReference(kv.Key, [.. sorted.Select(b => kv.Value.TryGetValue(b.Digest, out var a) ? b with { Action = a } : b)]))]
+                    : [],
+            });
         }
+        if (options.Since is not null && _omitted.IsEmpty)
+            options.Log?.Invoke($"note: --since left nothing out: no layer of {(results.Count == 1 ? "this image" : "these images")} was shipped in {string.Join(", ", options.Since.Archives)}; {dest.DisplayName} is complete");
         if (_incremental is not null && !_omitted.IsEmpty)
         {
             var record = ShipRecord.Empty();
@@ -180,53 +204,37 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 options.Log?.Invoke($"warning: {image.Label} is a single-platform image ({own}), not one of {string.Join(", ", wanted)}: --platform picks platforms of multi-platform images only; it is copied as it is");
             return image;
         }
-        var chosen = index.Children.Where(c => c is ImageNode n && NamedImage.PlatformOf(n) is { } p && wanted.Any(w => w.Matches(p))).ToList();
+        // Every platform of the tree, nested indexes too (containerd exports index → index → manifests); each wanted
+        // platform takes the images that serve it best (linux/arm64 is linux/arm64/v8, linux/arm is linux/arm/v7).
+        var images = index.Images().Where(n => !NamedImage.IsAttestation(n)).ToList();
+        var keep = new HashSet<Digest>();
+        foreach (var w in wanted)
+            keep.UnionWith(NamedImage.ServingBest(images, w).Select(KeyOf));
+        var chosen = images.Where(n => keep.Contains(KeyOf(n))).DistinctBy(KeyOf).ToList();
         if (chosen.Count == 0)
-            throw new ImageNotFoundException($"{source.DisplayName}: {image.Label}: none of the platforms {string.Join(", ", wanted)} is in its index (has: {string.Join(", ", index.Images().Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
+            throw new ImageNotFoundException($"{source.DisplayName}: {image.Label}: none of the platforms {string.Join(", ", wanted)} is in its index (has: {string.Join(", ", images.Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
+        // The indexes whose bytes the subset does not keep (a signature on one stays behind).
+        var replaced = new HashSet<Digest>();
         ManifestNode root;
         if (options.KeepIndex)
         {
-            root = new IndexNode
-            {
-                Descriptor = index.Descriptor,
-                Index = index.Index,
-                Blob = index.Blob,
-                Children = [.. index.Children.Select(c => chosen.Contains(c) || c is not ImageNode ? c : new OpaqueNode { Descriptor = c.Descriptor })],
-            };
-            var left = index.Children.Where(c => c is ImageNode && !chosen.Contains(c)).ToList();
+            var left = new List<ImageNode>();
+            root = Sparse(index, keep, left);
             foreach (var c in left)
                 _leftOut.Add(c.Descriptor!.Digest);
             if (left.Count > 0)
-                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} kept as it is, sparse: {string.Join(", ", left.Select(c => NamedImage.PlatformOf((ImageNode)c)?.ToString() ?? c.Descriptor!.Digest.ToString()))} absent (ctr import then needs --platform; registries that check indexes refuse it)");
+                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} kept as it is, sparse: {string.Join(", ", left.Select(c => NamedImage.PlatformOf(c)?.ToString() ?? c.Descriptor!.Digest.ToString()))} absent (ctr import then needs --platform; registries that check indexes refuse it)");
         }
         else if (chosen.Count == 1 && wanted.Count == 1)
         {
             root = chosen[0];
-        }
-        else if (chosen.Count == index.Children.Count)
-        {
-            root = index.Children.All(c => c is ImageNode) ? index : new IndexNode { Descriptor = index.Descriptor, Index = index.Index, Blob = index.Blob, Children = index.Children };
+            replaced.UnionWith(index.IndexDigests());
         }
         else
         {
-            var kept = chosen.Select(c => c.Descriptor!.Digest).ToHashSet();
-            var node = JsonNode.Parse(index.Index.Raw)!.AsObject();
-            var arr = node["manifests"]!.AsArray();
-            for (int i = arr.Count - 1; i >= 0; i--)
-            {
-                if (!kept.Contains(Digest.Parse(arr[i]!["digest"]!.GetValue<string>())))
-                    arr.RemoveAt(i);
-            }
-            byte[] raw = Json.Write(w => node.WriteTo(w));
-            var subset = ImageIndex.Parse(raw, index.Index.MediaType, "platform subset");
-            root = new IndexNode
-            {
-                Descriptor = (index.Descriptor ?? index.Index.ToDescriptor()) with { Digest = subset.Digest, Size = raw.LongLength },
-                Index = subset,
-                Blob = new BytesBlob(raw, "platform subset"),
-                Children = chosen,
-            };
-            options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} subset to {string.Join(", ", wanted)}: new index {subset.Digest} (--keep-index keeps {index.Index.Digest.Short}…)");
+            root = Prune(index, keep, replaced) ?? index;
+            if (root is IndexNode subset && subset.Index.Digest != index.Index.Digest)
+                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} subset to {string.Join(", ", wanted)}: new index {subset.Index.Digest} (--keep-index keeps {index.Index.Digest.Short}…)");
         }
         var result = new NamedImage { Root = root };
         result.NameList.AddRange(image.Names);
@@ -250,15 +258,97 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         result.ReferrerList.AddRange(image.Referrers.Where(carried.Contains));
         // The index's signature stays with the index: a subset that replaces a signed index refuses, unless what it
         // carries instead is one platform's manifest with a signature of its own.
-        var indexSignature = image.Referrers.FirstOrDefault(r => r.Kind == ReferrerKind.Signature && r.Subject == index.Index.Digest && !carried.Contains(r));
+        var indexSignature = image.Referrers.FirstOrDefault(r => r.Kind == ReferrerKind.Signature && replaced.Contains(r.Subject) && !carried.Contains(r));
         if (indexSignature is not null && !options.RemoveSignatures)
         {
             bool childSigned = root is ImageNode { Image.Manifest: { } m } && result.Referrers.Any(r => r.Kind == ReferrerKind.Signature && r.Subject == m.Digest);
             if (!childSigned)
-                throw new UsageException($"{image.Label}: index {index.Index.Digest} is signed (signature {indexSignature.Artifact.Manifest.Digest}), and the platform subset {(root is IndexNode ? "makes a new index" : "carries an unsigned manifest instead")}: use --keep-index to keep the signed index (sparse), or --remove-signatures");
-            options.Log?.Invoke($"note: {image.Label}: the index's signature stays with index {index.Index.Digest.Short}…; {NamedImage.PlatformOf((ImageNode)root)}'s manifest carries its own");
+                throw new UsageException($"{image.Label}: index {indexSignature.Subject} is signed (signature {indexSignature.Artifact.Manifest.Digest}), and the platform subset {(root is IndexNode ? "makes a new index" : "carries an unsigned manifest instead")}: use --keep-index to keep the signed index (sparse), or --remove-signatures");
+            options.Log?.Invoke($"note: {image.Label}: the index's signature stays with index {indexSignature.Subject.Short}…; {NamedImage.PlatformOf((ImageNode)root)}'s manifest carries its own");
         }
         return result;
+    }
+
+    private static Digest KeyOf(ImageNode n) => n.Image.Manifest?.Digest ?? n.Image.ImageId;
+
+    /// <summary>The index with every image not in <paramref name="keep"/> absent (nested indexes too), its bytes kept: a sparse index.</summary>
+    private static IndexNode Sparse(IndexNode index, HashSet<Digest> keep, List<ImageNode> left) => new()
+    {
+        Descriptor = index.Descriptor,
+        Index = index.Index,
+        Blob = index.Blob,
+        Children = [.. index.Children.Select(c => c switch
+        {
+            ImageNode n when keep.Contains(KeyOf(n)) => c,
+            ImageNode n => Absent(n, left),
+            IndexNode x => Sparse(x, keep, left),
+            _ => c,
+        })],
+    };
+
+    private static OpaqueNode Absent(ImageNode n, List<ImageNode> left)
+    {
+        left.Add(n);
+        return new OpaqueNode { Descriptor = n.Descriptor };
+    }
+
+    /// <summary>
+    /// The index with only the images in <paramref name="keep"/> (and the nested indexes that hold some), rewritten
+    /// where it loses children, with new digests up the tree; null when it keeps none. The original digests of the
+    /// indexes rewritten go to <paramref name="replaced"/>.
+    /// </summary>
+    private static IndexNode? Prune(IndexNode index, HashSet<Digest> keep, HashSet<Digest> replaced)
+    {
+        var children = new List<ManifestNode>();
+        var entries = new List<(int Position, Descriptor? Changed)>();
+        bool changed = false;
+        for (int i = 0; i < index.Children.Count; i++)
+        {
+            switch (index.Children[i])
+            {
+                case ImageNode n when keep.Contains(KeyOf(n)):
+                    children.Add(n);
+                    entries.Add((i, null));
+                    break;
+                case IndexNode x when Prune(x, keep, replaced) is { } pruned:
+                    children.Add(pruned);
+                    bool same = pruned.Index.Digest == x.Index.Digest;
+                    entries.Add((i, same ? null : pruned.Descriptor));
+                    changed |= !same;
+                    break;
+                default:
+                    changed = true;
+                    break;
+            }
+        }
+        if (children.Count == 0)
+            return null;
+        if (!changed)
+            return index;
+        replaced.Add(index.Index.Digest);
+        var node = JsonNode.Parse(index.Index.Raw)!.AsObject();
+        var old = node["manifests"]!.AsArray();
+        var kept = new JsonArray();
+        foreach (var (position, newer) in entries)
+        {
+            var o = old[position]!.DeepClone().AsObject();
+            if (newer is not null)
+            {
+                o["digest"] = newer.Digest.ToString();
+                o["size"] = newer.Size;
+            }
+            kept.Add((JsonNode)o);
+        }
+        node["manifests"] = kept;
+        byte[] raw = Json.Write(w => node.WriteTo(w));
+        var subset = ImageIndex.Parse(raw, index.Index.MediaType, "platform subset");
+        return new IndexNode
+        {
+            Descriptor = (index.Descriptor ?? index.Index.ToDescriptor()) with { Digest = subset.Digest, Size = raw.LongLength },
+            Index = subset,
+            Blob = new BytesBlob(raw, "platform subset"),
+            Children = children,
+        };
     }
 
     /// <summary>
@@ -378,14 +468,14 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                 throw new UsageException($"the destination names one image ('{requested}'), but {planned.Count} are selected (use --image)");
             planned[0].Names.Clear();
             planned[0].RefNames.Clear();
-            AddName(planned[0], requested, allowDigest: true);
+            AddName(planned[0], requested, dest.DisplayName, allowDigest: true, refName: _caps.TakesRefNames);
         }
         if (options.Tags.Count > 0)
         {
             if (planned.Count != 1)
                 throw new UsageException($"--tag needs exactly one image, but {planned.Count} are selected (use --image)");
             foreach (var t in options.Tags)
-                AddName(planned[0], t, allowDigest: false);
+                AddName(planned[0], t, $"--tag {t}", allowDigest: false, refName: false);
         }
         var owner = new Dictionary<ImageName, Planned>();
         foreach (var p in planned)
@@ -400,30 +490,23 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         return planned;
     }
 
-    /// <summary>Adds a name; a text that is no full reference becomes a bare OCI ref name (only for a destination's own <c>:NAME</c>).</summary>
-    private static void AddName(Planned p, string text, bool allowDigest)
+    /// <summary>
+    /// Adds a name (<paramref name="where"/>: what the user typed it in); a text that is no full reference becomes a
+    /// bare OCI ref name where <paramref name="refName"/> allows it (an OCI layout's own <c>:NAME</c>).
+    /// </summary>
+    private static void AddName(Planned p, string text, string where, bool allowDigest, bool refName)
     {
-        if (!ImageName.TryParse(text, out var name, out string err))
+        ImageName.CheckGiven(text, where, refName, allowDigest);
+        if (!ImageName.TryParse(text, out var name, out _))
         {
             // oci:DIR:NAME and oci-archive:PATH:NAME take any ref name (a bare tag, as skopeo writes it).
-            if (allowDigest && OciRefName(text))
-            {
-                p.RefNames.Add(text);
-                return;
-            }
-            throw new UsageException($"invalid image name '{Digest.Describe(text)}': {err}");
+            p.RefNames.Add(text);
+            return;
         }
-        if (name!.Digest is not null && (!allowDigest || name.Tag is not null))
-            throw new UsageException($"'{text}': a name given to an image cannot contain a digest");
-        name = name.WithDefaultTag();
+        name = name!.WithDefaultTag();
         if (!p.Names.Contains(name))
             p.Names.Add(name);
     }
-
-    /// <summary>The OCI ref name grammar (image-spec annotations.md): alphanumerics separated by <c>-._:@/+</c>.</summary>
-    private static bool OciRefName(string text) =>
-        text.Length is > 0 and <= 255 && char.IsAsciiLetterOrDigit(text[0]) && char.IsAsciiLetterOrDigit(text[^1])
-        && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or ':' or '@' or '/' or '+');
 
     // ---- layers -----------------------------------------------------------------------------------------------------
 
@@ -554,7 +637,8 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         var desc = new Descriptor(MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd), staged.Digest, staged.Size) { Annotations = annotations, Urls = src.Urls };
         string label = $"layer {staged.Digest}";
         return new Outgoing(desc, staged.Path is string path ? BlobContent.FromStagedFile(path, staged.Digest, staged.Size, label)
-            : BlobContent.Decompressed(layer.Blob, src.Digest, src.Size, layer.ActualCompression, staged.Digest, staged.Size, label, $"{source.DisplayName}: layer {src.Digest}"));
+            : BlobContent.Decompressed(layer.Blob, src.Digest, src.Size, layer.ActualCompression, staged.Digest, staged.Size, label, $"{source.DisplayName}: layer {src.Digest}"))
+        { Recompressed = true };
     }
 
     /// <summary>An uncompressed layer's digest is its diff_id: a config that says otherwise is refused without reading a byte.</summary>
@@ -576,24 +660,77 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     }
 
     /// <summary>
-    /// The bytes of the layers and configs this copy hands to the destination, each digest once, as they go out (after
-    /// recompression); what an incremental copy leaves out is not counted. What progress calls the whole write.
+    /// The blobs this copy hands to the destination (configs and layers as they go out, artifacts' and referrers'
+    /// blobs, layers an index lists as they are), each digest once; what an incremental copy leaves out is not among them.
     /// </summary>
-    private long BytesToWrite(List<Planned> planned)
+    private Dictionary<string, (long Size, bool Recompressed)> ItemsToWrite(List<Planned> planned)
     {
-        var sizes = new Dictionary<Digest, long>();
-        foreach (var image in planned.SelectMany(ImagesWritten).Select(n => n.Image))
+        var items = new Dictionary<string, (long, bool)>(StringComparer.Ordinal);
+        void Add(Outgoing o)
         {
-            sizes.TryAdd(image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size);
-            // As the layer goes out (OutgoingLayer: kept, or its recompression); one left out has no content.
-            foreach (var outgoing in image.Layers.Where(l => l.Blob is not null).Select(l => OutgoingLayer(l, dockerFamily: false, forDocker: false)).Where(o => o.Content is not null))
-                sizes.TryAdd(outgoing.Descriptor.Digest, outgoing.Descriptor.Size);
+            if (o.Content is not null)
+                items.TryAdd(o.Descriptor.Digest.ToString(), (o.Descriptor.Size, false));
         }
-        return sizes.Values.Sum();
+        void Artifact(ArtifactNode a)
+        {
+            foreach (var (d, src) in a.Blobs.Where(b => b.Source is not null))
+                Add(new Outgoing(d, BlobContent.FromSource(src!, d.Digest, d.Size, "")));
+        }
+        void Walk(ManifestNode node, HashSet<ManifestNode> seen)
+        {
+            if (!seen.Add(node))
+                return;
+            switch (node)
+            {
+                case IndexNode x:
+                    foreach (var c in x.Children)
+                        Walk(c, seen);
+                    break;
+                case ArtifactNode a:
+                    Artifact(a);
+                    break;
+                case OpaqueNode { Blob: { } blob } o when MediaTypes.IsLayer(o.Descriptor!.MediaType) || o.Descriptor.Size > Json.MaxDocumentBytes:
+                    Add(new Outgoing(o.Descriptor, BlobContent.FromSource(blob, o.Descriptor.Digest, o.Descriptor.Size, "")));
+                    break;
+            }
+        }
+        foreach (var p in planned)
+        {
+            foreach (var image in ImagesWritten(p).Select(n => n.Image))
+            {
+                Add(new Outgoing(image.ConfigDescriptor, BlobContent.FromSource(image.ConfigBlob, image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size, "")));
+                // As the layer goes out: kept (one left out has no content), or its recompression, whose digest the
+                // recompression tells and whose bytes it counts.
+                foreach (var l in image.Layers.Where(l => l.Blob is not null))
+                {
+                    var target = TargetCompression(l.ActualCompression, l.Descriptor.Digest);
+                    if (target != l.ActualCompression)
+                        items.TryAdd($"{l.Descriptor.Digest}→{target}", (0, true));
+                    else
+                        Add(OutgoingLayer(l, dockerFamily: false, forDocker: false));
+                }
+            }
+            if (!_caps.KeepsManifests)
+                continue;
+            Walk(p.Image.Root, []);
+            if (_caps.KeepsReferrers)
+            {
+                foreach (var r in p.Image.Referrers.Where(r => !(r.Kind == ReferrerKind.Signature && options.RemoveSignatures)))
+                    Artifact(r.Artifact);
+            }
+        }
+        return items;
     }
 
-    /// <summary>Recompresses, in parallel, every layer of the selected images whose compression changes.</summary>
-    private async Task RecompressAllAsync(List<Planned> planned, CancellationToken cancel)
+    /// <summary>
+    /// The bytes of the blobs this copy hands to the destination (<see cref="ItemsToWrite"/>) that no recompression
+    /// counted: what progress calls the write.
+    /// </summary>
+    private long BytesToWrite(List<Planned> planned) =>
+        ItemsToWrite(planned).Values.Where(o => !o.Recompressed).Sum(o => o.Size);
+
+    /// <summary>Every layer of the selected images whose compression changes, once per target compression.</summary>
+    private Dictionary<(Digest, CompressionKind), SourceLayer> RecompressionWork(List<Planned> planned)
     {
         var work = new Dictionary<(Digest, CompressionKind), SourceLayer>();
         foreach (var p in planned)
@@ -605,6 +742,12 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                     work.TryAdd((layer.Descriptor.Digest, target), layer);
             }
         }
+        return work;
+    }
+
+    /// <summary>Recompresses, in parallel, the layers <see cref="RecompressionWork"/> found.</summary>
+    private async Task RecompressAllAsync(Dictionary<(Digest, CompressionKind), SourceLayer> work, CancellationToken cancel)
+    {
         if (work.Count == 0)
         {
             // Options for compressing that found nothing to compress: said, not silently taken.
@@ -621,7 +764,6 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
             if (options.GzipCodec == GzipCodec.Auto)
                 options.Log?.Invoke($"note: layers are gzipped with {_gzip.Description}{(_gzip.Codec == GzipCodec.ZlibNg ? "" : $" (the fastest codec installed; --gzip-codec zlib-ng gives the bytes of machines without it)")}");
         }
-        options.Progress?.Planned(work.Values.Sum(l => l.Descriptor.Size));
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancel },
             async (kv, ct) => _staged[kv.Key] = await RecompressAsync(kv.Value, kv.Key.Item2, dir, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
@@ -707,7 +849,7 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
                     return new CopiedBlob(d.Digest, d.Size, d.MediaType, reuse == BlobReuse.Mounted ? BlobAction.Mounted : BlobAction.Present);
                 }
             }
-            await state.Writer.PutBlobAsync(d, content.Reporting(options.Progress, item), cancel).ConfigureAwait(false);
+            await state.Writer.PutBlobAsync(d, content.Reporting(options.Progress, item, countedBefore: blob.Recompressed), cancel).ConfigureAwait(false);
             return new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Written);
         }));
         return lazy.Value;

@@ -60,6 +60,23 @@ public sealed class IndexNode : ManifestNode
     /// <summary>Where the index's bytes are.</summary>
     public required BlobSource Blob { get; init; }
 
+    /// <summary>The digests of this index and of the indexes nested in it, each once.</summary>
+    internal IEnumerable<Digest> IndexDigests()
+    {
+        var seen = new HashSet<Digest>();
+        var stack = new Stack<IndexNode>();
+        stack.Push(this);
+        while (stack.Count > 0)
+        {
+            var x = stack.Pop();
+            if (!seen.Add(x.Index.Digest))
+                continue;
+            yield return x.Index.Digest;
+            foreach (var c in x.Children.OfType<IndexNode>())
+                stack.Push(c);
+        }
+    }
+
     /// <summary>The images of this tree, depth first, each manifest once (an index graph may list one many times).</summary>
     public IEnumerable<ImageNode> Images()
     {
@@ -172,6 +189,14 @@ public sealed class NamedImage
     internal List<ImageName> NameList { get; } = [];
     internal List<string> RefNameList { get; } = [];
     internal List<Referrer> ReferrerList { get; } = [];
+    internal List<string> NameProblemList { get; } = [];
+
+    /// <summary>
+    /// The names the source gives this image that docker and podman refuse to load (an uppercase repository, a bad
+    /// tag, a RepoTags entry without a tag), each said with what is wrong; they are not among <see cref="Names"/>
+    /// (a RepoTags entry without a tag is read as <c>:latest</c>). <c>verify</c> reports them as errors.
+    /// </summary>
+    public IReadOnlyList<string> NameProblems => NameProblemList;
 
     /// <summary>Set on a referrer whose subject the source does not hold, kept as an entry of its own (it has no name).</summary>
     internal Referrer? OrphanOf { get; init; }
@@ -247,9 +272,21 @@ public sealed class NamedImage
         var images = Images().Where(n => !IsAttestation(n)).ToList();
         if (images.Count == 1 && platform is null)
             return images[0];
-        var want = platform ?? Model.Platform.Host;
-        return images.FirstOrDefault(n => PlatformOf(n) is { } p && want.Matches(p))
+        return ServingBest(images, platform ?? Model.Platform.Host).FirstOrDefault()
                ?? (platform is null ? images.FirstOrDefault() : null);
+    }
+
+    /// <summary>
+    /// The images that serve <paramref name="wanted"/> best (<see cref="Platform.Rank"/>: the same platform once
+    /// normalised, else the closest variant it runs), in their order; empty when none serves it.
+    /// </summary>
+    internal static List<ImageNode> ServingBest(IEnumerable<ImageNode> images, Platform wanted)
+    {
+        var ranked = images.Select(n => (Node: n, Rank: PlatformOf(n) is { } p ? wanted.Rank(p) : null)).Where(x => x.Rank is not null).ToList();
+        if (ranked.Count == 0)
+            return [];
+        int best = ranked.Min(x => x.Rank!.Value);
+        return [.. ranked.Where(x => x.Rank == best).Select(x => x.Node)];
     }
 
     /// <summary>The platform of an image of this entry: its index descriptor's, else its config's.</summary>

@@ -63,6 +63,13 @@ public sealed record Descriptor(string MediaType, Digest Digest, long Size)
             w.WriteString("os", p.Os);
             if (p.OsVersion is not null)
                 w.WriteString("os.version", p.OsVersion);
+            if (p.OsFeatures is { Count: > 0 } features)
+            {
+                w.WriteStartArray("os.features");
+                foreach (var f in features)
+                    w.WriteStringValue(f);
+                w.WriteEndArray();
+            }
             if (p.Variant is not null)
                 w.WriteString("variant", p.Variant);
             w.WriteEndObject();

@@ -45,7 +45,10 @@ public sealed class ImageConfig
     public IReadOnlyList<HistoryEntry> History { get; private init; } = [];
 
     /// <summary><c>os/architecture[/variant]</c>, when both are set.</summary>
-    public Platform? Platform => Os is not null && Architecture is not null ? new Platform(Os, Architecture, Variant) : null;
+    public Platform? Platform => Os is not null && Architecture is not null ? new Platform(Os, Architecture, Variant, _osVersion) { OsFeatures = _osFeatures } : null;
+
+    private string? _osVersion;
+    private IReadOnlyList<string>? _osFeatures;
 
     /// <summary>Parses config bytes; every diff_id must be a valid digest.</summary>
     public static ImageConfig Parse(byte[] raw, string what)
@@ -81,6 +84,8 @@ public sealed class ImageConfig
             Os = Json.OptString(root, "os"),
             Architecture = Json.OptString(root, "architecture"),
             Variant = Json.OptString(root, "variant"),
+            _osVersion = Json.OptString(root, "os.version"),
+            _osFeatures = Json.OptStringArray(root, "os.features") is { Count: > 0 } features ? features : null,
             Created = Json.OptString(root, "created"),
             Author = Json.OptString(root, "author"),
             Entrypoint = Json.OptStringArray(cfg, "Entrypoint"),

@@ -61,7 +61,7 @@ public sealed partial record ImageName
     [GeneratedRegex("^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\\[[a-fA-F0-9:]+\\](?::[0-9]+)?$", RegexOptions.CultureInvariant)]
     private static partial Regex DomainPattern();
 
-    [GeneratedRegex("^[\\w][\\w.-]{0,127}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", RegexOptions.CultureInvariant)]
     private static partial Regex TagPattern();
 
     [GeneratedRegex("^[a-f0-9]{64}$", RegexOptions.CultureInvariant)]
@@ -92,7 +92,7 @@ public sealed partial record ImageName
         {
             if (!Digests.Digest.TryParse(rest[(at + 1)..], out var d))
             {
-                error = "invalid digest";
+                error = $"invalid digest '{Digests.Digest.Describe(rest[(at + 1)..])}' (want sha256: and 64 lowercase hex digits)";
                 return false;
             }
             digest = d;
@@ -107,7 +107,7 @@ public sealed partial record ImageName
             rest = rest[..colon];
             if (!IsValidTag(tag))
             {
-                error = $"invalid tag '{tag}'";
+                error = $"invalid tag '{Digests.Digest.Describe(tag)}' (want letters, digits and _ . -, not first . or -, at most 128)";
                 return false;
             }
         }
@@ -117,11 +117,13 @@ public sealed partial record ImageName
         if (slash >= 0)
         {
             string first = rest[..slash];
-            if (first.Contains('.', StringComparison.Ordinal) || first.Contains(':', StringComparison.Ordinal) || first == "localhost" || first.Any(char.IsUpper))
+            // As docker 20.10 and podman split it: only a dot, a port or "localhost" makes the first part a registry
+            // (an uppercase first part is a repository that must be lowercase, which they refuse).
+            if (first.Contains('.', StringComparison.Ordinal) || first.Contains(':', StringComparison.Ordinal) || first == "localhost")
             {
                 if (!DomainPattern().IsMatch(first))
                 {
-                    error = $"invalid domain '{first}'";
+                    error = $"invalid registry host '{Digests.Digest.Describe(first)}'";
                     return false;
                 }
                 domain = first == "index.docker.io" ? DefaultDomain : first;
@@ -133,9 +135,16 @@ public sealed partial record ImageName
             error = "a 64-hex string is an image ID, not a name";
             return false;
         }
-        if (path.Length == 0 || path.Split('/').Any(c => !PathComponent().IsMatch(c)))
+        if (path.Length == 0)
         {
-            error = path.Any(char.IsUpper) ? "repository name must be lowercase" : $"invalid repository name '{path}'";
+            error = "no repository name";
+            return false;
+        }
+        if (path.Split('/').FirstOrDefault(c => !PathComponent().IsMatch(c)) is { } bad)
+        {
+            error = path.Any(char.IsUpper) && PathComponent().IsMatch(bad.ToLowerInvariant())
+                ? $"repository '{Digests.Digest.Describe(path)}' must be lowercase"
+                : $"invalid repository component '{Digests.Digest.Describe(bad)}' in '{Digests.Digest.Describe(path)}' (want lowercase letters and digits, separated by . _ __ or -)";
             return false;
         }
         if (domain == DefaultDomain && !path.Contains('/', StringComparison.Ordinal))
@@ -148,6 +157,30 @@ public sealed partial record ImageName
         name = new ImageName(domain, path, tag, digest);
         return true;
     }
+
+    /// <summary>
+    /// Checks a name Ferry is about to give an image (<c>--tag</c>, a destination's <c>:NAME</c>): a reference in
+    /// distribution's grammar (what docker and podman load), or where <paramref name="ociRefName"/> (an OCI layout's
+    /// <c>:NAME</c>) also any OCI ref name. <paramref name="where"/> is what the user typed it in.
+    /// </summary>
+    /// <exception cref="UsageException">It is neither, naming the part that is wrong.</exception>
+    internal static void CheckGiven(string text, string where, bool ociRefName = false, bool allowDigest = true)
+    {
+        if (TryParse(text, out var name, out string error))
+        {
+            if (name!.Digest is not null && (!allowDigest || name.Tag is not null))
+                throw new UsageException($"{where}: a name given to an image cannot contain a digest");
+            return;
+        }
+        if (ociRefName && IsOciRefName(text))
+            return;
+        throw new UsageException($"{where}: invalid image name: {error}");
+    }
+
+    /// <summary>The OCI ref name grammar (image-spec annotations.md): alphanumerics separated by <c>-._:@/+</c>.</summary>
+    internal static bool IsOciRefName(string text) =>
+        text.Length is > 0 and <= 255 && char.IsAsciiLetterOrDigit(text[0]) && char.IsAsciiLetterOrDigit(text[^1])
+        && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or ':' or '@' or '/' or '+');
 
     /// <summary>Parses and normalises a reference.</summary>
     /// <exception cref="UsageException">The text is not a valid reference.</exception>

@@ -184,6 +184,12 @@ public sealed record DestinationCapabilities
     /// </summary>
     public bool NeedsNames { get; init; }
 
+    /// <summary>
+    /// Takes names that are OCI ref names but no docker references (<c>oci:DIR:1.0</c>, a bare tag as skopeo writes it):
+    /// an OCI layout's index.json. Every other destination takes only names docker and podman load.
+    /// </summary>
+    public bool TakesRefNames { get; init; }
+
     /// <summary>Whether <see cref="IImageWriter.TryReuseBlobAsync"/> can find blobs already there or mount them (registries).</summary>
     public bool ReusesBlobs { get; init; }
 
@@ -287,7 +293,15 @@ public sealed record PlannedImage(Digest Key, string Label, IReadOnlyList<ImageN
 /// <summary>What a destination made of one image.</summary>
 /// <param name="References">Where the image is found once committed (<c>HOST/REPO:TAG</c>, <c>HOST/REPO@DIGEST</c>, a name in an archive).</param>
 /// <param name="DestinationId">The image ID the destination gives it, when it says (a daemon: the config digest, or in the containerd image store the manifest or index digest).</param>
-public sealed record WrittenImage(IReadOnlyList<string> References, Digest? DestinationId);
+public sealed record WrittenImage(IReadOnlyList<string> References, Digest? DestinationId)
+{
+    /// <summary>
+    /// For a destination that writes an image to several places (a registry: one repository per name), what became of
+    /// each blob at each reference (uploaded to the first repository, mounted into the next); null when it is the same
+    /// everywhere.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<Digest, BlobAction>>? BlobsByReference { get; init; }
+}
 
 /// <summary>An image as docker sees it: its config and layers (blobs already put), in order.</summary>
 public sealed record DockerImage(Descriptor Config, IReadOnlyList<Descriptor> Layers);
@@ -389,12 +403,18 @@ public sealed class BlobContent
     internal BlobContent Through(Func<Stream, Stream> wrap) =>
         new(Digest, Size, What, Origin, async ct => wrap(await _open(ct).ConfigureAwait(false)));
 
-    /// <summary>The same content, reporting the bytes read to <paramref name="progress"/> as <paramref name="item"/>.</summary>
-    internal BlobContent Reporting(ICopyProgress? progress, string item) => progress is null ? this
+    /// <summary>
+    /// The same content, reporting the bytes read to <paramref name="progress"/> as <paramref name="item"/>; with
+    /// <paramref name="countedBefore"/>, as an item whose bytes the job counted already (a staged recompression).
+    /// </summary>
+    internal BlobContent Reporting(ICopyProgress? progress, string item, bool countedBefore = false) => progress is null ? this
         : new(Digest, Size, What, Origin, async ct =>
         {
             var inner = await _open(ct).ConfigureAwait(false);
-            progress.Started(item, Size);
+            if (countedBefore)
+                progress.StartedCountedBefore(item, Size);
+            else
+                progress.Started(item, Size);
             return new ProgressReadStream(inner, item, progress);
         });
 

@@ -55,15 +55,39 @@ public sealed partial class TransportRegistry
         if (text.Length == 0)
             throw new UsageException("empty reference");
         var m = Prefix().Match(text);
-        if (m.Success)
-        {
-            if (_byName.TryGetValue(m.Groups[1].Value, out var transport))
-                return transport.ParseReference(text[m.Length..]);
-            if (!File.Exists(text) && !Directory.Exists(text))
-                throw new UsageException($"'{Digests.Digest.Describe(text)}': unknown transport '{m.Groups[1].Value}' and no such file (transports: {string.Join(", ", Prefixes)}; or a path)");
-        }
+        if (m.Success && _byName.TryGetValue(m.Groups[1].Value, out var transport))
+            return transport.ParseReference(text[m.Length..]);
+        if (BareRegistryReference(text) is { } bare)
+            return bare;
+        if (m.Success && !File.Exists(text) && !Directory.Exists(text))
+            throw new UsageException($"'{Digests.Digest.Describe(text)}': unknown transport '{m.Groups[1].Value}' and no such file (transports: {string.Join(", ", Prefixes)}; or a path)");
         return Fallback.ParseReference(text);
     }
+
+    /// <summary>
+    /// <c>HOST[:PORT]/REPO[:TAG|@DIGEST]</c> without <c>docker://</c>, as crane, docker and podman take it, when it
+    /// cannot be a path: no such file or directory exists, its first part is no directory here, and it names a
+    /// registry (a dot, a port, or <c>localhost</c>) and a valid repository. A name ending like an archive
+    /// (<c>backup.d/app.tar</c>) without a tag or digest stays a path. Null when it is not one.
+    /// </summary>
+    private Registry.RegistryReference? BareRegistryReference(string text)
+    {
+        if (_byName.GetValueOrDefault(Registry.RegistryTransport.TransportName) is not Registry.RegistryTransport)
+            return null;
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || text.EndsWith('/') || File.Exists(text) || Directory.Exists(text) || Directory.Exists(text[..slash]))
+            return null;
+        string host = text[..slash];
+        if (!(host.Contains('.', StringComparison.Ordinal) || host.Contains(':', StringComparison.Ordinal) || host == "localhost") || !Model.ImageName.TryParse(text, out _, out _))
+            return null;
+        string last = text[(text.LastIndexOf('/') + 1)..];
+        bool pinned = last.Contains(':', StringComparison.Ordinal) || last.Contains('@', StringComparison.Ordinal);
+        if (!pinned && ArchiveSuffixes.Any(x => last.EndsWith(x, StringComparison.Ordinal)))
+            return null;
+        return Registry.RegistryTransport.ParseName(text, bare: true);
+    }
+
+    private static readonly string[] ArchiveSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2", ".oci"];
 
     private static string Describe(string name) => name == Registry.RegistryTransport.TransportName ? "docker://" : name + ":";
 }

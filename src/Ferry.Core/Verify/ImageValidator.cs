@@ -122,11 +122,15 @@ public static class ImageValidator
         public async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancel)
         {
             var v = this;
-            v.Findings.AddRange(source.Warnings.Select(w => new Finding(Severity.Warning, "", w)));
+            // A name loaders refuse is an error (below), not also a warning.
+            var nameProblems = source.Images.SelectMany(i => i.NameProblems).ToList();
+            v.Findings.AddRange(source.Warnings.Where(w => !nameProblems.Any(p => w.Contains(p, StringComparison.Ordinal))).Select(w => new Finding(Severity.Warning, "", w)));
             foreach (var image in source.Images)
             {
-                if (image.Names.Count == 0 && image.RefNames.Count == 0)
+                if (image.Names.Count == 0 && image.RefNames.Count == 0 && image.NameProblems.Count == 0)
                     v.Findings.Add(new Finding(Severity.Warning, image.Key.ToString(), "image has no name"));
+                foreach (var problem in image.NameProblems)
+                    v.Findings.Add(new Finding(Severity.Error, image.Key.ToString(), problem));
                 await v.WalkAsync(image.Root, cancel).ConfigureAwait(false);
                 await v.ReferrersAsync(image, cancel).ConfigureAwait(false);
                 if (verify.Keys.Count > 0)
@@ -400,9 +404,10 @@ public static class ImageValidator
         {
             var found = new List<Finding>();
             string item = Copy.ProgressNames.Of(d);
+            VerifyingStream? opened = null;
             try
             {
-                await using var raw = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
+                await using var raw = opened = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
                 progress?.Started(item, d.Size);
                 // Disposing it reports the item finished (and disposes raw, which allows it twice).
                 await using var read = new Copy.ProgressReadStream(raw, item, progress);
@@ -417,15 +422,38 @@ public static class ImageValidator
                 if (diffId is Digest want && actualDiff != want)
                     found.Add(new Finding(Severity.Error, subject, $"uncompressed content hashes to {actualDiff}, but the config's diff_id is {want}"));
             }
-            catch (Exception e) when (e is DigestMismatchException or ArchiveFormatException or ImageNotFoundException)
+            catch (Exception e) when (e is DigestMismatchException or ImageNotFoundException)
             {
                 found.Add(new Finding(Severity.Error, subject, e.Message));
             }
-            catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException || (e is IOException && e.InnerException is not System.Net.Sockets.SocketException))
+            catch (Exception e) when (e is ArchiveFormatException or InvalidDataException or ZstdSharp.ZstdException || (e is IOException && e.InnerException is not System.Net.Sockets.SocketException))
             {
-                found.Add(new Finding(Severity.Error, subject, $"cannot decompress ({Compressions.Name(compression)}): {e.Message}"));
+                // Bytes that do not inflate are most often bytes that changed: the digest says so first, as copy does,
+                // then what the decompressor said.
+                if (opened is not null && await MismatchOfRestAsync(blob, d, cancel).ConfigureAwait(false) is string mismatch)
+                    found.Add(new Finding(Severity.Error, subject, mismatch));
+                found.Add(new Finding(Severity.Error, subject, e is ArchiveFormatException ? e.Message : $"cannot decompress ({Compressions.Name(compression)}): {e.Message}"));
             }
             return found;
+        }
+
+        /// <summary>The blob's bytes against its digest and size, read again from the start (after its decompression failed midway); null when they match.</summary>
+        private static async Task<string?> MismatchOfRestAsync(BlobSource blob, Descriptor d, CancellationToken cancel)
+        {
+            try
+            {
+                await using var again = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
+                await again.DrainAsync(cancel).ConfigureAwait(false);
+                return null;
+            }
+            catch (DigestMismatchException e)
+            {
+                return e.Message;
+            }
+            catch (Exception e) when (e is IOException or ImageNotFoundException)
+            {
+                return null;
+            }
         }
 
         /// <summary>

@@ -22,15 +22,30 @@ public class ProgressTests
         public ConcurrentDictionary<string, long> Advanced { get; } = new();
         public ConcurrentDictionary<string, int> Finishes { get; } = new();
         public ConcurrentDictionary<string, long> Skips { get; } = new();
+        public ConcurrentDictionary<string, long> CountedBefore { get; } = new();
         private long _planned;
+        private int _plannedItems;
         public long PlannedBytes => Interlocked.Read(ref _planned);
+        public int PlannedItemCount => _plannedItems;
 
         public void Planned(long totalBytes) => Interlocked.Add(ref _planned, totalBytes);
+
+        public void PlannedItems(int items)
+        {
+            Calls.Enqueue("plan " + items);
+            Interlocked.Add(ref _plannedItems, items);
+        }
 
         public void Started(string item, long totalBytes)
         {
             Calls.Enqueue("start " + item);
             Totals[item] = totalBytes;
+        }
+
+        public void StartedCountedBefore(string item, long totalBytes)
+        {
+            Started(item, totalBytes);
+            CountedBefore[item] = totalBytes;
         }
 
         void ICopyProgress.Advanced(string item, long bytes) => Advanced.AddOrUpdate(item, bytes, (_, b) => b + bytes);
@@ -73,6 +88,25 @@ public class ProgressTests
         Assert.Contains(rec.Totals.Keys, k => k.EndsWith(" config", StringComparison.Ordinal));
         Assert.Equal(rec.Calls.Count, rec.Calls.Distinct().Count());
         Assert.Equal(blobs.Sum(b => b.Size), rec.PlannedBytes);
+        // Its items are planned before the first of them starts.
+        Assert.Equal($"plan {blobs.Count}", rec.Calls.First());
+        Assert.Equal(blobs.Count, rec.PlannedItemCount);
+    }
+
+    /// <summary>A copy with referrers and an artifact plans every item before its first byte, so that the count never grows.</summary>
+    [Fact]
+    public void TheItemCountIsPlannedBeforeTheFirstByte()
+    {
+        using var dir = new TempDir();
+        var app = ImageBuilder.Image(75, 2, "gzip", "docker.io/library/signed:1");
+        string src = dir.Path("signed.tar");
+        ImageBuilder.WriteOciWithArtifacts(src, app, "docker.io/library/signed:1",
+            [(ImageBuilder.CosignSignature(app.ManifestDigest), $"sha256-{app.ManifestDigest[7..]}.sig"), (ImageBuilder.Sbom(app.ManifestDigest, app.OciManifest().Length), null), (ImageBuilder.Chart(), "chart")]);
+        var rec = new Recorder();
+        CopyWith(rec, src, dir.Path("out.tar"));
+        Assert.StartsWith("plan ", rec.Calls.First(), StringComparison.Ordinal);
+        Assert.Single(rec.Calls, c => c.StartsWith("plan ", StringComparison.Ordinal));
+        Assert.Equal(rec.Totals.Count + rec.Skips.Count, rec.PlannedItemCount);
     }
 
     private sealed class Reports : IProgress<CopyProgressReport>
@@ -90,8 +124,12 @@ public class ProgressTests
         var reports = new Reports();
         var result = CopyWith(CopyProgress.To(reports), src, dir.Path("out.tar"), CompressMode.Gzip);
         long planned = reports.All.Max(r => r.JobBytesPlanned);
-        long written = result.Images.Single().Blobs.Sum(b => b.Size);
-        Assert.True(planned > written, "the plan counts the recompression too");
+        // Each byte once: a recompressed layer by its recompression (the source's bytes), the config as it is written.
+        using (var s = F.Open(src))
+        {
+            var image = s.Images.Single().SelectImage(null)!.Image;
+            Assert.Equal(image.Layers.Sum(l => l.Descriptor.Size) + image.ConfigDescriptor.Size, planned);
+        }
         Assert.Equal(planned, reports.All.Max(r => r.JobBytesDone));
         Assert.All(reports.All, r => Assert.True(r.JobBytesDone <= r.JobBytesPlanned || r.JobBytesPlanned < planned, $"{r.JobBytesDone} > {r.JobBytesPlanned}"));
         Assert.All(reports.All.Where(r => r.Finished), r => Assert.Equal(r.TotalBytes, r.BytesDone));
@@ -110,7 +148,11 @@ public class ProgressTests
         Assert.All(rec.Totals.Keys, k => Assert.Matches(ItemName, k));
         var written = result.Images.Single().Blobs;
         Assert.All(written.Where(b => Ferry.Model.MediaTypes.IsLayer(b.MediaType)), b => Assert.Contains(b.Digest.Hex[..12] + " layer (gzip)", rec.Totals.Keys));
-        Assert.Equal(recompress.Sum(k => rec.Totals[k]) + written.Sum(b => b.Size), rec.PlannedBytes);
+        // The plan counts each layer once, by its recompression: the recompressed layer written is an item counted before.
+        var layers = written.Where(b => Ferry.Model.MediaTypes.IsLayer(b.MediaType)).ToList();
+        Assert.All(layers, b => Assert.Contains(b.Digest.Hex[..12] + " layer (gzip)", rec.CountedBefore.Keys));
+        Assert.Equal(recompress.Sum(k => rec.Totals[k]) + written.Where(b => !Ferry.Model.MediaTypes.IsLayer(b.MediaType)).Sum(b => b.Size), rec.PlannedBytes);
+        Assert.Equal(rec.Totals.Count, rec.PlannedItemCount);
         Assert.All(rec.Totals.Keys, k => Assert.Equal(1, rec.Finishes[k]));
     }
 
@@ -266,6 +308,56 @@ public class ProgressTests
         Assert.DoesNotContain("100%", string.Join("\n", screen));
     }
 
+    /// <summary>Ctrl-C is said as such, and only what was done whole counts as done.</summary>
+    [Fact]
+    public void AnInterruptedJobSaysInterruptedWithTrueCounts()
+    {
+        var clock = new Clock();
+        var err = new StringWriter();
+        var bars = new TerminalProgress(err, () => (100, 24), TimeSpan.FromHours(1), () => clock.Now, timer: false);
+        bars.PlannedItems(3);
+        bars.Planned(30 << 20);
+        bars.Started("aaaaaaaaaaaa layer", 10 << 20);
+        bars.Advanced("aaaaaaaaaaaa layer", 10 << 20);
+        bars.Finished("aaaaaaaaaaaa layer");
+        bars.Started("bbbbbbbbbbbb layer", 20 << 20);
+        clock.Now += TimeSpan.FromSeconds(4);
+        bars.Advanced("bbbbbbbbbbbb layer", 5 << 20);
+        bars.Finished("bbbbbbbbbbbb layer"); // its stream disposed as the copy stops
+        bars.Finish(succeeded: false, interrupted: true);
+        var screen = Screen(err.ToString());
+        Assert.EndsWith("done", screen[0]);
+        Assert.EndsWith("stopped", screen[1]);
+        Assert.StartsWith("total (1/3)", screen[^1]);
+        Assert.EndsWith("interrupted after 0:04", screen[^1]);
+        Assert.DoesNotContain("failed", string.Join("\n", screen), StringComparison.Ordinal);
+
+        var plain = new StringWriter();
+        var lines = new PlainProgress(plain, TimeSpan.FromHours(1), () => clock.Now, timer: false);
+        lines.PlannedItems(2);
+        lines.Planned(2 << 20);
+        lines.Started("cccccccccccc layer", 2 << 20);
+        lines.Advanced("cccccccccccc layer", 1 << 20);
+        lines.Finish(succeeded: false, interrupted: true);
+        Assert.EndsWith("ferry: progress: 50% (1.0/2.0 MiB), 0 B/s, interrupted after 0:00, 0/2 items\n", plain.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ThePlannedCountDoesNotGrowAsItemsStart()
+    {
+        var tally = new ProgressTally(() => TimeSpan.Zero);
+        tally.Started("docker save app:1", -1);
+        tally.Finished("docker save app:1");
+        tally.PlannedItems(3);
+        tally.Started("aaaaaaaaaaaa layer", 1);
+        Assert.Equal((1, 4), (tally.Take().Finished, tally.Take().Count));
+        tally.Advanced("aaaaaaaaaaaa layer", 1);
+        tally.Finished("aaaaaaaaaaaa layer");
+        tally.Started("bbbbbbbbbbbb layer", 1);
+        tally.Started("cccccccccccc config", 1);
+        Assert.Equal((2, 4), (tally.Take().Finished, tally.Take().Count));
+    }
+
     [Theory]
     [InlineData(40, 10)]
     [InlineData(80, 24)]
@@ -280,7 +372,10 @@ public class ProgressTests
             tally.Started(name, (i + 2L) << 20);
             tally.Advanced(name, 1 << 20);
             if (i < 5)
+            {
+                tally.Advanced(name, (i + 1L) << 20);
                 tally.Finished(name);
+            }
         }
         tally.Skipped("ffffffffffff layer (gzip)", 5 << 20);
         clock.Now += TimeSpan.FromSeconds(2);

@@ -59,7 +59,9 @@ public sealed class TransportCommandTests : IDisposable
         var r = Run("verify", $"docker://{reg.Address}/bad:1");
         Assert.Equal(1, r.Code);
         Assert.Contains(layer, r.Err, StringComparison.Ordinal);
-        Assert.Contains("FAILED (1 error)", r.Out, StringComparison.Ordinal);
+        // The digest mismatch first, then what the gzip reader made of the changed byte.
+        Assert.Contains($"expected {layer}\n", r.Err, StringComparison.Ordinal);
+        Assert.Contains("FAILED (2 errors)", r.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -75,6 +77,59 @@ public sealed class TransportCommandTests : IDisposable
         Assert.True(3 == reg.Mounts, string.Join("\n", reg.UploadLog));
         Assert.Contains("0 blobs uploaded, 3 mounted", r.Err, StringComparison.Ordinal);
         Assert.Equal(reg.Resolve("a", "1"), reg.Resolve("b", "1"));
+    }
+
+    [Fact]
+    public void ABareRegistryReferenceIsTakenAsDockerInEveryCommand()
+    {
+        using var reg = new FakeRegistry();
+        string src = Archive();
+        var copy = Run("copy", src, $"{reg.Address}/app:1", "--json");
+        Ok(copy);
+        Assert.Equal($"ferry: note: {reg.Address}/app:1 is no file here: taken as docker://{reg.Address}/app:1\n", copy.Err);
+        using (var doc = JsonDocument.Parse(copy.Out))
+        {
+            Assert.Equal($"docker://{reg.Address}/app:1", doc.RootElement.GetProperty("destination").GetString());
+            Assert.Equal("registry", doc.RootElement.GetProperty("destinationFormat").GetString());
+        }
+        var inspect = Run("inspect", $"{reg.Address}/app:1", "--json");
+        Ok(inspect);
+        using (var doc = JsonDocument.Parse(inspect.Out))
+            Assert.Equal(("registry", $"docker://{reg.Address}/app:1"), (doc.RootElement.GetProperty("format").GetString(), doc.RootElement.GetProperty("source").GetString()));
+        var verify = Run("verify", $"{reg.Address}/app:1");
+        Ok(verify);
+        Assert.StartsWith($"docker://{reg.Address}/app:1: OK (registry: 1 image", verify.Out, StringComparison.Ordinal);
+        Ok(Run("copy", $"{reg.Address}/app:1", _dir.Path("back.tar"), "-q"));
+        // push takes HOST/REPO:TAG as one image, as it takes docker://HOST/REPO:TAG.
+        var push = Run("push", src, $"{reg.Address}/other/app:2");
+        Ok(push);
+        Assert.StartsWith($"Pushed {reg.Address}/other/app:2@sha256:", push.Err, StringComparison.Ordinal);
+        Assert.Equal(F.Summary(src).Values, F.Summary(_dir.Path("back.tar")).Values);
+    }
+
+    [Fact]
+    public void EachPushedReferenceReportsItsOwnBlobs()
+    {
+        using var reg = new FakeRegistry();
+        var shared = ImageBuilder.Layer(7001, compression: "gzip");
+        var one = ImageBuilder.Image([shared, ImageBuilder.Layer(7002, compression: "gzip")], 70, "docker.io/library/one:1");
+        var two = ImageBuilder.Image([ImageBuilder.Layer(7004, compression: "gzip")], 72, "docker.io/library/two:1", "docker.io/other/two:1");
+        string src = _dir.Path("set.tar");
+        ImageBuilder.WriteDockerArchive(src, [one, two]);
+        var r = Run("push", src, $"{reg.Address}/m");
+        Ok(r);
+        Assert.Equal(
+        [
+            $"Pushed {reg.Address}/m/library/one:1@{one.ManifestDigest} (3 blobs uploaded, 0 mounted, 0 already there)",
+            $"Pushed {reg.Address}/m/library/two:1@{two.ManifestDigest} (2 blobs uploaded, 0 mounted, 0 already there)",
+            $"Pushed {reg.Address}/m/other/two:1@{two.ManifestDigest} (0 blobs uploaded, 2 mounted, 0 already there)",
+        ], r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("Pushed", StringComparison.Ordinal)));
+        var json = Run("push", src, $"{reg.Address}/n", "--json");
+        Ok(json);
+        using var doc = JsonDocument.Parse(json.Out);
+        var per = doc.RootElement.GetProperty("images")[1].GetProperty("perReference");
+        Assert.Equal([($"{reg.Address}/n/library/two:1", 2, 0), ($"{reg.Address}/n/other/two:1", 0, 2)],
+            per.EnumerateArray().Select(x => (x.GetProperty("reference").GetString()!, x.GetProperty("written").GetInt32(), x.GetProperty("mounted").GetInt32())));
     }
 
     [Fact]

@@ -33,6 +33,8 @@ public class ImageNameTests
 
     [Theory]
     [InlineData("Ubuntu:1")]
+    [InlineData("Foo/bar:1")] // an uppercase first part is no registry (docker 20.10 and podman refuse it)
+    [InlineData("app:bé")] // tags are ASCII
     [InlineData("ubuntu:")]
     [InlineData("ubuntu:-bad")]
     [InlineData("ubu ntu")]

@@ -86,7 +86,7 @@ public class ImageSetParseTests
     [InlineData("version: 1\nrepositories:\n  - name: r.example/a\n    tags: { latest: three }\n", 4, 21, "latest must be a whole number, not 'three'")]
     [InlineData("version: 1\nrepositories:\n  - name: r.example/a\n    tags: { latest: 0 }\n", 4, 21, "latest must be 1 or more")]
     [InlineData("version: 1\nrepositories:\n  - name: r.example/a:1\n", 3, 11, "a repository has no tag or digest here")]
-    [InlineData("version: 1\nimages: [app/UPPER]\n", 2, 10, "repository name must be lowercase")]
+    [InlineData("version: 1\nimages: [app/UPPER]\n", 2, 10, "must be lowercase")]
     [InlineData("version: 1\nplatforms: [linux]\nimages: [a]\n", 2, 13, "invalid platform 'linux'")]
     [InlineData("version: 1\nplatforms: [all, linux/amd64]\nimages: [a]\n", 2, 12, "'all' stands alone")]
     [InlineData("version: 1\nreferrers: yes\nimages: [a]\n", 2, 12, "referrers must be true or false, not 'yes'")]

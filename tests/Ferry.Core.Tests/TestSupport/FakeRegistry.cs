@@ -50,6 +50,9 @@ public sealed class FakeRegistry : InProcessHttpServer
         return d is not null && _manifests.TryGetValue((repo, d), out var m) ? m.Bytes : null;
     }
 
+    /// <summary>Whether an index PUT needs every manifest it lists in the repository (distribution 2.8 refuses a sparse index).</summary>
+    public bool ChecksIndexes { get; init; }
+
     /// <summary>Blobs whose bytes were received (monolithic or chunked).</summary>
     public int BlobUploads => _uploadsDone;
 
@@ -309,6 +312,12 @@ public sealed class FakeRegistry : InProcessHttpServer
                 if (refs.FirstOrDefault(d => !_blobs.ContainsKey((repo, d))) is string missing)
                 {
                     await Error(res, 400, "MANIFEST_BLOB_UNKNOWN", $"blob unknown to registry: {missing}");
+                    return;
+                }
+                if (ChecksIndexes && doc.RootElement.TryGetProperty("manifests", out var children)
+                    && children.EnumerateArray().Select(c => c.GetProperty("digest").GetString()!).FirstOrDefault(d => !_manifests.ContainsKey((repo, d))) is string absent)
+                {
+                    await Error(res, 400, "MANIFEST_BLOB_UNKNOWN", $"blob unknown to registry: {absent}");
                     return;
                 }
             }

@@ -33,6 +33,50 @@ public class ReferenceTests
     }
 
     [Theory]
+    [InlineData("127.0.0.1:5000/app:1", "127.0.0.1:5000/app:1")]
+    [InlineData("localhost:5000/team/app", "localhost:5000/team/app:latest")]
+    [InlineData("localhost/app:2", "localhost/app:2")]
+    [InlineData("quay.io/podman/hello:latest", "quay.io/podman/hello:latest")]
+    [InlineData("registry.local/app@sha256:0000000000000000000000000000000000000000000000000000000000000000", "registry.local/app@sha256:0000000000000000000000000000000000000000000000000000000000000000")]
+    [InlineData("registry.local:5000/backup.tar:1", "registry.local:5000/backup.tar:1")]
+    public void ABareRegistryReferenceThatIsNoFileIsARegistrys(string text, string name)
+    {
+        var r = Assert.IsType<RegistryReference>(F.Ref(text));
+        Assert.Equal(name, r.Name.ToString());
+        Assert.True(r.Bare);
+        Assert.False(((RegistryReference)F.Ref("docker://" + text)).Bare);
+    }
+
+    [Theory]
+    [InlineData("dir/app:1")]
+    [InlineData("out.d/x.tar")] // ends like an archive, no tag
+    [InlineData("./127.0.0.1:5000/app:1")]
+    [InlineData("Registry.local/App:1")] // no valid reference
+    public void WhatCannotBeABareRegistryReferenceIsAPath(string text) =>
+        Assert.IsType<ArchiveReference>(F.Ref(text));
+
+    [Fact]
+    public void AFileOrADirectoryOfThatNameStaysAPath()
+    {
+        using var dir = new TempDir();
+        string cwd = Environment.CurrentDirectory;
+        try
+        {
+            Environment.CurrentDirectory = dir.Root;
+            File.WriteAllText("x.tar", "");
+            Directory.CreateDirectory("registry.local");
+            Assert.IsType<ArchiveReference>(F.Ref("registry.local/app:1"));
+            Directory.CreateDirectory("host.d:5000");
+            File.WriteAllText("host.d:5000/app", "");
+            Assert.IsType<ArchiveReference>(F.Ref("host.d:5000/app"));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = cwd;
+        }
+    }
+
+    [Theory]
     [InlineData("docker-daemon:ubuntu:20.04", new[] { "ubuntu:20.04" })]
     [InlineData("docker-daemon:sha256:abc", new[] { "sha256:abc" })]
     [InlineData("docker-daemon:a:1,b:2", new[] { "a:1", "b:2" })]

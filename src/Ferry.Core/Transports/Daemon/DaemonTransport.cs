@@ -76,6 +76,9 @@ internal sealed class DaemonTransport : ITransport
         var r = Check(reference);
         if (r.Names.Count > 1)
             throw new UsageException($"'{r}': a destination takes at most one name");
+        // docker keeps an image it cannot name untagged and says nothing: the name is checked first.
+        if (r.Names.Count == 1)
+            Model.ImageName.CheckGiven(r.Names[0], r.ToString(), allowDigest: false);
         if (options.Format is { } f)
             throw new UsageException($"--format {OutputFormats.Name(f)} applies to archives and layouts, not to the daemon destination '{r}'");
         var client = new DockerEngineClient(options.DockerHost, options.Timeout);

@@ -124,10 +124,18 @@ internal static class DockerArchiveReader
         {
             string? text = t.ValueKind == JsonValueKind.String ? t.GetString() : null;
             if (!ImageName.TryParse(text, out var name, out string err))
-                throw new ArchiveFormatException($"{what}: RepoTags entry '{Digest.Describe(text ?? t.GetRawText())}' is not a valid reference: {err}");
+            {
+                // docker and podman refuse the whole archive; the image is still read, without that name.
+                string problem = $"RepoTags entry '{Digest.Describe(text ?? t.GetRawText())}' is not a valid reference ({err}): docker and podman refuse to load it";
+                entry.NameProblemList.Add(problem);
+                warnings.Add($"{what}: {problem}; the image is read without it");
+                continue;
+            }
             if (name!.Tag is null)
             {
-                warnings.Add($"{what}: RepoTags entry '{text}' has no tag (docker and podman reject it); reading it as '{name.WithDefaultTag().Familiar}'");
+                string problem = $"RepoTags entry '{text}' has no tag: docker and podman refuse to load it";
+                entry.NameProblemList.Add(problem);
+                warnings.Add($"{what}: {problem}; reading it as '{name.WithDefaultTag().Familiar}'");
                 name = name.WithDefaultTag();
             }
             entry.AddName(name);

@@ -56,7 +56,8 @@ internal static class HttpLimits
     }
 
     /// <summary>"30 s", "2 min".</summary>
-    public static string Seconds(TimeSpan t) => t.TotalSeconds < 120 ? $"{t.TotalSeconds:0} s" : $"{t.TotalMinutes:0.#} min";
+    public static string Seconds(TimeSpan t) =>
+        t.TotalSeconds < 1 ? $"{Math.Max(1, Math.Round(t.TotalMilliseconds)):0} ms" : t.TotalSeconds < 10 ? $"{t.TotalSeconds:0.#} s" : t.TotalSeconds < 120 ? $"{t.TotalSeconds:0} s" : $"{t.TotalMinutes:0.#} min";
 
     /// <summary>The innermost exception's message (the one that says what happened).</summary>
     public static string Innermost(Exception e)

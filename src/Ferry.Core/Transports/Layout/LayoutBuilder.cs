@@ -1,5 +1,6 @@
 using Ferry.Archive;
 using Ferry.Digests;
+using Ferry.Model;
 using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Transports.Layout;
@@ -142,6 +143,105 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
                 await using var src = await b.Content.OpenAsync(ct).ConfigureAwait(false);
                 await PositionalCopy.CopyAsync(src, file, b.Offset, b.Content.Size, b.Name, ct).ConfigureAwait(false);
             }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Adds what was collected to the OCI layout directory <paramref name="root"/> that is there already, as skopeo does:
+    /// a layout is a store. The blobs it lacks are written, each to a temp name beside its place and renamed once all
+    /// are written (blobs it has are kept: they are named by their digest); then index.json is replaced in one rename
+    /// by its entries and these images': a name given here moves to the new image (said through
+    /// <paramref name="log"/>), an entry written again is not doubled. On failure index.json is as it was.
+    /// </summary>
+    public async Task AddToLayoutAsync(string root, string displayName, int parallelism, Action<string>? log, CancellationToken cancel)
+    {
+        var oci = format.Indexes.OfType<OciIndexFiles>().Single();
+        string indexPath = Path.Combine(root, "index.json");
+        byte[] existingBytes;
+        await using (var f = new FileStream(indexPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous))
+            existingBytes = await Json.ReadLimitedAsync(f, $"{displayName}/index.json", cancel).ConfigureAwait(false);
+        var existing = ImageIndex.Parse(existingBytes, MediaTypes.OciIndex, $"{displayName}/index.json");
+        Dictionary<string, string> annotations;
+        using (var doc = Json.Parse(existingBytes, $"{displayName}/index.json"))
+            annotations = Json.OptStringMap(doc.RootElement, "annotations")?.ToDictionary(StringComparer.Ordinal) ?? new(StringComparer.Ordinal);
+        foreach (var (k, v) in _indexAnnotations ?? [])
+            annotations[k] = v;
+        var entries = MergeIndex(existing.Manifests, oci.Descriptors(_images, _referrers), log, displayName);
+
+        var temps = new List<(string Temp, string Final)>();
+        try
+        {
+            var files = new List<(string Temp, string Name, BlobContent Content)>();
+            foreach (var (digest, content) in _blobs.OrderBy(b => b.Key.ToString(), StringComparer.Ordinal))
+            {
+                string name = format.Naming.Name(digest, BlobRole.Other)!;
+                string final = Path.Combine(root, name);
+                if (File.Exists(final) && new FileInfo(final).Length == content.Size)
+                    continue;
+                string dir = Path.GetDirectoryName(final)!;
+                Directory.CreateDirectory(dir);
+                string temp = TemporaryFiles.New(dir, ".", "", ".tmp");
+                temps.Add((temp, final));
+                files.Add((temp, name, content));
+            }
+            await Parallel.ForEachAsync(files.OrderByDescending(f => f.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancel },
+                async (f, ct) =>
+                {
+                    await using var src = await f.Content.OpenAsync(ct).ConfigureAwait(false);
+                    using var dst = File.OpenHandle(f.Temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous, preallocationSize: f.Content.Size);
+                    await PositionalCopy.CopyAsync(src, dst, 0, f.Content.Size, f.Name, ct).ConfigureAwait(false);
+                }).ConfigureAwait(false);
+            foreach (var (temp, final) in temps)
+            {
+                File.Move(temp, final, overwrite: true);
+                TemporaryFiles.Unregister(temp);
+            }
+            temps.Clear();
+            string indexTemp = TemporaryFiles.New(root, ".index.json.", "", ".tmp");
+            temps.Add((indexTemp, indexPath));
+            await File.WriteAllBytesAsync(indexTemp, ImageIndex.CreateOci(entries, annotations), cancel).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(indexTemp, File.GetUnixFileMode(indexPath));
+            File.Move(indexTemp, indexPath, overwrite: true);
+            TemporaryFiles.Unregister(indexTemp);
+            temps.Clear();
+        }
+        finally
+        {
+            foreach (var (temp, _) in temps)
+                TemporaryFiles.Delete(temp);
+        }
+    }
+
+    /// <summary>
+    /// The entries of an index.json there already with these added: an entry that has a name given again (its
+    /// containerd name or its ref.name) gives it up to the new one, an entry written again is kept once.
+    /// </summary>
+    internal static List<Descriptor> MergeIndex(IReadOnlyList<Descriptor> existing, IReadOnlyList<Descriptor> added, Action<string>? log, string displayName)
+    {
+        static List<string> NamesOf(Descriptor d) =>
+            [.. new[] { OciIndexFiles.RefNameAnnotation, OciIndexFiles.ContainerdNameAnnotation }.Select(k => d.Annotations?.GetValueOrDefault(k)).OfType<string>()];
+        static bool Same(Descriptor a, Descriptor b) =>
+            a.Digest == b.Digest && a.MediaType == b.MediaType
+            && (a.Annotations ?? new Dictionary<string, string>()).OrderBy(k => k.Key, StringComparer.Ordinal).SequenceEqual((b.Annotations ?? new Dictionary<string, string>()).OrderBy(k => k.Key, StringComparer.Ordinal));
+        var given = added.SelectMany(d => NamesOf(d).Select(n => (Name: n, d.Digest))).ToLookup(x => x.Name, x => x.Digest, StringComparer.Ordinal);
+        var result = new List<Descriptor>();
+        foreach (var e in existing)
+        {
+            if (added.Any(a => Same(a, e)))
+                continue;
+            var taken = NamesOf(e).Where(given.Contains).ToList();
+            if (taken.Count > 0)
+            {
+                var to = given[taken[0]].First();
+                log?.Invoke(to == e.Digest
+                    ? $"note: {displayName}: {taken[0]} is written again ({to.Short}), its entry replaced"
+                    : $"note: {displayName}: {taken[0]} moved from {e.Digest.Short} to {to.Short} (the blobs of {e.Digest.Short} stay in the layout)");
+                continue;
+            }
+            result.Add(e);
+        }
+        result.AddRange(added);
+        return result;
     }
 
     /// <summary>Writes the layout as files under <paramref name="root"/> (an empty directory Ferry created), up to <paramref name="parallelism"/> blobs at once.</summary>

@@ -30,6 +30,7 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
             KeptLayerCompressions = docker ? DestinationCapabilities.DockerClassicLayerCompressions : DestinationCapabilities.AllLayerCompressions,
             RecompressReason = docker ? "docker before 23.0 cannot load zstd layers" : null,
             StagingDirectory = stagingDirectory,
+            TakesRefNames = format.HasOciIndex,
         };
     }
 
@@ -46,6 +47,8 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
     {
         var layout = LayoutFormat.For(format);
         bool stdio = path == "-";
+        if (requestedName is not null)
+            ImageName.CheckGiven(requestedName, $"{OutputFormats.Name(format)}:{path}:{requestedName}", ociRefName: layout.HasOciIndex);
         if (layout.IsDirectory && stdio)
             throw new UsageException("an OCI layout directory cannot be written to stdout; use --format oci-archive");
         if (options.SplitSize is { } split && (stdio || layout.IsDirectory || split < 1))
@@ -69,7 +72,9 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
     {
         try
         {
-            if (_target.Directory is string dir)
+            if (_target.Store is string store)
+                await _builder.AddToLayoutAsync(store, DisplayName, _parallelism, _log, cancel).ConfigureAwait(false);
+            else if (_target.Directory is string dir)
                 await _builder.WriteDirectoryAsync(dir, _parallelism, cancel).ConfigureAwait(false);
             else if (_target.FileHandle is { } file)
                 await _builder.WriteTarAtAsync(file, _parallelism, cancel).ConfigureAwait(false);

@@ -125,6 +125,13 @@ internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
 
     public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming, IReadOnlyDictionary<string, string>? indexAnnotations)
     {
+        yield return ("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray());
+        yield return ("index.json", ImageIndex.CreateOci(Descriptors(images, referrers), indexAnnotations));
+    }
+
+    /// <summary>The entries of index.json: one per name of each image, then one per referrer.</summary>
+    public List<Descriptor> Descriptors(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers)
+    {
         var descriptors = images.Where(i => i.Root is not null).SelectMany(i => NamedDescriptors(i.Root!, i.Names, i.RefNames, i.NameAsGiven)).ToList();
         // Each referrer: its own entry, with what it refers to in Ferry's annotations (the cosign tag follows from them)
         // and, in a directory, the cosign tag as ref.name (as oc-mirror and regclient keep them); an OCI 1.1 referrer
@@ -145,8 +152,7 @@ internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
                 a[RefNameAnnotation] = tag;
             descriptors.Add(new Descriptor(artifact.MediaType, artifact.Digest, artifact.Size) { Annotations = a, ArtifactType = r.Artifact.Manifest.ArtifactType });
         }
-        yield return ("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray());
-        yield return ("index.json", ImageIndex.CreateOci(descriptors, indexAnnotations));
+        return descriptors;
     }
 
     /// <summary>

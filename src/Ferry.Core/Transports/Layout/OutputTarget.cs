@@ -27,8 +27,11 @@ internal sealed class OutputTarget : IDisposable
     /// <summary>The temp file to fill at any offset (one-file targets only: not parts, not a stream).</summary>
     public Microsoft.Win32.SafeHandles.SafeFileHandle? FileHandle => _file?.SafeFileHandle;
 
-    /// <summary>The temp directory to fill (directory targets only).</summary>
+    /// <summary>The temp directory to fill (directory targets only; null for a <see cref="Store"/>).</summary>
     public string? Directory => _directory ? _temp : null;
+
+    /// <summary>An OCI layout directory there already, which the images are added to (instead of a new directory).</summary>
+    public string? Store { get; private init; }
 
     /// <summary>
     /// A temp file beside <paramref name="path"/> (mode 0600 while it is written), renamed to it on commit. A symbolic
@@ -113,14 +116,22 @@ internal sealed class OutputTarget : IDisposable
 
     private SplitWriteStream? _split;
 
-    /// <summary>A temp directory beside <paramref name="path"/>, renamed to it on commit. The target must not exist or be empty.</summary>
+    /// <summary>
+    /// A temp directory beside <paramref name="path"/>, renamed to it on commit; the target must not exist or be empty.
+    /// An OCI layout there already (<c>oci-layout</c> and <c>index.json</c>) is a store the images are added to
+    /// (<see cref="Store"/>): nothing is written until commit.
+    /// </summary>
     public static OutputTarget CreateDirectory(string path)
     {
         string full = Path.GetFullPath(path.TrimEnd('/'));
         if (File.Exists(full))
             throw new OutputException($"{path}: is a file, not a directory");
         if (System.IO.Directory.Exists(full) && System.IO.Directory.EnumerateFileSystemEntries(full).Any())
-            throw new OutputException($"{path}: directory exists and is not empty");
+        {
+            if (File.Exists(Path.Combine(full, "oci-layout")) && File.Exists(Path.Combine(full, "index.json")))
+                return new OutputTarget(full, null, true, Stream.Null) { Store = full };
+            throw new OutputException($"{path}: directory exists, is not empty and is not an OCI layout (no oci-layout and index.json)");
+        }
         string parent = Path.GetDirectoryName(full)!;
         if (!System.IO.Directory.Exists(parent))
             throw new OutputException($"{path}: directory {parent} does not exist");
@@ -166,6 +177,10 @@ internal sealed class OutputTarget : IDisposable
                 if (_mode is { } mode && !OperatingSystem.IsWindows())
                     File.SetUnixFileMode(_temp!, mode);
                 File.Move(_temp!, _target!, overwrite: true);
+            }
+            else if (Store is not null)
+            {
+                // Added to in place by the builder, index.json last.
             }
             else if (_directory)
             {

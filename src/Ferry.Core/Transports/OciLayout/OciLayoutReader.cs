@@ -214,7 +214,11 @@ internal static partial class OciLayoutReader
             if (ImageName.TryParse(full, out var n, out var err))
                 name = n!.WithDefaultTag();
             else
-                warnings.Add($"{where}: index.json: ignoring invalid {ContainerdNameAnnotation} '{Digest.Describe(full)}': {err}");
+            {
+                string problem = $"{ContainerdNameAnnotation} '{Digest.Describe(full)}' is not a valid reference ({err}): docker and podman refuse it";
+                image.NameProblemList.Add(problem);
+                warnings.Add($"{where}: index.json: {problem}; the name is ignored");
+            }
         }
         if (name is null && refName is not null && (refName.Contains('/', StringComparison.Ordinal) || refName.Contains(':', StringComparison.Ordinal)))
         {

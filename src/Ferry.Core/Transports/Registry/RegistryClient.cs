@@ -123,14 +123,14 @@ internal sealed class RegistryClient : IDisposable
             foreach (var a in ManifestAccept)
                 r.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(a));
             return r;
-        }, Scope(repo, push: false), $"manifest {repo}:{reference}", cancel).ConfigureAwait(false);
-        await EnsureSuccess(response, $"{repo}:{reference}", cancel).ConfigureAwait(false);
-        byte[] bytes = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"manifest {repo}:{reference}", cancel).ConfigureAwait(false);
+        }, Scope(repo, push: false), $"manifest {At(repo, reference)}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, At(repo, reference), cancel, repo).ConfigureAwait(false);
+        byte[] bytes = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"manifest {At(repo, reference)}", cancel).ConfigureAwait(false);
         var digest = Digest.Sha256Of(bytes);
         if (Digest.TryParse(reference, out var wanted) && wanted != digest)
             throw new DigestMismatchException($"registry {Registry}: manifest {repo}@{reference} hashes to {digest}");
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var header) && header != digest)
-            throw new DigestMismatchException($"registry {Registry}: manifest {repo}:{reference} hashes to {digest}, but Docker-Content-Digest says {header}");
+            throw new DigestMismatchException($"registry {Registry}: manifest {At(repo, reference)} hashes to {digest}, but Docker-Content-Digest says {header}");
         string mediaType = response.Content.Headers.ContentType?.MediaType ?? "";
         return (bytes, mediaType, digest);
     }
@@ -153,7 +153,7 @@ internal sealed class RegistryClient : IDisposable
         }, Scope(repo, push: false), $"blob {repo}@{digest}", cancel).ConfigureAwait(false);
         try
         {
-            await EnsureSuccess(response, $"{repo}@{digest}", cancel).ConfigureAwait(false);
+            await EnsureSuccess(response, $"{repo}: blob {digest}", cancel, repo).ConfigureAwait(false);
             if (offset > 0 && response.StatusCode != HttpStatusCode.PartialContent)
                 throw new PeerException($"registry {Registry}: blob {repo}@{digest}: cannot resume the download at byte {offset} (no Range support)");
             var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
@@ -180,7 +180,7 @@ internal sealed class RegistryClient : IDisposable
         }, Scope(repo, push: false), $"referrers of {repo}@{digest}", cancel).ConfigureAwait(false);
         if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.BadRequest)
             return null;
-        await EnsureSuccess(response, $"referrers of {repo}@{digest}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, $"referrers of {repo}@{digest}", cancel, repo).ConfigureAwait(false);
         if (response.Content.Headers.ContentType?.MediaType is string type && type != MediaTypes.OciIndex && !type.Contains("json", StringComparison.Ordinal))
             return null;
         byte[] body = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"referrers of {repo}@{digest}", cancel).ConfigureAwait(false);
@@ -202,7 +202,7 @@ internal sealed class RegistryClient : IDisposable
         {
             string url = next;
             using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, url), Scope(repo, push: false), $"tags of {repo}", cancel).ConfigureAwait(false);
-            await EnsureSuccess(response, $"tags of {repo}", cancel).ConfigureAwait(false);
+            await EnsureSuccess(response, $"tags of {repo}", cancel, repo).ConfigureAwait(false);
             byte[] body = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"tags of {repo}", cancel).ConfigureAwait(false);
             try
             {
@@ -255,7 +255,7 @@ internal sealed class RegistryClient : IDisposable
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repo}/manifests/{digest}"), $"repository:{repo}:delete,pull,push", $"manifest {repo}@{digest}", cancel, retry: false).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.MethodNotAllowed)
             throw new PeerException($"registry {Registry}: {repo}@{digest}: the registry does not allow deletes (405; docker-registry needs storage.delete.enabled)");
-        await EnsureSuccess(response, $"{repo}@{digest}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, $"{repo}@{digest}", cancel, repo).ConfigureAwait(false);
     }
 
     /// <summary>Whether the repository has the blob (HEAD).</summary>
@@ -264,7 +264,7 @@ internal sealed class RegistryClient : IDisposable
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Head, $"v2/{repo}/blobs/{digest}"), Scope(repo, push: true), $"blob {repo}@{digest}", cancel).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
             return false;
-        await EnsureSuccess(response, $"{repo}@{digest}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, $"{repo}: blob {digest}", cancel, repo).ConfigureAwait(false);
         return true;
     }
 
@@ -285,7 +285,7 @@ internal sealed class RegistryClient : IDisposable
             scope, $"mount {repo}@{digest} from {from}", cancel).ConfigureAwait(false);
         if (start.StatusCode == HttpStatusCode.Created)
             return true;
-        await EnsureSuccess(start, $"{repo}: mount of {digest} from {from}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(start, $"{repo}: mount of {digest} from {from}", cancel, repo).ConfigureAwait(false);
         return false;
     }
 
@@ -299,7 +299,7 @@ internal sealed class RegistryClient : IDisposable
         using (var start = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"v2/{repo}/blobs/uploads/") { Content = new ByteArrayContent([]) },
                    Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false))
         {
-            await EnsureSuccess(start, $"{repo}: start upload of {digest}", cancel).ConfigureAwait(false);
+            await EnsureSuccess(start, $"{repo}: start upload of {digest}", cancel, repo).ConfigureAwait(false);
             location = start.Headers.Location ?? throw new PeerException($"registry {Registry}: {repo}: upload of {digest} gave no Location");
         }
         location = await Absolute(location, cancel).ConfigureAwait(false);
@@ -318,7 +318,7 @@ internal sealed class RegistryClient : IDisposable
                 content.Headers.ContentLength = size;
                 return new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = content };
             }, Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
-            await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
+            await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel, repo).ConfigureAwait(false);
             RequireCreated(done, $"{repo}: upload of {digest}");
         }
         finally
@@ -377,13 +377,13 @@ internal sealed class RegistryClient : IDisposable
                 r.Content.Headers.TryAddWithoutValidation("Content-Range", $"{from}-{from + length - 1}");
                 return r;
             }, Scope(repo, push: true), $"upload {repo}@{digest} bytes {from}-{from + length - 1}", cancel, retry: false).ConfigureAwait(false);
-            await EnsureSuccess(response, $"{repo}: chunk {from}-{from + length - 1} of {digest}", cancel).ConfigureAwait(false);
+            await EnsureSuccess(response, $"{repo}: chunk {from}-{from + length - 1} of {digest}", cancel, repo).ConfigureAwait(false);
             location = await Absolute(response.Headers.Location ?? location, cancel).ConfigureAwait(false);
             offset += length;
         }
         using var done = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = new ByteArrayContent([]) },
             Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
-        await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel, repo).ConfigureAwait(false);
         RequireCreated(done, $"{repo}: upload of {digest}");
         // Reading the end of the content checks its digest (the registry has checked it too).
         byte[] rest = new byte[1];
@@ -421,12 +421,12 @@ internal sealed class RegistryClient : IDisposable
             var content = new ByteArrayContent(bytes);
             content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
             return new HttpRequestMessage(HttpMethod.Put, $"v2/{repo}/manifests/{reference}") { Content = content };
-        }, Scope(repo, push: true), $"manifest {repo}:{reference}", cancel).ConfigureAwait(false);
-        await EnsureSuccess(response, $"{repo}:{reference}", cancel).ConfigureAwait(false);
-        RequireCreated(response, $"manifest {repo}:{reference}");
+        }, Scope(repo, push: true), $"manifest {At(repo, reference)}", cancel).ConfigureAwait(false);
+        await EnsureSuccess(response, At(repo, reference), cancel, repo).ConfigureAwait(false);
+        RequireCreated(response, $"manifest {At(repo, reference)}");
         var digest = Digest.Sha256Of(bytes);
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var header) && header != digest)
-            throw new DigestMismatchException($"registry {Registry}: stored manifest {repo}:{reference} as {header}, not {digest}");
+            throw new DigestMismatchException($"registry {Registry}: stored manifest {At(repo, reference)} as {header}, not {digest}");
         return response.Headers.Contains("OCI-Subject");
     }
 
@@ -721,7 +721,14 @@ internal sealed class RegistryClient : IDisposable
     }
 
     /// <summary>Turns an error response into a one-line exception: the registry's structured errors when it sends them (read with a limit).</summary>
-    private async Task EnsureSuccess(HttpResponseMessage response, string what, CancellationToken cancel)
+    /// <summary><c>repo:tag</c>, or <c>repo@sha256:…</c> for a reference that is a digest.</summary>
+    private static string At(string repo, string reference) => repo + (Digest.TryParse(reference, out _) ? "@" : ":") + reference;
+
+    /// <remarks>
+    /// Refused credentials are said of the registry and the repository (<paramref name="repo"/>) they were refused for,
+    /// not of the blob or manifest that happened to be asked for first.
+    /// </remarks>
+    private async Task EnsureSuccess(HttpResponseMessage response, string what, CancellationToken cancel, string? repo = null)
     {
         if (response.IsSuccessStatusCode)
             return;
@@ -740,7 +747,8 @@ internal sealed class RegistryClient : IDisposable
         throw response.StatusCode switch
         {
             HttpStatusCode.NotFound => new ImageNotFoundException(message),
-            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new PeerException(message + (Basic is null ? " (no credentials: use --creds, --authfile or ferry login)" : " (check the credentials)")),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new PeerException((repo is null ? message : $"registry {Registry}: repository {repo}: {detail}")
+                + (Basic is null ? " (no credentials: use --creds, --authfile or ferry login)" : " (check the credentials)")),
             _ => new PeerException(message),
         };
     }

@@ -218,6 +218,16 @@ internal sealed class RegistryDestination : IImageDestination
         private readonly ConcurrentDictionary<Digest, (byte[] Bytes, string MediaType)> _manifests = new();
         private readonly ConcurrentDictionary<(RegistryClient, string, Digest), bool> _indexedBy = new();
 
+        /// <summary>What became of each blob in each target repository (uploaded, mounted, there already).</summary>
+        private readonly ConcurrentDictionary<(RegistryClient Client, string Repo), ConcurrentDictionary<Digest, Copy.BlobAction>> _actions = new();
+
+        private BlobReuse Record(RegistryClient client, string repo, Digest digest, BlobReuse reuse)
+        {
+            if (reuse != BlobReuse.None)
+                _actions.GetOrAdd((client, repo), _ => new())[digest] = reuse == BlobReuse.Mounted ? Copy.BlobAction.Mounted : Copy.BlobAction.Present;
+            return reuse;
+        }
+
         public Writer(RegistryDestination dest, List<ImageName> targets)
         {
             _dest = dest;
@@ -230,7 +240,7 @@ internal sealed class RegistryDestination : IImageDestination
             var result = BlobReuse.Present;
             foreach (var (client, repo) in _repos)
             {
-                var r = await ReuseOneAsync(client, repo, blob.Digest, origin, cancel).ConfigureAwait(false);
+                var r = Record(client, repo, blob.Digest, await ReuseOneAsync(client, repo, blob.Digest, origin, cancel).ConfigureAwait(false));
                 if (r == BlobReuse.None)
                     return BlobReuse.None;
                 if (r == BlobReuse.Mounted)
@@ -266,10 +276,11 @@ internal sealed class RegistryDestination : IImageDestination
         {
             foreach (var (client, repo) in _repos)
             {
-                if (await ReuseOneAsync(client, repo, blob.Digest, content.Origin, cancel).ConfigureAwait(false) != BlobReuse.None)
+                if (Record(client, repo, blob.Digest, await ReuseOneAsync(client, repo, blob.Digest, content.Origin, cancel).ConfigureAwait(false)) != BlobReuse.None)
                     continue;
                 await client.UploadBlobAsync(repo, blob.Digest, content.Size, content.OpenAsync, cancel).ConfigureAwait(false);
                 _dest._pushedIn.TryAdd((client.Registry, blob.Digest), repo);
+                _actions.GetOrAdd((client, repo), _ => new())[blob.Digest] = Copy.BlobAction.Written;
             }
         }
 
@@ -327,9 +338,12 @@ internal sealed class RegistryDestination : IImageDestination
             if (root is null || !_manifests.TryGetValue(root.Digest, out var m))
                 throw new InvalidOperationException("the root manifest was not put before FinishAsync");
             var refs = new List<string>();
+            var byReference = new Dictionary<string, IReadOnlyDictionary<Digest, Copy.BlobAction>>(StringComparer.Ordinal);
             foreach (var t in _targets)
             {
                 var client = _dest.Client(RegistryTransport.HostOf(t));
+                if (_actions.TryGetValue((client, t.Path), out var actions))
+                    byReference[t.Tag is not null ? $"{t.FullRepository}:{t.Tag}" : $"{t.FullRepository}@{root.Digest}"] = actions.ToDictionary();
                 if (t.Tag is not null)
                 {
                     lock (_dest._lock)
@@ -347,7 +361,9 @@ internal sealed class RegistryDestination : IImageDestination
                     refs.Add($"{t.FullRepository}@{root.Digest}");
                 }
             }
-            return ValueTask.FromResult(new WrittenImage(refs, null));
+            // Each reference with its own blobs, when they went differently (uploaded to one repository, mounted into the next).
+            bool differ = byReference.Values.Select(a => string.Join(",", a.OrderBy(x => x.Key.ToString(), StringComparer.Ordinal).Select(x => $"{x.Key}={x.Value}"))).Distinct(StringComparer.Ordinal).Count() > 1;
+            return ValueTask.FromResult(new WrittenImage(refs, null) { BlobsByReference = differ ? byReference : null });
         }
     }
 }

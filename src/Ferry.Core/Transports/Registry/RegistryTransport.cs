@@ -8,7 +8,17 @@ namespace Ferry.Transports.Registry;
 /// </summary>
 public sealed class RegistryReference : ImageReference
 {
-    internal RegistryReference(ImageName name) => Name = name;
+    internal RegistryReference(ImageName name, bool bare = false)
+    {
+        Name = name;
+        Bare = bare;
+    }
+
+    /// <summary>
+    /// Whether it was written without <c>docker://</c> (<c>HOST[:PORT]/REPO:TAG</c>) and taken as a registry reference
+    /// because no such file exists.
+    /// </summary>
+    public bool Bare { get; }
 
     /// <inheritdoc/>
     public override ITransport Transport => RegistryTransport.Instance;
@@ -86,11 +96,13 @@ internal sealed class RegistryTransport : ITransport
     }
 
     /// <summary>A registry reference without the <c>docker://</c> prefix (as <c>pull</c> takes them).</summary>
-    public static RegistryReference ParseName(string text)
+    public static RegistryReference ParseName(string text) => ParseName(text, bare: false);
+
+    internal static RegistryReference ParseName(string text, bool bare)
     {
         string t = text.StartsWith("docker://", StringComparison.Ordinal) ? text["docker://".Length..] : text;
         var name = ImageName.Parse(t);
-        return new RegistryReference(name.Digest is null ? name.WithDefaultTag() : name);
+        return new RegistryReference(name.Digest is null ? name.WithDefaultTag() : name, bare);
     }
 
     /// <summary><c>HOST[:PORT][/PREFIX]</c> (with or without <c>docker://</c> and a trailing slash).</summary>
