@@ -42,7 +42,14 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH # NuGet pack's DeterministicTimestamp, the SBOM's timestamp, the tar entries' mtime
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-release.XXXXXX")
+# One fixed work folder, whoever builds where: its path ends up in the output (lld names the binary's version
+# definition after the file it links, the assemblies name their PDB's path), so the same path gives the same bytes.
+# A second release on the machine waits for the first.
+work=/tmp/ferry-release
+exec 8>"$work.lock"
+flock -n 8 || { say "waiting for the release already building in $work"; flock 8; }
+rm -rf "$work"
+mkdir -p "$work"
 trap '[ "${FERRY_RELEASE_KEEP:-0}" = 1 ] && say "kept $work" || rm -rf "$work"' EXIT
 start=$(date +%s)
 say "Ferry $version, commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, work folder $work"
