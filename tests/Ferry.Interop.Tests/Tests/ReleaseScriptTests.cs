@@ -265,7 +265,7 @@ public sealed class ReleaseScriptTests(InteropFixture fixture, ITestOutputHelper
             $"rm -rf {q} && cp -a {Proc.QuoteWord(b.Sysroots[rid])} {q} && mkdir -p {q}/proc {q}/dev {q}/tmp {q}/opt {q}/work && chmod 1777 {q}/tmp" +
             $" && mknod -m 666 {q}/dev/urandom c 1 9 && mknod -m 666 {q}/dev/null c 1 3" +
             $" && tar -xzf {Proc.QuoteWord(Path.Combine(b.Out, Name(rid) + ".tar.gz"))} -C {q}/opt && cp {Proc.QuoteWord(Path.Combine(Repo, "samples", "ferry-sample.tar"))} {q}/work/" +
-            (rid == "linux-arm64" ? $" && cp \"$(command -v qemu-aarch64-static)\" {q}/usr/bin/" : "") +
+            (rid == "linux-arm64" ? $" && mkdir -p {q}/usr/bin && cp \"$(command -v qemu-aarch64-static)\" {q}/usr/bin/" : "") +
             (codecs ? "" : $" && rm -f {q}/usr/lib/{Triple(rid)}/libisal.so* {q}/usr/lib/{Triple(rid)}/libdeflate.so*"),
             $"a Debian 11 {rid} root at {root}{(codecs ? "" : ", without libisal and libdeflate")}"));
         return root;
