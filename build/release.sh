@@ -11,9 +11,9 @@
 # at most GLIBC_2.28 (RHEL 8): `objdump -T` checks it here, and the script fails otherwise.
 #
 # Needs: an x86_64 Debian/Ubuntu machine with the .NET 10 SDK (10.0.4xx or later for deterministic packages), clang,
-# lld, binutils, jq, apt-get and dpkg-deb, and the package registries (NuGet; the Debian mirror for the sysroot once).
+# lld, binutils, jq, unzip, apt-get and dpkg-deb, and the package registries (NuGet; the Debian mirror for the sysroot once).
 # Deterministic where the toolchain allows: every time stamp is SOURCE_DATE_EPOCH (default: the commit's time); the
-# same commit and toolchain give the same bytes (see the README's Install section for what was measured).
+# same commit and toolchain give the same bytes (the README's "Build and release" says what was measured).
 #
 # Knobs: FERRY_RELEASE_CACHE (sysroots; default ~/.cache/ferry-release), FERRY_RELEASE_KEEP=1 keeps the work folder.
 set -euo pipefail
