@@ -261,6 +261,19 @@ ci_fetch_sigstore() {
   export FERRY_COSIGN="$x/usr/bin/cosign" FERRY_SKOPEO_SIGSTORE="$dir/bin/skopeo"
 }
 
+# ci_fetch_release_sysroots: the Debian 11 sysroots build/release.sh links against and ReleaseScriptTests runs the
+# binaries in (build/sysroot.sh amd64 and arm64: the packages and SHA-256 build/sysroot.lock pins), fetched before the
+# tests so a mirror problem shows here. Cached under FERRY_CI_CACHE (default /var/cache/ferry-ci)/release, exported as
+# FERRY_RELEASE_CACHE for the release script.
+ci_fetch_release_sysroots() {
+  local repo a
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+  export FERRY_RELEASE_CACHE="${FERRY_RELEASE_CACHE:-${FERRY_CI_CACHE:-/var/cache/ferry-ci}/release}"
+  for a in amd64 arm64; do
+    "$repo/build/sysroot.sh" "$a" >/dev/null || { echo "ci: build/sysroot.sh $a failed" >&2; return 1; }
+  done
+}
+
 # ci_start_dockerd26 DIR NAME classic|containerd: a private docker 26 under DIR/NAME with its own containerd 1.7.
 # Exports FERRY_DOCKER26_CLI and FERRY_DOCKER26_HOST (classic) or FERRY_DOCKER26_CONTAINERD_HOST (containerd store).
 ci_start_dockerd26() {
