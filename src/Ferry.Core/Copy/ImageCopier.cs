@@ -218,12 +218,12 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         ManifestNode root;
         if (options.KeepIndex)
         {
-            var left = new List<ImageNode>();
+            var left = new List<(Descriptor Descriptor, Platform? Platform)>();
             root = Sparse(index, keep, left);
-            foreach (var c in left)
-                _leftOut.Add(c.Descriptor!.Digest);
+            foreach (var (d, _) in left)
+                _leftOut.Add(d.Digest);
             if (left.Count > 0)
-                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} kept as it is, sparse: {string.Join(", ", left.Select(c => NamedImage.PlatformOf(c)?.ToString() ?? c.Descriptor!.Digest.ToString()))} absent (ctr import then needs --platform; registries that check indexes refuse it)");
+                options.Log?.Invoke($"note: {image.Label}: index {index.Index.Digest} kept as it is, sparse: {string.Join(", ", left.Take(10).Select(c => c.Platform?.ToString() ?? c.Descriptor.Digest.ToString()))}{(left.Count > 10 ? $" and {left.Count - 10} more" : "")} absent (ctr import then needs --platform; registries that check indexes refuse it)");
         }
         else if (chosen.Count == 1 && wanted.Count == 1)
         {
@@ -272,7 +272,12 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
     private static Digest KeyOf(ImageNode n) => n.Image.Manifest?.Digest ?? n.Image.ImageId;
 
     /// <summary>The index with every image not in <paramref name="keep"/> absent (nested indexes too), its bytes kept: a sparse index.</summary>
-    private static IndexNode Sparse(IndexNode index, HashSet<Digest> keep, List<ImageNode> left) => new()
+    /// <summary>
+    /// The index as it is, with only the images in <paramref name="keep"/> present; what is absent (images not kept, and
+    /// children the source has only as references, such as those a registry source did not fetch for other platforms)
+    /// goes to <paramref name="left"/>.
+    /// </summary>
+    private static IndexNode Sparse(IndexNode index, HashSet<Digest> keep, List<(Descriptor, Platform?)> left) => new()
     {
         Descriptor = index.Descriptor,
         Index = index.Index,
@@ -280,16 +285,17 @@ internal sealed class CopyRun(IImageSource source, IImageDestination dest, CopyO
         Children = [.. index.Children.Select(c => c switch
         {
             ImageNode n when keep.Contains(KeyOf(n)) => c,
-            ImageNode n => Absent(n, left),
+            ImageNode n => Absent(n, NamedImage.PlatformOf(n), left),
             IndexNode x => Sparse(x, keep, left),
+            OpaqueNode { Blob: null, Descriptor: { } d } o => Absent(o, d.Platform, left),
             _ => c,
         })],
     };
 
-    private static OpaqueNode Absent(ImageNode n, List<ImageNode> left)
+    private static OpaqueNode Absent(ManifestNode n, Platform? platform, List<(Descriptor, Platform?)> left)
     {
-        left.Add(n);
-        return new OpaqueNode { Descriptor = n.Descriptor };
+        left.Add((n.Descriptor!, platform));
+        return n as OpaqueNode ?? new OpaqueNode { Descriptor = n.Descriptor };
     }
 
     /// <summary>

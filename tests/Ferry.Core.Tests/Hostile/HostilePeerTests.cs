@@ -519,6 +519,11 @@ public sealed class HostilePeerTests : IDisposable
         Assert.True(res.Code == 0, res.Err);
         Assert.DoesNotContain(registry.Requests, r => others.Any(o => r.Path.EndsWith(o, StringComparison.Ordinal)));
         Assert.True(registry.Requests.Count(r => r.Path.Contains("/manifests/", StringComparison.Ordinal)) <= 2, string.Join(", ", registry.Requests.Select(r => r.Path)));
+        // kept as a sparse index: one note for the 499 absent platforms, none about each of them
+        var sparse = Run("copy", $"docker://{registry.Address}/tiny:wide", _dir.Path("sparse.tar"), "--platform", "linux/amd64", "--keep-index", "--exclude-referrers");
+        Assert.True(sparse.Code == 0, sparse.Err);
+        Assert.DoesNotContain("referenced but not in", sparse.Err, StringComparison.Ordinal);
+        Assert.Single(sparse.Err.Split('\n'), l => l.Contains("kept as it is, sparse:", StringComparison.Ordinal) && l.Contains("and 489 more absent", StringComparison.Ordinal));
     }
 
     [Theory]
