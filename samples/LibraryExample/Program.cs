@@ -1,5 +1,6 @@
 // Ferry.Core from NuGet: open an archive, list its images, copy it to a portable archive with progress, verify it.
 using Ferry.Copy;
+using Ferry.Progress;
 using Ferry.Transports;
 using Ferry.Verify;
 

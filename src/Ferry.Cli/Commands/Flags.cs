@@ -160,7 +160,8 @@ internal sealed class CopyFlags
             Platforms = platforms,
             KeepIndex = p.GetValue(KeepIndex),
             RemoveSignatures = p.GetValue(RemoveSignatures),
-            Compress = CopyOptions.ParseCompress(p.GetValue(Compress) ?? "keep"),
+            Compress = ParseCompress(p.GetValue(Compress) ?? "keep"),
+            Record = _writesArchives ? p.GetValue(Record) : null,
             CompressionLevel = p.GetValue(Level),
             GzipCodec = p.GetValue(GzipCodec) switch
             {
@@ -187,6 +188,16 @@ internal sealed class CopyFlags
         };
     }
 
+    /// <summary><c>keep</c>, <c>gzip</c>, <c>zstd</c> or <c>none</c>.</summary>
+    internal static CompressMode ParseCompress(string text) => text switch
+    {
+        "keep" => CompressMode.Keep,
+        "gzip" => CompressMode.Gzip,
+        "zstd" => CompressMode.Zstd,
+        "none" => CompressMode.None,
+        _ => throw new UsageException($"unknown compression '{text}' (want keep, gzip, zstd or none)"),
+    };
+
     public ProgressMode Mode(ParseResult p) =>
         p.GetValue(Quiet) || p.GetValue(Json) ? ProgressMode.None : ProgressOption.Read(p, Progress);
 
@@ -196,19 +207,9 @@ internal sealed class CopyFlags
     {
         if (toStdout)
             io.RefuseTerminalOutput();
-        string? record = _writesArchives ? p.GetValue(Record) : null;
-        if (record is not null && destination?.LocalPath is null)
-            throw new UsageException("--record records an archive written on this machine: DEST must be a file");
         if (_writesArchives && p.GetValue(Since) is { Length: > 0 } since)
-        {
-            var records = new List<ShipRecord>();
-            foreach (var s in since)
-                records.Add(await ShipRecord.LoadAsync(s, cancel).ConfigureAwait(false));
-            options = options with { Since = ShipRecord.Merge(records) };
-        }
+            options = options with { Since = await Incremental.ShipRecord.LoadAsync(since, cancel).ConfigureAwait(false) };
         var result = await ProgressRunner.RunAsync(Mode(p), io, sink => copy(options with { Progress = sink }, cancel)).ConfigureAwait(false);
-        if (record is not null)
-            await (await ShipRecord.LoadAsync(destination!.LocalPath!, cancel).ConfigureAwait(false)).WriteAsync(record, cancel).ConfigureAwait(false);
         // stdout carries only the archive (DEST -) or --json; the summary is a message, on stderr.
         if (p.GetValue(Json))
             (toStdout ? io.Err : io.Out).WriteLine(JsonOut.Copy(result));

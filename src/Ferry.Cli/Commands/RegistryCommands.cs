@@ -24,12 +24,7 @@ internal static class RegistryCommands
             var references = parse.GetValue(refs)!.Select(t => (ImageReference)RegistryReference.Parse(t)).ToList();
             var dst = References.Parse(parse.GetValue(output)!, io, parse.GetValue(flags.Quiet));
             var options = flags.Read(parse, io, parse.GetValue(format));
-            return await flags.RunAsync(parse, io, options, async (o, c) =>
-            {
-                await using var destination = await dst.Transport.OpenDestinationAsync(dst, o.Destination, c).ConfigureAwait(false);
-                await using var source = await ImageSources.OpenAsync(references, o.Source, c).ConfigureAwait(false);
-                return await ImageCopier.CopyAsync(source, destination, o, c).ConfigureAwait(false);
-            }, dst.IsStdio, cancel, dst).ConfigureAwait(false);
+            return await flags.RunAsync(parse, io, options, (o, c) => ImageCopier.CopyAsync(references, dst, o, c), dst.IsStdio, cancel, dst).ConfigureAwait(false);
         }, ct));
         return cmd;
     }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Ferry.Copy;
+using Ferry.Progress;
 
 namespace Ferry.Cli.Rendering;
 

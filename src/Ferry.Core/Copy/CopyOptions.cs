@@ -1,6 +1,8 @@
 using Ferry.Digests;
+using Ferry.Incremental;
 using Ferry.Model;
 using Ferry.Transports;
+using Ferry.Progress;
 
 namespace Ferry.Copy;
 
@@ -38,9 +40,6 @@ public sealed record CopyOptions
     /// <summary>Names added to the (single) selected image.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
-    /// <summary>The platform picked from multi-platform images where one image must be chosen (docker's manifest.json, docker load); default: this machine's.</summary>
-    public Platform? Platform { get; init; }
-
     /// <summary>
     /// Copy only these platforms of multi-platform images (null: every platform). One platform gives that platform's
     /// manifest itself (as docker and skopeo do); several give a new index listing only them (a new digest), unless
@@ -74,6 +73,18 @@ public sealed record CopyOptions
     /// </summary>
     public ShipRecord? Since { get; init; }
 
+    /// <summary>
+    /// After a copy to an archive on this machine: write the record of what it shipped (its layers, and what it extends)
+    /// to this file, for a later <see cref="Since"/> (<c>--record</c>).
+    /// </summary>
+    public string? Record { get; init; }
+
+    /// <summary>Decides, before anything is written, whether each image may be copied (a signature policy); null admits all.</summary>
+    public IImageAdmission? Admission { get; init; }
+
+    /// <summary>An image <see cref="Admission"/> refuses is left out (and reported in <see cref="CopyResult.Refused"/>) instead of stopping the copy.</summary>
+    public bool ContinueOnError { get; init; }
+
     /// <summary>How many layers are recompressed at once (default: the processor count).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
@@ -82,17 +93,6 @@ public sealed record CopyOptions
 
     /// <summary>How the destination is reached and written (credentials, daemon address, stdout, archive format, mtime).</summary>
     public TransportOptions Destination { get; init; } = new();
-
-    /// <summary>Parses <c>keep</c>, <c>gzip</c>, <c>zstd</c> or <c>none</c>.</summary>
-    /// <exception cref="UsageException">Another word.</exception>
-    public static CompressMode ParseCompress(string text) => text switch
-    {
-        "keep" => CompressMode.Keep,
-        "gzip" => CompressMode.Gzip,
-        "zstd" => CompressMode.Zstd,
-        "none" => CompressMode.None,
-        _ => throw new UsageException($"unknown compression '{text}' (want keep, gzip, zstd or none)"),
-    };
 }
 
 /// <summary>What happened to a blob at the destination.</summary>
@@ -144,4 +144,8 @@ public sealed record CopiedReference(string Reference, IReadOnlyList<CopiedBlob>
 /// <param name="DestinationFormat">What the destination is (see <see cref="IImageDestination.Format"/>).</param>
 /// <param name="Images">Every image written, in order.</param>
 /// <param name="Messages">What the destination reported at commit (a daemon's "Loaded image: …" names).</param>
-public sealed record CopyResult(string Source, string SourceFormat, string Destination, string DestinationFormat, IReadOnlyList<CopiedImage> Images, IReadOnlyList<string> Messages);
+public sealed record CopyResult(string Source, string SourceFormat, string Destination, string DestinationFormat, IReadOnlyList<CopiedImage> Images, IReadOnlyList<string> Messages)
+{
+    /// <summary>The images <see cref="CopyOptions.Admission"/> refused and <see cref="CopyOptions.ContinueOnError"/> left out.</summary>
+    public IReadOnlyList<RefusedImage> Refused { get; init; } = [];
+}

@@ -39,6 +39,12 @@ public abstract class ManifestNode
 
     /// <summary>The descriptor by which the parent (index.json or an index) refers to this node; null for docker-archive images.</summary>
     public Descriptor? Descriptor { get; init; }
+
+    /// <summary>The digest of the node's own bytes (its manifest's or index's; an opaque node's descriptor's); null for a docker-archive image, which has no manifest.</summary>
+    public abstract Digest? Digest { get; }
+
+    /// <summary>Calls the method of <paramref name="visitor"/> for this kind of node.</summary>
+    public abstract T Accept<T>(IManifestVisitor<T> visitor);
 }
 
 /// <summary>An image manifest and what it refers to.</summary>
@@ -46,6 +52,12 @@ public sealed class ImageNode : ManifestNode
 {
     /// <summary>The image.</summary>
     public required SourceImage Image { get; init; }
+
+    /// <inheritdoc/>
+    public override Digest? Digest => Image.Manifest?.Digest;
+
+    /// <inheritdoc/>
+    public override T Accept<T>(IManifestVisitor<T> visitor) => visitor.Image(this);
 }
 
 /// <summary>An image index (or Docker manifest list) and its children, in the index's order.</summary>
@@ -60,50 +72,17 @@ public sealed class IndexNode : ManifestNode
     /// <summary>Where the index's bytes are.</summary>
     public required BlobSource Blob { get; init; }
 
+    /// <inheritdoc/>
+    public override Digest? Digest => Index.Digest;
+
+    /// <inheritdoc/>
+    public override T Accept<T>(IManifestVisitor<T> visitor) => visitor.Index(this);
+
     /// <summary>The digests of this index and of the indexes nested in it, each once.</summary>
-    internal IEnumerable<Digest> IndexDigests()
-    {
-        var seen = new HashSet<Digest>();
-        var stack = new Stack<IndexNode>();
-        stack.Push(this);
-        while (stack.Count > 0)
-        {
-            var x = stack.Pop();
-            if (!seen.Add(x.Index.Digest))
-                continue;
-            yield return x.Index.Digest;
-            foreach (var c in x.Children.OfType<IndexNode>())
-                stack.Push(c);
-        }
-    }
+    internal IEnumerable<Digest> IndexDigests() => ImageWalk.Nodes(this).OfType<IndexNode>().Select(x => x.Index.Digest);
 
     /// <summary>The images of this tree, depth first, each manifest once (an index graph may list one many times).</summary>
-    public IEnumerable<ImageNode> Images()
-    {
-        var seen = new HashSet<Digest>();
-        var stack = new Stack<IEnumerator<ManifestNode>>();
-        stack.Push(Children.GetEnumerator());
-        seen.Add(Index.Digest);
-        while (stack.Count > 0)
-        {
-            var e = stack.Peek();
-            if (!e.MoveNext())
-            {
-                e.Dispose();
-                stack.Pop();
-                continue;
-            }
-            switch (e.Current)
-            {
-                case ImageNode i when i.Image.Manifest is null || seen.Add(i.Image.Manifest.Digest):
-                    yield return i;
-                    break;
-                case IndexNode x when seen.Add(x.Index.Digest):
-                    stack.Push(x.Children.GetEnumerator());
-                    break;
-            }
-        }
-    }
+    public IEnumerable<ImageNode> Images() => ImageWalk.Images(this);
 }
 
 /// <summary>
@@ -124,6 +103,12 @@ public sealed class ArtifactNode : ManifestNode
 
     /// <summary>What the artifact is: its <c>artifactType</c>, else its config's media type.</summary>
     public string Type => Manifest.ArtifactType ?? Manifest.Config.MediaType;
+
+    /// <inheritdoc/>
+    public override Digest? Digest => Manifest.Digest;
+
+    /// <inheritdoc/>
+    public override T Accept<T>(IManifestVisitor<T> visitor) => visitor.Artifact(this);
 }
 
 /// <summary>What kind of referrer an artifact is.</summary>
@@ -181,6 +166,12 @@ public sealed class OpaqueNode : ManifestNode
 {
     /// <summary>Where the bytes are, when the source holds them.</summary>
     public BlobSource? Blob { get; init; }
+
+    /// <inheritdoc/>
+    public override Digest? Digest => Descriptor?.Digest;
+
+    /// <inheritdoc/>
+    public override T Accept<T>(IManifestVisitor<T> visitor) => visitor.Opaque(this);
 }
 
 /// <summary>A top-level entry of a source: one image, or an index of images, with every name it has.</summary>
@@ -217,50 +208,16 @@ public sealed class NamedImage
     public IReadOnlyList<Referrer> Referrers => ReferrerList;
 
     /// <summary>The digests of every manifest and index of this entry's graph (the referrers' possible subjects).</summary>
-    public IEnumerable<Digest> ManifestDigests()
-    {
-        var seen = new HashSet<Digest>();
-        var stack = new Stack<ManifestNode>();
-        stack.Push(Root);
-        while (stack.Count > 0)
-        {
-            switch (stack.Pop())
-            {
-                case IndexNode x when seen.Add(x.Index.Digest):
-                    yield return x.Index.Digest;
-                    foreach (var c in x.Children)
-                        stack.Push(c);
-                    break;
-                case ImageNode { Image.Manifest: { } m } when seen.Add(m.Digest):
-                    yield return m.Digest;
-                    break;
-                case ArtifactNode a when seen.Add(a.Manifest.Digest):
-                    yield return a.Manifest.Digest;
-                    break;
-            }
-        }
-    }
+    public IEnumerable<Digest> ManifestDigests() => ImageWalk.ManifestDigests(Root);
 
     /// <summary>The digest identifying the root: the manifest or index digest; the config digest for docker-archive images.</summary>
-    public Digest Key => Root switch
-    {
-        ImageNode { Image.Manifest: { } m } => m.Digest,
-        ImageNode i => i.Image.ImageId,
-        IndexNode x => x.Index.Digest,
-        ArtifactNode a => a.Manifest.Digest,
-        _ => Root.Descriptor!.Digest,
-    };
+    public Digest Key => Root.Digest ?? ((ImageNode)Root).Image.ImageId;
 
     /// <summary>A short human label: the first name, else the first ref name, else the digest.</summary>
     public string Label => Names.Count > 0 ? Names[0].Familiar : RefNames.Count > 0 ? RefNames[0] : Key.ToString();
 
     /// <summary>The images of this entry: the root itself, or every image of its index tree.</summary>
-    public IEnumerable<ImageNode> Images() => Root switch
-    {
-        ImageNode i => [i],
-        IndexNode x => x.Images(),
-        _ => [],
-    };
+    public IEnumerable<ImageNode> Images() => ImageWalk.Images(Root);
 
     /// <summary>Picks the one image docker would get: the root image, or the index child matching <paramref name="platform"/> (default: this machine's).</summary>
     public ImageNode? SelectImage(Platform? platform)

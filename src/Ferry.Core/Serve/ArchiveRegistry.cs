@@ -20,7 +20,7 @@ public sealed class RegistryResponse
     private readonly long _offset;
 
     /// <summary>Where a blob's bytes are reported as they are sent, and the item's name.</summary>
-    internal (Copy.ICopyProgress Sink, string Item)? Progress { get; set; }
+    internal (Progress.ICopyProgress Sink, string Item)? Progress { get; set; }
 
     private RegistryResponse(int status, byte[]? document, BlobSource? blob, long offset, long length, bool head)
     {
@@ -209,7 +209,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
     /// Receives the blobs sent (each response is an item, <c>#N HEX12 blob</c>, N counting the blob responses); set it
     /// before serving.
     /// </summary>
-    public Copy.ICopyProgress? Progress { get; set; }
+    public Progress.ICopyProgress? Progress { get; set; }
 
     private int _sent;
 

@@ -1,5 +1,7 @@
 using Ferry.Compression;
 using Ferry.Copy;
+using Ferry.Incremental;
+using Ferry.Progress;
 using Ferry.Digests;
 using Ferry.Images;
 using Ferry.Model;
@@ -104,7 +106,7 @@ public sealed record TransportOptions
     /// Receives progress of what a transport does before a copy can start: receiving a daemon's save, spooling stdin
     /// (<see cref="Copy.CopyOptions.Progress"/> is passed here by the copier when this is null).
     /// </summary>
-    public Copy.ICopyProgress? Progress { get; init; }
+    public Progress.ICopyProgress? Progress { get; init; }
 
     /// <summary>
     /// How long a peer (registry, token server, daemon, credential helper) may keep Ferry waiting: to connect, for the
@@ -196,6 +198,13 @@ public sealed record DestinationCapabilities
     /// <summary>How many blobs the copier hands over at once.</summary>
     public int MaxParallelBlobs { get; init; } = 1;
 
+    /// <summary>
+    /// Can be an incremental archive (an OCI archive or layout: it has an <c>index.json</c> to record what it extends):
+    /// the copier leaves out layers an earlier archive carried and tells the destination with
+    /// <see cref="IImageDestination.RecordOmitted"/>.
+    /// </summary>
+    public bool KeepsIncremental { get; init; }
+
     /// <summary>Where layers whose compression changes are staged (beside the destination when it is a file).</summary>
     public string? StagingDirectory { get; init; }
 
@@ -255,6 +264,12 @@ public interface IImageDestination : IAsyncDisposable
 
     /// <summary>Makes everything written visible; returns what the destination reports (e.g. the daemon's "Loaded image" lines).</summary>
     ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default);
+
+    /// <summary>
+    /// Before <see cref="CommitAsync"/>, only when <see cref="DestinationCapabilities.KeepsIncremental"/>: the layers this
+    /// incremental archive leaves out and the earlier archives that carried them, to be recorded in it.
+    /// </summary>
+    void RecordOmitted(ShipRecord omitted) => throw new NotSupportedException($"{DisplayName} cannot be an incremental archive");
 }
 
 /// <summary>Writes one image of a copy; see <see cref="IImageDestination"/> for the call order.</summary>
@@ -437,14 +452,4 @@ public sealed class BlobContent
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             ValueTask.FromResult(Read(buffer.Span));
     }
-}
-
-/// <summary>A destination that can be written incrementally (an OCI archive or layout): it records what it leaves out.</summary>
-internal interface IIncrementalDestination
-{
-    /// <summary>Whether this destination's format can hold an incremental archive (it has an OCI index.json).</summary>
-    bool CanBeIncremental { get; }
-
-    /// <summary>Records the layers left out and the archives that carried them (before commit).</summary>
-    void SetIncremental(ShipRecord omitted);
 }

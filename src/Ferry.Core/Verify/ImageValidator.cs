@@ -1,9 +1,9 @@
 using Ferry.Compression;
-using Ferry.Copy;
 using Ferry.Digests;
 using Ferry.Images;
 using Ferry.Model;
 using Ferry.Transports;
+using Ferry.Incremental;
 
 namespace Ferry.Verify;
 
@@ -117,7 +117,7 @@ public static class ImageValidator
         return await v.VerifyAsync(source, verify, cancel).ConfigureAwait(false);
     }
 
-    private sealed class Run(ShipRecord? incremental, Copy.ICopyProgress? progress, CancellationToken outer) : IAsyncDisposable
+    private sealed class Run(ShipRecord? incremental, Progress.ICopyProgress? progress, CancellationToken outer) : IAsyncDisposable
     {
         public async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancel)
         {
@@ -400,17 +400,17 @@ public static class ImageValidator
         /// A layer against its digest and its diff_id, and its tar entries for names that escape the root. An
         /// uncompressed layer is hashed once: its diff_id is its digest.
         /// </summary>
-        private static async Task<List<Finding>> CheckLayerAsync(BlobSource blob, Descriptor d, CompressionKind compression, Digest? diffId, string subject, bool scan, Copy.ICopyProgress? progress, CancellationToken cancel)
+        private static async Task<List<Finding>> CheckLayerAsync(BlobSource blob, Descriptor d, CompressionKind compression, Digest? diffId, string subject, bool scan, Progress.ICopyProgress? progress, CancellationToken cancel)
         {
             var found = new List<Finding>();
-            string item = Copy.ProgressNames.Of(d);
+            string item = Progress.ProgressNames.Of(d);
             VerifyingStream? opened = null;
             try
             {
                 await using var raw = opened = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
                 progress?.Started(item, d.Size);
                 // Disposing it reports the item finished (and disposes raw, which allows it twice).
-                await using var read = new Copy.ProgressReadStream(raw, item, progress);
+                await using var read = new Progress.ProgressReadStream(raw, item, progress);
                 await using var plain = BoundedDecompression.Open(read, compression, $"layer {d.Digest}");
                 await using var diff = compression == CompressionKind.None ? null : new VerifyingStream(plain, "layer (uncompressed)", null, null, leaveOpen: true);
                 // Only a tar layer is scanned for escaping names (an attestation's layer is JSON).

@@ -101,7 +101,7 @@ public sealed class VerifyOptions
     public IReadOnlyList<SignatureKey> Keys { get; init; } = [];
 
     /// <summary>Receives progress of the layer checks (items named as a copy names them: <c>HEX12 layer (gzip)</c>).</summary>
-    public Copy.ICopyProgress? Progress { get; init; }
+    public Progress.ICopyProgress? Progress { get; init; }
 }
 
 /// <summary>A signature that verified: the image, the digest it signs, the signature manifest, and the key.</summary>

@@ -1,6 +1,7 @@
 using Ferry.Copy;
 using Ferry.Tests.TestSupport;
 using Ferry.Transports;
+using Ferry.Progress;
 
 namespace Ferry.Tests.Cli;
 

@@ -5,6 +5,7 @@ using Ferry.Cli.Rendering;
 using Ferry.Copy;
 using Ferry.Tests.TestSupport;
 using Ferry.Transports;
+using Ferry.Progress;
 
 namespace Ferry.Tests.Cli;
 
@@ -167,7 +168,7 @@ public class ProgressTests
         var result = CopyWith(again, src, $"docker://{reg.Address}/big:2");
 
         var blobs = result.Images.Single().Blobs;
-        Assert.All(blobs, b => Assert.Equal(b.Size, again.Skips[Ferry.Copy.ProgressNames.Of(new Ferry.Model.Descriptor(b.MediaType, b.Digest, b.Size))]));
+        Assert.All(blobs, b => Assert.Equal(b.Size, again.Skips[Ferry.Progress.ProgressNames.Of(new Ferry.Model.Descriptor(b.MediaType, b.Digest, b.Size))]));
         Assert.DoesNotContain(again.Totals.Keys, k => k.Contains("layer", StringComparison.Ordinal));
     }
 

@@ -88,7 +88,7 @@ public sealed class ArchiveRegistryTests : IDisposable
         Assert.Equal(400, (await GetAsync(r, "/v2/team/app/blobs/sha256:zz")).Status);
     }
 
-    private sealed class Sent : Ferry.Copy.ICopyProgress
+    private sealed class Sent : Ferry.Progress.ICopyProgress
     {
         public List<string> Calls { get; } = [];
 

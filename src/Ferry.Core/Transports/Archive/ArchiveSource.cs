@@ -50,10 +50,10 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     public Digests.Digest Identity { get; }
 
     /// <summary>For an incremental archive read without its bases: the layers it leaves out and the archives that carried them.</summary>
-    public Copy.ShipRecord? Incremental { get; }
+    public Ferry.Incremental.ShipRecord? Incremental { get; }
 
     /// <summary>An archive's identity, and (incremental) the record of what it leaves out.</summary>
-    private sealed record Lineage(Digests.Digest Identity, Copy.ShipRecord? Omitted);
+    private sealed record Lineage(Digests.Digest Identity, Ferry.Incremental.ShipRecord? Omitted);
 
     /// <summary>The archive's entries (null for a directory source).</summary>
     public TarIndex? TarIndex => (_store as TarEntryStore)?.Index;
@@ -125,13 +125,13 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
                 return new Lineage(id, null);
             using var doc = Model.Json.Parse(bytes, $"{store.DisplayName}: index.json");
             if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
-                || Model.Json.OptStringMap(doc.RootElement, "annotations")?.GetValueOrDefault(Copy.ShipRecord.IndexAnnotation) is not string text)
+                || Model.Json.OptStringMap(doc.RootElement, "annotations")?.GetValueOrDefault(Ferry.Incremental.ShipRecord.IndexAnnotation) is not string text)
                 return new Lineage(id, null);
             if (!Digests.Digest.TryParse(text, out var recordDigest))
-                throw new ArchiveFormatException($"{store.DisplayName}: index.json: annotation {Copy.ShipRecord.IndexAnnotation} is not a digest");
+                throw new ArchiveFormatException($"{store.DisplayName}: index.json: annotation {Ferry.Incremental.ShipRecord.IndexAnnotation} is not a digest");
             var blob = store.FindBlob(recordDigest) ?? throw new ArchiveFormatException($"{store.DisplayName}: incremental, but its record of shipped blobs ({recordDigest}) is missing");
             string what = $"{store.DisplayName}: record of shipped blobs";
-            return new Lineage(id, Copy.ShipRecord.Parse(blob.ReadDocument(recordDigest, null, what), what));
+            return new Lineage(id, Ferry.Incremental.ShipRecord.Parse(blob.ReadDocument(recordDigest, null, what), what));
         }
         return new Lineage(default, null);
     }
@@ -260,7 +260,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     }
 
     /// <summary>Indexes an archive file (one file or split parts), spooling it first when it is compressed as a whole.</summary>
-    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(ArchiveFile file, string tempDir, Copy.ICopyProgress? progress, CancellationToken cancel)
+    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(ArchiveFile file, string tempDir, Progress.ICopyProgress? progress, CancellationToken cancel)
     {
         string path = file.DisplayName;
         try
@@ -340,7 +340,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     }
 
     /// <summary>Copies a non-seekable or compressed input into one temp file (deleted on dispose) and indexes it.</summary>
-    private static async ValueTask<(TarIndex, CompressionKind)> SpoolAsync(Stream input, string displayName, string tempDir, Copy.ICopyProgress? progress, CancellationToken cancel)
+    private static async ValueTask<(TarIndex, CompressionKind)> SpoolAsync(Stream input, string displayName, string tempDir, Progress.ICopyProgress? progress, CancellationToken cancel)
     {
         var buffered = new BufferedStream(input, 1 << 16);
         // Sniff without losing bytes: the prefix read here is replayed in front of the rest.
@@ -357,7 +357,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             {
                 string item = $"{displayName} (spooled)";
                 progress?.Started(item, -1);
-                await using var src = BoundedDecompression.Open(new Copy.ProgressReadStream(joined, item, progress), compression, displayName);
+                await using var src = BoundedDecompression.Open(new Progress.ProgressReadStream(joined, item, progress), compression, displayName);
                 await using var dst = IO.LocalFiles.CreatePrivate(temp);
                 await CopyToSpoolAsync(src, dst, cancel).ConfigureAwait(false);
             }

@@ -105,7 +105,7 @@ internal sealed class LayoutFileBlob(DirectoryEntryStore store, string name, lon
 /// The entries of an incremental archive: its own, then the layers its bases (<c>--base</c>) hold. A layer its record
 /// says an earlier archive carried is expected elsewhere; with bases given, it must be in one of them.
 /// </summary>
-internal sealed class IncrementalEntryStore(IEntryStore inner, Copy.ShipRecord record, IReadOnlyDictionary<Digest, LocalBlob> fromBases, IReadOnlyList<IDisposable> bases, string baseNames) : IEntryStore
+internal sealed class IncrementalEntryStore(IEntryStore inner, Incremental.ShipRecord record, IReadOnlyDictionary<Digest, LocalBlob> fromBases, IReadOnlyList<IDisposable> bases, string baseNames) : IEntryStore
 {
     public string DisplayName => inner.DisplayName;
     public bool Contains(string name) => inner.Contains(name);

@@ -56,7 +56,7 @@ internal sealed class DaemonTransport : ITransport
             try
             {
                 await using (fs)
-                    await client.SaveAsync(r.Names, options.Progress is { } progress ? new Copy.ProgressWriteStream(fs, item, progress) : fs, options.TempDir, cancel).ConfigureAwait(false);
+                    await client.SaveAsync(r.Names, options.Progress is { } progress ? new Progress.ProgressWriteStream(fs, item, progress) : fs, options.TempDir, cancel).ConfigureAwait(false);
             }
             finally
             {

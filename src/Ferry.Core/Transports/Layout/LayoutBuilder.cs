@@ -66,14 +66,14 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     private Dictionary<string, string>? _indexAnnotations;
 
     /// <summary>Makes the layout incremental: the record of what it leaves out is a blob, named by an index.json annotation.</summary>
-    public void SetIncremental(Copy.ShipRecord omitted)
+    public void SetIncremental(Incremental.ShipRecord omitted)
     {
         byte[] json = omitted.ToJson();
         var digest = Digest.Sha256Of(json);
         lock (_lock)
         {
             _blobs[digest] = BlobContent.FromBytes(json, "record of shipped blobs");
-            _indexAnnotations = new(StringComparer.Ordinal) { [Copy.ShipRecord.IndexAnnotation] = digest.ToString() };
+            _indexAnnotations = new(StringComparer.Ordinal) { [Incremental.ShipRecord.IndexAnnotation] = digest.ToString() };
         }
     }
 

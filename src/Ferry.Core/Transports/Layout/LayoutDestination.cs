@@ -8,7 +8,7 @@ namespace Ferry.Transports.Layout;
 /// <see cref="LayoutBuilder"/> and written at commit into an <see cref="OutputTarget"/> (a temp file or directory
 /// beside the target, renamed into place).
 /// </summary>
-internal sealed class LayoutDestination : IImageDestination, IIncrementalDestination
+internal sealed class LayoutDestination : IImageDestination
 {
     private readonly LayoutBuilder _builder;
     private readonly OutputTarget _target;
@@ -29,6 +29,7 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
             NeedsDockerImages = format.NeedsDockerImages,
             KeptLayerCompressions = docker ? DestinationCapabilities.DockerClassicLayerCompressions : DestinationCapabilities.AllLayerCompressions,
             RecompressReason = docker ? "docker before 23.0 cannot load zstd layers" : null,
+            KeepsIncremental = format.HasOciIndex,
             StagingDirectory = stagingDirectory,
             TakesRefNames = format.HasOciIndex,
         };
@@ -61,9 +62,8 @@ internal sealed class LayoutDestination : IImageDestination, IIncrementalDestina
         return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime) { _log = options.Log, _parallelism = options.Parallelism };
     }
 
-    public bool CanBeIncremental => _builder.Format.HasOciIndex;
 
-    public void SetIncremental(Copy.ShipRecord omitted) => _builder.SetIncremental(omitted);
+    public void RecordOmitted(Incremental.ShipRecord omitted) => _builder.SetIncremental(omitted);
 
     public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default) =>
         ValueTask.FromResult<IImageWriter>(new Writer(_builder, image.Names, image.RefNames, null) { NameAsGiven = _builder.Format.HasOciIndex ? RequestedName : null });

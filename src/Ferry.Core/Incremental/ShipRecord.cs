@@ -4,7 +4,7 @@ using Ferry.Model;
 using Ferry.Transports;
 using Ferry.Transports.Layout;
 
-namespace Ferry.Copy;
+namespace Ferry.Incremental;
 
 /// <summary>An archive that carried blobs: its identity (the digest of its <c>index.json</c>, else of its <c>manifest.json</c>) and its file name.</summary>
 public sealed record ShippedArchive(Digest Id, string Name)
@@ -16,7 +16,7 @@ public sealed record ShippedArchive(Digest Id, string Name)
 /// <summary>
 /// What was shipped before: for each layer blob, the archive that carried it. Made from archives (every layer they
 /// hold, and what they themselves extend) or read from a record file (<c>--record</c>), it tells an incremental copy
-/// (<see cref="CopyOptions.Since"/>) which layers to leave out; inside an incremental archive it says which layers
+/// (<see cref="Copy.CopyOptions.Since"/>) which layers to leave out; inside an incremental archive it says which layers
 /// are expected from which earlier archive.
 /// </summary>
 public sealed class ShipRecord
@@ -174,6 +174,20 @@ public sealed class ShipRecord
                 record.Add(blob, earlier._archives[i]);
         }
         return record;
+    }
+
+    /// <summary>
+    /// What several archives or records shipped together (<c>--since A --since B</c>): each loaded with
+    /// <see cref="LoadAsync(string, CancellationToken)"/>, then merged.
+    /// </summary>
+    /// <exception cref="FerryException">A file is missing or neither a record nor an archive.</exception>
+    public static async Task<ShipRecord> LoadAsync(IEnumerable<string> paths, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var records = new List<ShipRecord>();
+        foreach (var p in paths)
+            records.Add(await LoadAsync(p, cancel).ConfigureAwait(false));
+        return Merge(records);
     }
 
     /// <summary>Writes the record to <paramref name="path"/> (a temp file beside it, then renamed).</summary>

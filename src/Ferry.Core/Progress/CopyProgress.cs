@@ -1,7 +1,7 @@
 using Ferry.Compression;
 using Ferry.Model;
 
-namespace Ferry.Copy;
+namespace Ferry.Progress;
 
 /// <summary>
 /// Receives progress of a copy (or a verify, or a served archive): each item (a blob being written, uploaded, downloaded
@@ -155,7 +155,7 @@ public sealed record CopyProgressReport(string Item, long BytesDone, long TotalB
 public static class CopyProgress
 {
     /// <summary>
-    /// An <see cref="ICopyProgress"/> (for <see cref="CopyOptions.Progress"/>) that reports every change to
+    /// An <see cref="ICopyProgress"/> (for <see cref="Copy.CopyOptions.Progress"/>) that reports every change to
     /// <paramref name="progress"/>. Items progress on several threads at once; <see cref="Progress{T}"/> posts them to
     /// the context it was made on.
     /// </summary>
