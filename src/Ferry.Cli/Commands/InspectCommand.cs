@@ -61,16 +61,13 @@ internal static class InspectCommand
             var names = image.Names.Select(x => x.Familiar).Concat(image.RefNames).ToList();
             string name = names.Count == 0 ? "<none>" : names[0];
             string more = names.Count > 1 ? $" (+{names.Count - 1})" : "";
-            switch (image.Root)
+            if (image.Root is ArtifactNode art)
             {
-                case ArtifactNode art:
-                    rows.Add((name, more, art.Manifest.Digest.Short, "(artifact)", Size(art.Blobs.Sum(b => b.Descriptor.Size)), (art.Blobs.Count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "-"));
-                    continue;
-                case IndexNode idx:
-                    foreach (var c in idx.Children.Where(c => c is OpaqueNode { Blob: null } && Model.MediaTypes.IsManifestOrIndex(c.Descriptor!.MediaType)))
-                        rows.Add((name, more, "(absent)", c.Descriptor?.Platform?.ToString() ?? "?", "-", "-", "-"));
-                    break;
+                rows.Add((name, more, art.Manifest.Digest.Short, "(artifact)", Size(art.Blobs.Sum(b => b.Descriptor.Size)), (art.Blobs.Count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "-"));
+                continue;
             }
+            foreach (var c in ImageWalk.Nodes(image.Root).OfType<OpaqueNode>().Where(c => c.IsAbsentManifest))
+                rows.Add((name, more, "(absent)", c.Descriptor?.Platform?.ToString() ?? "?", "-", "-", "-"));
             foreach (var node in image.Images().Where(n => !NamedImage.IsAttestation(n)))
             {
                 var img = node.Image;

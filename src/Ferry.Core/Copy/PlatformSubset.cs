@@ -106,20 +106,25 @@ internal sealed class PlatformSubset(CopyContext context)
         Descriptor = index.Descriptor,
         Index = index.Index,
         Blob = index.Blob,
-        Children = [.. index.Children.Select(c => c switch
-        {
-            ImageNode n when keep.Contains(KeyOf(n)) => c,
-            ImageNode n => Absent(n, NamedImage.PlatformOf(n), left),
-            IndexNode x => Sparse(x, keep, left),
-            OpaqueNode { Blob: null, Descriptor: { } d } o => Absent(o, d.Platform, left),
-            _ => c,
-        })],
+        Children = [.. index.Children.Select(c => c.Accept(new SparseChild(keep, left)))],
     };
 
-    private static OpaqueNode Absent(ManifestNode n, Platform? platform, List<(Descriptor, Platform?)> left)
+    /// <summary>A child of a sparse index: an image kept, or absent (recorded in <c>left</c>); a nested index made sparse in turn.</summary>
+    private sealed class SparseChild(HashSet<Digest> keep, List<(Descriptor, Platform?)> left) : IManifestVisitor<ManifestNode>
     {
-        left.Add((n.Descriptor!, platform));
-        return n as OpaqueNode ?? new OpaqueNode { Descriptor = n.Descriptor };
+        public ManifestNode Image(ImageNode node) => keep.Contains(KeyOf(node)) ? node : Absent(node, NamedImage.PlatformOf(node));
+
+        public ManifestNode Index(IndexNode node) => Sparse(node, keep, left);
+
+        public ManifestNode Opaque(OpaqueNode node) => node.Blob is null && node.Descriptor is { } d ? Absent(node, d.Platform) : node;
+
+        public ManifestNode Artifact(ArtifactNode node) => node;
+
+        private OpaqueNode Absent(ManifestNode n, Platform? platform)
+        {
+            left.Add((n.Descriptor!, platform));
+            return n as OpaqueNode ?? new OpaqueNode { Descriptor = n.Descriptor };
+        }
     }
 
     /// <summary>
@@ -134,22 +139,16 @@ internal sealed class PlatformSubset(CopyContext context)
         bool changed = false;
         for (int i = 0; i < index.Children.Count; i++)
         {
-            switch (index.Children[i])
+            var child = index.Children[i];
+            if (child.Accept(new PrunedChild(keep, replaced)) is not { } survivor)
             {
-                case ImageNode n when keep.Contains(KeyOf(n)):
-                    children.Add(n);
-                    entries.Add((i, null));
-                    break;
-                case IndexNode x when Prune(x, keep, replaced) is { } pruned:
-                    children.Add(pruned);
-                    bool same = pruned.Index.Digest == x.Index.Digest;
-                    entries.Add((i, same ? null : pruned.Descriptor));
-                    changed |= !same;
-                    break;
-                default:
-                    changed = true;
-                    break;
+                changed = true;
+                continue;
             }
+            children.Add(survivor);
+            bool same = survivor.Digest == child.Digest;
+            entries.Add((i, same ? null : survivor.Descriptor));
+            changed |= !same;
         }
         if (children.Count == 0)
             return null;
@@ -179,5 +178,17 @@ internal sealed class PlatformSubset(CopyContext context)
             Blob = new BytesBlob(raw, "platform subset"),
             Children = children,
         };
+    }
+
+    /// <summary>What a child of a pruned index becomes: an image kept, a nested index pruned in turn, or nothing (null).</summary>
+    private sealed class PrunedChild(HashSet<Digest> keep, HashSet<Digest> replaced) : IManifestVisitor<ManifestNode?>
+    {
+        public ManifestNode? Image(ImageNode node) => keep.Contains(KeyOf(node)) ? node : null;
+
+        public ManifestNode? Index(IndexNode node) => Prune(node, keep, replaced);
+
+        public ManifestNode? Artifact(ArtifactNode node) => null;
+
+        public ManifestNode? Opaque(OpaqueNode node) => null;
     }
 }

@@ -45,6 +45,12 @@ public abstract class ManifestNode
 
     /// <summary>Calls the method of <paramref name="visitor"/> for this kind of node.</summary>
     public abstract T Accept<T>(IManifestVisitor<T> visitor);
+
+    /// <summary>What the node is, in a word: <c>index</c>, <c>image</c>, <c>artifact</c>, or <c>absent</c> (a manifest the source does not hold) / <c>blob</c> (content Ferry does not interpret).</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>The same content under another parent's descriptor (its platform and annotations): an index may list one manifest several times.</summary>
+    public abstract ManifestNode WithDescriptor(Descriptor descriptor);
 }
 
 /// <summary>An image manifest and what it refers to.</summary>
@@ -58,6 +64,12 @@ public sealed class ImageNode : ManifestNode
 
     /// <inheritdoc/>
     public override T Accept<T>(IManifestVisitor<T> visitor) => visitor.Image(this);
+
+    /// <inheritdoc/>
+    public override string Kind => "image";
+
+    /// <inheritdoc/>
+    public override ManifestNode WithDescriptor(Descriptor descriptor) => new ImageNode { Descriptor = descriptor, Image = Image };
 }
 
 /// <summary>An image index (or Docker manifest list) and its children, in the index's order.</summary>
@@ -77,6 +89,12 @@ public sealed class IndexNode : ManifestNode
 
     /// <inheritdoc/>
     public override T Accept<T>(IManifestVisitor<T> visitor) => visitor.Index(this);
+
+    /// <inheritdoc/>
+    public override string Kind => "index";
+
+    /// <inheritdoc/>
+    public override ManifestNode WithDescriptor(Descriptor descriptor) => new IndexNode { Descriptor = descriptor, Index = Index, Children = Children, Blob = Blob };
 
     /// <summary>The digests of this index and of the indexes nested in it, each once.</summary>
     internal IEnumerable<Digest> IndexDigests() => ImageWalk.Nodes(this).OfType<IndexNode>().Select(x => x.Index.Digest);
@@ -109,6 +127,12 @@ public sealed class ArtifactNode : ManifestNode
 
     /// <inheritdoc/>
     public override T Accept<T>(IManifestVisitor<T> visitor) => visitor.Artifact(this);
+
+    /// <inheritdoc/>
+    public override string Kind => "artifact";
+
+    /// <inheritdoc/>
+    public override ManifestNode WithDescriptor(Descriptor descriptor) => new ArtifactNode { Descriptor = descriptor, Manifest = Manifest, Blob = Blob, Blobs = Blobs };
 }
 
 /// <summary>What kind of referrer an artifact is.</summary>
@@ -172,6 +196,15 @@ public sealed class OpaqueNode : ManifestNode
 
     /// <inheritdoc/>
     public override T Accept<T>(IManifestVisitor<T> visitor) => visitor.Opaque(this);
+
+    /// <summary>Whether this is a manifest or index the source does not hold (a sparse index's absent child).</summary>
+    public bool IsAbsentManifest => Blob is null && Descriptor is { } d && MediaTypes.IsManifestOrIndex(d.MediaType);
+
+    /// <inheritdoc/>
+    public override string Kind => Blob is null ? "absent" : "blob";
+
+    /// <inheritdoc/>
+    public override ManifestNode WithDescriptor(Descriptor descriptor) => new OpaqueNode { Descriptor = descriptor, Blob = Blob };
 }
 
 /// <summary>A top-level entry of a source: one image, or an index of images, with every name it has.</summary>

@@ -53,7 +53,7 @@ public static class ImageInspector
             foreach (var r in image.RefNames)
                 w.WriteStringValue(r);
             w.WriteEndArray();
-            w.WriteString("kind", image.Root switch { IndexNode => "index", ImageNode => "image", ArtifactNode => "artifact", _ => "absent" });
+            w.WriteString("kind", image.Root.Kind == "blob" ? "absent" : image.Root.Kind);
             if (image.Root is IndexNode idx)
             {
                 w.WriteString("digest", idx.Index.Digest.ToString());

@@ -294,43 +294,56 @@ public sealed class ArchiveRegistry : IAsyncDisposable
         tags[tag] = digest;
     }
 
-    private void AddNode(ManifestNode node, HashSet<Digest> held)
+    private void AddNode(ManifestNode root, HashSet<Digest> held)
     {
-        switch (node)
+        foreach (var node in ImageWalk.Nodes(root))
+            node.Accept(new Indexer(this, held));
+    }
+
+    /// <summary>What serving each kind of node takes: its manifest's bytes, and the blobs the source holds.</summary>
+    private sealed class Indexer(ArchiveRegistry registry, HashSet<Digest> held) : IManifestVisitor<bool>
+    {
+        private void Manifest(Digest digest, byte[] raw, string mediaType)
         {
-            case IndexNode x:
-                _manifests[x.Index.Digest] = (x.Index.Raw, x.Index.MediaType);
-                held.Add(x.Index.Digest);
-                foreach (var c in x.Children)
-                    AddNode(c, held);
-                break;
-            case ImageNode { Image: { Manifest: { } m } image }:
-                _manifests[m.Digest] = (m.Raw, m.MediaType);
-                held.Add(m.Digest);
-                _blobs[image.ConfigDescriptor.Digest] = image.ConfigBlob;
-                held.Add(image.ConfigDescriptor.Digest);
-                foreach (var l in image.Layers)
-                {
-                    if (l.Blob is not null)
-                    {
-                        _blobs.TryAdd(l.Descriptor.Digest, l.Blob);
-                        held.Add(l.Descriptor.Digest);
-                    }
-                }
-                break;
-            case ArtifactNode a:
-                _manifests[a.Manifest.Digest] = (a.Manifest.Raw, a.Manifest.MediaType);
-                held.Add(a.Manifest.Digest);
-                foreach (var (d, blob) in a.Blobs)
-                {
-                    if (blob is not null)
-                    {
-                        _blobs.TryAdd(d.Digest, blob);
-                        held.Add(d.Digest);
-                    }
-                }
-                break;
+            registry._manifests[digest] = (raw, mediaType);
+            held.Add(digest);
         }
+
+        private void Blob(Digest digest, BlobSource? blob)
+        {
+            if (blob is null)
+                return;
+            registry._blobs.TryAdd(digest, blob);
+            held.Add(digest);
+        }
+
+        public bool Index(IndexNode node)
+        {
+            Manifest(node.Index.Digest, node.Index.Raw, node.Index.MediaType);
+            return true;
+        }
+
+        public bool Image(ImageNode node)
+        {
+            if (node.Image.Manifest is not { } m)
+                return false;
+            Manifest(m.Digest, m.Raw, m.MediaType);
+            registry._blobs[node.Image.ConfigDescriptor.Digest] = node.Image.ConfigBlob;
+            held.Add(node.Image.ConfigDescriptor.Digest);
+            foreach (var l in node.Image.Layers)
+                Blob(l.Descriptor.Digest, l.Blob);
+            return true;
+        }
+
+        public bool Artifact(ArtifactNode node)
+        {
+            Manifest(node.Manifest.Digest, node.Manifest.Raw, node.Manifest.MediaType);
+            foreach (var (d, blob) in node.Blobs)
+                Blob(d.Digest, blob);
+            return true;
+        }
+
+        public bool Opaque(OpaqueNode node) => false;
     }
 
     /// <summary>

@@ -200,42 +200,58 @@ public static class ImageValidator
         public List<Digest> ZstdLayers { get; } = [];
         public int Images { get; private set; }
 
-        public async Task WalkAsync(ManifestNode node, CancellationToken cancel)
+        /// <summary>Checks every node of an image's graph, each once (<see cref="ImageWalk"/>), parents first.</summary>
+        public async Task WalkAsync(ManifestNode root, CancellationToken cancel)
         {
-            switch (node)
+            foreach (var node in ImageWalk.Nodes(root))
+                await node.Accept(new NodeCheck(this, root, cancel)).ConfigureAwait(false);
+        }
+
+        /// <summary>What checking each kind of node is. A manifest met before (in another image) is not checked again.</summary>
+        private sealed class NodeCheck(Run v, ManifestNode root, CancellationToken cancel) : IManifestVisitor<Task>
+        {
+            public async Task Index(IndexNode idx)
             {
-                case IndexNode idx when Seen.Contains(idx.Index.Digest):
-                    break;
-                case IndexNode idx:
-                    await CheckBlobAsync(idx.Blob, idx.Descriptor!.Digest, idx.Descriptor.Size, "index", cancel).ConfigureAwait(false);
-                    foreach (var c in idx.Children.Where(c => c is not OpaqueNode { Blob: null } || !MediaTypes.IsManifestOrIndex(c.Descriptor!.MediaType)))
-                        await WalkAsync(c, cancel).ConfigureAwait(false);
-                    Sparse(idx);
-                    break;
-                case OpaqueNode o when o.Blob is null:
-                    Findings.Add(new Finding(Severity.Warning, o.Descriptor!.Digest.ToString(), $"referenced {o.Descriptor.MediaType} is not in the source (allowed by the OCI layout spec; it cannot be copied)"));
-                    break;
-                case OpaqueNode o:
-                    if (!string.IsNullOrEmpty(o.Descriptor!.MediaType) && !MediaTypes.IsLayer(o.Descriptor.MediaType))
-                        Findings.Add(new Finding(Severity.Warning, o.Descriptor.Digest.ToString(), $"unknown media type '{o.Descriptor.MediaType}'; copied as it is"));
-                    await CheckBlobAsync(o.Blob!, o.Descriptor.Digest, o.Descriptor.Size, "blob", cancel).ConfigureAwait(false);
-                    break;
-                case ImageNode { Image.Manifest: { } m } when Seen.Contains(m.Digest):
-                    break;
-                case ImageNode img:
-                    Images++;
-                    await CheckImageAsync(img, cancel).ConfigureAwait(false);
-                    break;
-                case ArtifactNode art when !Seen.Contains(art.Manifest.Digest):
-                    await CheckBlobAsync(art.Blob, art.Manifest.Digest, art.Manifest.Raw.LongLength, "artifact", cancel).ConfigureAwait(false);
-                    foreach (var (d, src) in art.Blobs)
-                    {
-                        if (src is null)
-                            Findings.Add(new Finding(Severity.Warning, d.Digest.ToString(), $"blob of artifact {art.Manifest.Digest} is not in the source"));
-                        else
-                            await CheckBlobAsync(src, d.Digest, d.Size, "artifact blob", cancel).ConfigureAwait(false);
-                    }
-                    break;
+                if (v.Seen.Contains(idx.Index.Digest))
+                    return;
+                await v.CheckBlobAsync(idx.Blob, idx.Descriptor!.Digest, idx.Descriptor.Size, "index", cancel).ConfigureAwait(false);
+                v.Sparse(idx);
+            }
+
+            public async Task Opaque(OpaqueNode o)
+            {
+                if (o.Blob is null)
+                {
+                    // An index's absent child is said once, with the index (sparse).
+                    if (o == root || !MediaTypes.IsManifestOrIndex(o.Descriptor!.MediaType))
+                        v.Findings.Add(new Finding(Severity.Warning, o.Descriptor!.Digest.ToString(), $"referenced {o.Descriptor.MediaType} is not in the source (allowed by the OCI layout spec; it cannot be copied)"));
+                    return;
+                }
+                if (!string.IsNullOrEmpty(o.Descriptor!.MediaType) && !MediaTypes.IsLayer(o.Descriptor.MediaType))
+                    v.Findings.Add(new Finding(Severity.Warning, o.Descriptor.Digest.ToString(), $"unknown media type '{o.Descriptor.MediaType}'; copied as it is"));
+                await v.CheckBlobAsync(o.Blob, o.Descriptor.Digest, o.Descriptor.Size, "blob", cancel).ConfigureAwait(false);
+            }
+
+            public async Task Image(ImageNode img)
+            {
+                if (img.Image.Manifest is { } m && v.Seen.Contains(m.Digest))
+                    return;
+                v.Images++;
+                await v.CheckImageAsync(img, cancel).ConfigureAwait(false);
+            }
+
+            public async Task Artifact(ArtifactNode art)
+            {
+                if (v.Seen.Contains(art.Manifest.Digest))
+                    return;
+                await v.CheckBlobAsync(art.Blob, art.Manifest.Digest, art.Manifest.Raw.LongLength, "artifact", cancel).ConfigureAwait(false);
+                foreach (var (d, src) in art.Blobs)
+                {
+                    if (src is null)
+                        v.Findings.Add(new Finding(Severity.Warning, d.Digest.ToString(), $"blob of artifact {art.Manifest.Digest} is not in the source"));
+                    else
+                        await v.CheckBlobAsync(src, d.Digest, d.Size, "artifact blob", cancel).ConfigureAwait(false);
+                }
             }
         }
 
@@ -317,7 +333,7 @@ public static class ImageValidator
             // key verifies, fails, as cosign verify of the index would).
             bool rootSigned = image.Referrers.Any(r => r.Kind == ReferrerKind.Signature && r.Subject == image.Key);
             var platforms = image.Root is IndexNode index && !rootSigned
-                ? index.Children.Select(c => c switch { ImageNode { Image.Manifest: { } m } => (Digest?)m.Digest, ArtifactNode a => a.Manifest.Digest, _ => null }).OfType<Digest>().ToList()
+                ? index.Children.Where(c => c is not OpaqueNode && c.Digest is not null).Select(c => c.Digest!.Value).ToList()
                 : [];
             if (platforms.Count > 0 && platforms.All(byDigest.ContainsKey))
             {

@@ -274,12 +274,7 @@ internal static partial class OciLayoutReader
                     : new ArtifactNode { Descriptor = d, Manifest = manifest, Blob = loc, Blobs = [.. manifest.Layers.Prepend(manifest.Config).Select(b => (b, (BlobSource?)store.FindBlob(b.Digest)))] };
                 cache[d.Digest] = cached;
             }
-            return cached switch
-            {
-                ImageNode i => new ImageNode { Descriptor = d, Image = i.Image },
-                ArtifactNode a => new ArtifactNode { Descriptor = d, Manifest = a.Manifest, Blob = a.Blob, Blobs = a.Blobs },
-                _ => cached,
-            };
+            return cached.WithDescriptor(d);
         }
         return new OpaqueNode { Descriptor = d, Blob = loc };
     }

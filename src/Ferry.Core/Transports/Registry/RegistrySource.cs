@@ -80,13 +80,7 @@ internal sealed class RegistrySource : IImageSource
         }
     }
 
-    private static Digest KeyOf(ManifestNode node) => node switch
-    {
-        ImageNode { Image.Manifest: { } m } => m.Digest,
-        IndexNode x => x.Index.Digest,
-        ArtifactNode a => a.Manifest.Digest,
-        _ => node.Descriptor!.Digest,
-    };
+    private static Digest KeyOf(ManifestNode node) => node.Digest ?? node.Descriptor!.Digest;
 
     /// <summary>
     /// Reads one manifest graph: each digest is fetched once (a graph that lists the same index many times — a DAG —
@@ -114,16 +108,8 @@ internal sealed class RegistrySource : IImageSource
         private static bool LeftOut(Descriptor child, IReadOnlyList<Platform>? platforms) =>
             platforms is { Count: > 0 } && child.Platform is { } p && !MediaTypes.IsIndex(child.MediaType) && !platforms.Any(w => w.Matches(p));
 
-        /// <summary>The same content under another parent's descriptor (its platform and annotations).</summary>
-        private static ManifestNode Reparent(ManifestNode node, Descriptor descriptor) => node switch
-        {
-            _ when ReferenceEquals(node.Descriptor, descriptor) => node,
-            ImageNode i => new ImageNode { Descriptor = descriptor, Image = i.Image },
-            ArtifactNode a => new ArtifactNode { Descriptor = descriptor, Manifest = a.Manifest, Blob = a.Blob, Blobs = a.Blobs },
-            IndexNode x => new IndexNode { Descriptor = descriptor, Index = x.Index, Children = x.Children, Blob = x.Blob },
-            OpaqueNode o => new OpaqueNode { Descriptor = descriptor, Blob = o.Blob },
-            _ => node,
-        };
+        private static ManifestNode Reparent(ManifestNode node, Descriptor descriptor) =>
+            ReferenceEquals(node.Descriptor, descriptor) ? node : node.WithDescriptor(descriptor);
 
         private async Task<ManifestNode> FetchAsync(Descriptor? descriptor, string reference, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancel)
         {
