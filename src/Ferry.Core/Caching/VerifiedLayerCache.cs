@@ -100,6 +100,7 @@ internal sealed class VerifiedLayerCache : IDisposable
     /// <param name="directory">The cache directory, e.g. <see cref="DefaultDirectory"/>.</param>
     /// <param name="warn">Receives at most one warning for people: the cache was refused (a link, a FIFO, someone else's).</param>
     /// <param name="debug">Receives at most one debug note: the cache could not be read or written (a read-only directory).</param>
+    /// <remarks>The callbacks may run on any thread that uses the cache, inside its lock: they must not call into it.</remarks>
     public static VerifiedLayerCache Open(string? directory, Action<string>? warn = null, Action<string>? debug = null) =>
         string.IsNullOrEmpty(directory) ? Disabled : new VerifiedLayerCache(directory, DefaultMaxEntries, null, warn, debug);
 
