@@ -181,7 +181,7 @@ internal sealed class CopyFlags
                 Timeout = timeout,
                 DockerHost = host,
                 Stdout = io.RawStdout,
-                Format = format is null ? null : OutputFormats.Parse(format),
+                Format = format is null ? null : FormatOption.Parse(format),
                 SplitSize = _writesArchives && p.GetValue(Split) is string split ? SizeOption.Parse(split, "--split") : null,
                 Log = log,
             },
@@ -323,7 +323,12 @@ internal static class FormatOption
     public static Option<string> Create(string description = "Output format when DEST is a plain path (default: portable)")
     {
         var format = new Option<string>("--format", "-f") { Description = description };
-        format.AcceptOnlyFromAmong("portable", "docker-archive", "oci-archive", "oci");
+        format.AcceptOnlyFromAmong([.. Transports.Layout.LayoutFormat.All.Select(f => f.Name)]);
         return format;
     }
+
+    /// <summary>The format a word of <c>--format</c> names.</summary>
+    public static OutputFormat Parse(string word) =>
+        Transports.Layout.LayoutFormat.Named(word)?.Format
+        ?? throw new UsageException($"unknown format '{word}' (want {string.Join(", ", Transports.Layout.LayoutFormat.All.Select(f => f.Name))})");
 }

@@ -149,12 +149,12 @@ public sealed class ShipRecord
             if (head[0] == (byte)'{')
                 return Parse(IO.LocalFiles.ReadSmall(path, MaxBytes, $"--since {path}"), path);
         }
-        await using var source = await Transports.Archive.ArchiveSource.OpenAsync(path, Transports.Archive.ArchiveKind.Any, null, new TransportOptions(), cancel).ConfigureAwait(false);
+        await using var source = await Transports.Files.ArchiveSource.OpenAsync(path, Transports.Files.ArchiveKind.Any, null, new TransportOptions(), cancel).ConfigureAwait(false);
         return Of(source);
     }
 
     /// <summary>What an opened archive shipped: its own layers, then what it extends.</summary>
-    internal static ShipRecord Of(Transports.Archive.ArchiveSource source)
+    internal static ShipRecord Of(Transports.Files.ArchiveSource source)
     {
         var self = new ShippedArchive(source.Identity, Path.GetFileName(source.DisplayName.TrimEnd('/')));
         var record = Empty();

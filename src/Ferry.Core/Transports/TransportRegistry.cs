@@ -30,7 +30,7 @@ public sealed partial class TransportRegistry
         OciLayout.OciDirectoryTransport.Instance,
         Daemon.DaemonTransport.Instance,
         Registry.RegistryTransport.Instance,
-    ], Archive.PathTransport.Instance);
+    ], Files.PathTransport.Instance);
 
     /// <summary>The prefixed transports, by name.</summary>
     public IReadOnlyCollection<ITransport> Transports => _byName.Values;

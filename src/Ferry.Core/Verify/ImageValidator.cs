@@ -141,7 +141,7 @@ public static class ImageValidator
             v.Findings.Add(new Finding(Severity.Warning, "", $"{v.ZstdLayers.Count} zstd layer{(v.ZstdLayers.Count == 1 ? "" : "s")} (first: {v.ZstdLayers.First()}): docker before 23.0 cannot load this {source.Format} archive; ferry copy --compress gzip makes one it can"));
         foreach (var (carrier, digests) in v.Expected)
                 v.Findings.Add(new Finding(Severity.Note, "", $"incremental: {digests.Count} layer{(digests.Count == 1 ? " is" : "s are")} expected from {carrier} (give --base to check them)"));
-            if (source is Transports.Archive.ArchiveSource { TarIndex.File: { ChecksumFile: string sums } file })
+            if (source is Transports.Files.ArchiveSource { TarIndex.File: { ChecksumFile: string sums } file })
             {
                 foreach (var part in await file.BadPartsAsync(cancel).ConfigureAwait(false))
                     v.Findings.Add(new Finding(Severity.Error, part.Path, $"part does not match its sha256 in {sums} (corrupted or replaced)"));

@@ -1,6 +1,6 @@
 using Ferry.Copy;
 using Ferry.Transports;
-using Ferry.Transports.Archive;
+using Ferry.Transports.Files;
 using Ferry.Verify;
 
 namespace Ferry.Tests.TestSupport;

@@ -1,5 +1,5 @@
 using Ferry.Images;
-using Ferry.Transports.Archive;
+using Ferry.Transports.Files;
 using Ferry.Tests.TestSupport;
 
 namespace Ferry.Tests.Transports;

@@ -1,6 +1,6 @@
 using Ferry.Tests.TestSupport;
 using Ferry.Transports;
-using Ferry.Transports.Archive;
+using Ferry.Transports.Files;
 using Ferry.Transports.Daemon;
 using Ferry.Transports.Registry;
 

@@ -1,4 +1,4 @@
-using Ferry.Transports.Archive;
+using Ferry.Transports.Files;
 using Ferry.Transports.Layout;
 
 namespace Ferry.Transports.Daemon;
@@ -80,7 +80,7 @@ internal sealed class DaemonTransport : ITransport
         if (r.Names.Count == 1)
             Model.ImageName.CheckGiven(r.Names[0], r.ToString(), allowDigest: false);
         if (options.Format is { } f)
-            throw new UsageException($"--format {OutputFormats.Name(f)} applies to archives and layouts, not to the daemon destination '{r}'");
+            throw new UsageException($"--format {Layout.LayoutFormat.For(f).Name} applies to archives and layouts, not to the daemon destination '{r}'");
         var client = new DockerEngineClient(options.DockerHost, options.Timeout);
         try
         {

@@ -4,7 +4,7 @@ using Ferry.Digests;
 using Ferry.Model;
 
 using Ferry.Images;
-using Ferry.Transports.Archive;
+using Ferry.Transports.Files;
 
 namespace Ferry.Transports.DockerArchive;
 

@@ -154,7 +154,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     /// </summary>
     public async Task AddToLayoutAsync(string root, string displayName, int parallelism, Action<string>? log, CancellationToken cancel)
     {
-        var oci = format.Indexes.OfType<OciIndexFiles>().Single();
+        var oci = format.Indexes.OfType<OciLayout.OciIndexFiles>().Single();
         string indexPath = Path.Combine(root, "index.json");
         byte[] existingBytes;
         await using (var f = new FileStream(indexPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous))
@@ -219,7 +219,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     internal static List<Descriptor> MergeIndex(IReadOnlyList<Descriptor> existing, IReadOnlyList<Descriptor> added, Action<string>? log, string displayName)
     {
         static List<string> NamesOf(Descriptor d) =>
-            [.. new[] { OciIndexFiles.RefNameAnnotation, OciIndexFiles.ContainerdNameAnnotation }.Select(k => d.Annotations?.GetValueOrDefault(k)).OfType<string>()];
+            [.. new[] { OciLayout.OciIndexFiles.RefNameAnnotation, OciLayout.OciIndexFiles.ContainerdNameAnnotation }.Select(k => d.Annotations?.GetValueOrDefault(k)).OfType<string>()];
         static bool Same(Descriptor a, Descriptor b) =>
             a.Digest == b.Digest && a.MediaType == b.MediaType
             && (a.Annotations ?? new Dictionary<string, string>()).OrderBy(k => k.Key, StringComparer.Ordinal).SequenceEqual((b.Annotations ?? new Dictionary<string, string>()).OrderBy(k => k.Key, StringComparer.Ordinal));

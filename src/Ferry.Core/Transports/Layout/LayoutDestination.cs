@@ -49,7 +49,7 @@ internal sealed class LayoutDestination : IImageDestination
         var layout = LayoutFormat.For(format);
         bool stdio = path == "-";
         if (requestedName is not null)
-            ImageName.CheckGiven(requestedName, $"{OutputFormats.Name(format)}:{path}:{requestedName}", ociRefName: layout.HasOciIndex);
+            ImageName.CheckGiven(requestedName, $"{layout.Name}:{path}:{requestedName}", ociRefName: layout.HasOciIndex);
         if (layout.IsDirectory && stdio)
             throw new UsageException("an OCI layout directory cannot be written to stdout; use --format oci-archive");
         if (options.SplitSize is { } split && (stdio || layout.IsDirectory || split < 1))

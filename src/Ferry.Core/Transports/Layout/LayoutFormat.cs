@@ -20,31 +20,6 @@ internal enum BlobRole
     Other,
 }
 
-/// <summary>The OCI image layout's naming: every blob (configs, layers, manifests, indexes) as <c>blobs/ALG/HEX</c>.</summary>
-internal sealed class OciBlobNaming : IBlobNaming
-{
-    public static OciBlobNaming Instance { get; } = new();
-
-    public IEnumerable<string> Directories(Digest digest, BlobRole role) => ["blobs/", $"blobs/{digest.Algorithm}/"];
-
-    public string Name(Digest digest, BlobRole role) => $"blobs/{digest.Algorithm}/{digest.Hex}";
-}
-
-/// <summary>docker save's naming: a config as <c>HEX.json</c>, a layer as <c>HEX/layer.tar</c>; no place for manifests.</summary>
-internal sealed class DockerBlobNaming : IBlobNaming
-{
-    public static DockerBlobNaming Instance { get; } = new();
-
-    public IEnumerable<string>? Directories(Digest digest, BlobRole role) => role == BlobRole.Layer ? [$"{digest.Hex}/"] : role == BlobRole.Config ? [] : null;
-
-    public string? Name(Digest digest, BlobRole role) => role switch
-    {
-        BlobRole.Config => $"{digest.Hex}.json",
-        BlobRole.Layer => $"{digest.Hex}/layer.tar",
-        _ => null,
-    };
-}
-
 /// <summary>A set of index files a layout writes: what makes it an OCI layout, a docker-archive, or both.</summary>
 internal interface ILayoutIndex
 {
@@ -72,19 +47,28 @@ internal sealed record LayoutImage(Descriptor? Root, IReadOnlyList<ImageName> Na
 }
 
 /// <summary>
-/// An archive format as a composition: a blob naming, the index files to emit, and whether it is a directory.
-/// Portable = OCI naming + both index sets.
+/// An archive format as a composition: a blob naming, the index files to emit, and whether it is a directory. Each
+/// format is defined in its own folder (<c>OciLayout/</c>, <c>DockerArchive/</c>) and registered once, in
+/// <see cref="All"/>; portable is defined here, as what it is: OCI naming and both index sets.
 /// </summary>
-internal sealed record LayoutFormat(OutputFormat Format, IBlobNaming Naming, IReadOnlyList<ILayoutIndex> Indexes, bool IsDirectory)
+/// <param name="Format">The format's value in the public API.</param>
+/// <param name="Name">Its name on the command line and in messages (<c>oci-archive</c>).</param>
+/// <param name="Aliases">Other names the command line takes for it.</param>
+/// <param name="Naming">Where each blob goes.</param>
+/// <param name="Indexes">The index files it writes.</param>
+/// <param name="IsDirectory">A directory, not a tar.</param>
+internal sealed record LayoutFormat(OutputFormat Format, string Name, IReadOnlyList<string> Aliases, IBlobNaming Naming, IReadOnlyList<ILayoutIndex> Indexes, bool IsDirectory)
 {
-    public static LayoutFormat For(OutputFormat format) => format switch
-    {
-        OutputFormat.Portable => new(format, OciBlobNaming.Instance, [OciIndexFiles.Archive, DockerIndexFiles.Instance], false),
-        OutputFormat.DockerArchive => new(format, DockerBlobNaming.Instance, [DockerIndexFiles.Instance], false),
-        OutputFormat.OciArchive => new(format, OciBlobNaming.Instance, [OciIndexFiles.Archive], false),
-        OutputFormat.Oci => new(format, OciBlobNaming.Instance, [OciIndexFiles.Directory], true),
-        _ => throw new ArgumentOutOfRangeException(nameof(format)),
-    };
+    /// <summary>One tar that is an OCI image layout and a docker-archive: every loader takes it.</summary>
+    public static LayoutFormat Portable { get; } = new(OutputFormat.Portable, "portable", [], OciLayout.OciBlobNaming.Instance, [OciLayout.OciIndexFiles.Archive, DockerArchive.DockerIndexFiles.Instance], false);
+
+    /// <summary>Every format Ferry writes: the one registration of a format.</summary>
+    public static IReadOnlyList<LayoutFormat> All { get; } = [Portable, DockerArchive.DockerArchiveFormat.Archive, OciLayout.OciFormats.Archive, OciLayout.OciFormats.Directory];
+
+    public static LayoutFormat For(OutputFormat format) => All.FirstOrDefault(f => f.Format == format) ?? throw new ArgumentOutOfRangeException(nameof(format));
+
+    /// <summary>The format a command-line word names (its name or an alias), or null.</summary>
+    public static LayoutFormat? Named(string word) => All.FirstOrDefault(f => f.Name == word || f.Aliases.Contains(word));
 
     public bool NeedsManifests => Indexes.Any(i => i.NeedsManifests);
 
@@ -93,175 +77,5 @@ internal sealed record LayoutFormat(OutputFormat Format, IBlobNaming Naming, IRe
     public bool NeedsDockerImages => Indexes.Any(i => i.NeedsDockerImages);
 
     /// <summary>Whether the layout has an OCI <c>index.json</c> (and so can record what an incremental archive leaves out).</summary>
-    public bool HasOciIndex => Indexes.Any(i => i is OciIndexFiles);
-
-    public string Name => OutputFormats.Name(Format);
-}
-
-/// <summary><c>oci-layout</c> and <c>index.json</c>: one descriptor per name, the full name in containerd's annotation and in ref.name.</summary>
-/// <param name="TagsAsRefNames">
-/// Whether a cosign referrer's entry also gets its tag (<c>sha256-HEX.sig</c>) as ref.name. Only in a directory: the
-/// loaders of archives import every named entry as an image and fail to unpack a signature (measured: <c>ctr images
-/// import</c> 1.6 and 1.7 exit 1, "no processor for media-type application/vnd.dev.cosign.simplesigning.v1+json";
-/// docker 26's containerd store records <c>sha256-HEX.sig:latest</c> as an image), while nothing loads a directory
-/// and the tools that read one (skopeo and umoci by name, regctl and oras by tag) find the tag.
-/// </param>
-internal sealed class OciIndexFiles(bool TagsAsRefNames) : ILayoutIndex
-{
-    public const string ContainerdNameAnnotation = "io.containerd.image.name";
-    public const string RefNameAnnotation = "org.opencontainers.image.ref.name";
-
-    /// <summary>For archives (portable, oci-archive): referrers unnamed.</summary>
-    public static OciIndexFiles Archive { get; } = new(false);
-
-    /// <summary>For a directory (oci): cosign referrers also under their tag.</summary>
-    public static OciIndexFiles Directory { get; } = new(true);
-
-    public bool NeedsManifests => true;
-
-    public bool NeedsDockerImages => false;
-
-    public bool KeepsReferrers => true;
-
-    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming, IReadOnlyDictionary<string, string>? indexAnnotations)
-    {
-        yield return ("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray());
-        yield return ("index.json", ImageIndex.CreateOci(Descriptors(images, referrers), indexAnnotations));
-    }
-
-    /// <summary>The entries of index.json: one per name of each image, then one per referrer.</summary>
-    public List<Descriptor> Descriptors(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers)
-    {
-        var descriptors = images.Where(i => i.Root is not null).SelectMany(i => NamedDescriptors(i.Root!, i.Names, i.RefNames, i.NameAsGiven)).ToList();
-        // Each referrer: its own entry, with what it refers to in Ferry's annotations (the cosign tag follows from them)
-        // and, in a directory, the cosign tag as ref.name (as oc-mirror and regclient keep them); an OCI 1.1 referrer
-        // also carries its subject in its own bytes, where oras and regctl look.
-        // A manifest in several images (an index, and one of its platforms under another name) may have a different
-        // referrer in each image's repository (each its own signature under the same tag): the entry names its image.
-        var shared = referrers.GroupBy(x => x.Referrer.Subject).Where(g => g.Select(x => x.Image).Distinct().Count() > 1).Select(g => g.Key).ToHashSet();
-        foreach (var (artifact, r, image) in referrers.DistinctBy(x => (x.Artifact.Digest, x.Referrer.Subject, shared.Contains(x.Referrer.Subject) ? x.Image : default)))
-        {
-            var a = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [OciLayout.OciLayoutReader.ReferrerSubjectAnnotation] = r.Subject.ToString(),
-                [OciLayout.OciLayoutReader.ReferrerKindAnnotation] = r.Kind switch { Images.ReferrerKind.Signature => "sig", Images.ReferrerKind.Attestation => "att", Images.ReferrerKind.Sbom => "sbom", _ => "referrer" },
-            };
-            if (shared.Contains(r.Subject) && image is { } owner)
-                a[OciLayout.OciLayoutReader.ReferrerImageAnnotation] = owner.ToString();
-            if (TagsAsRefNames && r.Tag is string tag)
-                a[RefNameAnnotation] = tag;
-            descriptors.Add(new Descriptor(artifact.MediaType, artifact.Digest, artifact.Size) { Annotations = a, ArtifactType = r.Artifact.Manifest.ArtifactType });
-        }
-        return descriptors;
-    }
-
-    /// <summary>
-    /// The index.json entries of one image: one per name, the full name as containerd's name and as ref.name (as podman
-    /// and skopeo write it: a bare tag would collide between images of different repositories, and skopeo, podman and
-    /// umoci select images by ref.name). A digest-pinned name gets containerd's annotation only (with the root's digest).
-    /// A name the user typed for this destination (<paramref name="asGiven"/>) keeps its spelling in ref.name, so that
-    /// <c>skopeo inspect oci:DIR:myname:2</c> finds what <c>ferry copy SRC oci:DIR:myname:2</c> wrote.
-    /// </summary>
-    internal static IEnumerable<Descriptor> NamedDescriptors(Descriptor root, IReadOnlyList<ImageName> names, IReadOnlyList<string> refNames, string? asGiven = null)
-    {
-        ImageName? given = asGiven is not null && ImageName.TryParse(asGiven, out var g, out _) ? g!.WithDefaultTag() : null;
-        var baseAnnotations = root.Annotations?
-            .Where(kv => kv.Key is not ContainerdNameAnnotation and not RefNameAnnotation)
-            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal) ?? [];
-        if (names.Count == 0 && refNames.Count == 0)
-        {
-            yield return root with { Annotations = baseAnnotations.Count > 0 ? baseAnnotations : null };
-            yield break;
-        }
-        foreach (var n in names)
-        {
-            var a = new Dictionary<string, string>(baseAnnotations, StringComparer.Ordinal);
-            if (n.Tag is null && n.Digest is not null)
-                a[ContainerdNameAnnotation] = n.WithDigest(root.Digest).ToString();
-            else
-            {
-                a[ContainerdNameAnnotation] = n.ToString();
-                a[RefNameAnnotation] = given is not null && n == given ? asGiven! : n.ToString();
-            }
-            yield return root with { Annotations = a };
-        }
-        foreach (var r in refNames)
-        {
-            var a = new Dictionary<string, string>(baseAnnotations, StringComparer.Ordinal) { [RefNameAnnotation] = r };
-            yield return root with { Annotations = a };
-        }
-    }
-}
-
-/// <summary><c>manifest.json</c> and <c>repositories</c>: full names in RepoTags (docker shows them short; podman would read short names as localhost/…).</summary>
-internal sealed class DockerIndexFiles : ILayoutIndex
-{
-    public static DockerIndexFiles Instance { get; } = new();
-
-    public bool NeedsManifests => false;
-
-    public bool NeedsDockerImages => true;
-
-    public bool KeepsReferrers => false;
-
-    public IEnumerable<(string Name, byte[] Bytes)> Files(IReadOnlyList<LayoutImage> images, IReadOnlyList<LayoutReferrer> referrers, IBlobNaming naming, IReadOnlyDictionary<string, string>? indexAnnotations)
-    {
-        var entries = images.Where(i => i.Docker is not null)
-            .Select(i => (Config: naming.Name(i.Docker!.Config.Digest, BlobRole.Config)!, i.Names,
-                          Layers: i.Docker.Layers.Select(l => naming.Name(l.Digest, BlobRole.Layer)!).ToList(), TopLayer: i.Docker.Layers.Count > 0 ? i.Docker.Layers[^1] : null))
-            .ToList();
-        yield return ("manifest.json", Json.Write(w =>
-        {
-            w.WriteStartArray();
-            foreach (var (config, names, layers, _) in entries)
-            {
-                w.WriteStartObject();
-                w.WriteString("Config", config);
-                var tagged = names.Where(n => n.Tag is not null).ToList();
-                if (tagged.Count == 0)
-                    w.WriteNull("RepoTags");
-                else
-                {
-                    w.WriteStartArray("RepoTags");
-                    foreach (var n in tagged)
-                        w.WriteStringValue(n.ToString());
-                    w.WriteEndArray();
-                }
-                w.WriteStartArray("Layers");
-                foreach (var l in layers)
-                    w.WriteStringValue(l);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }));
-        // The legacy repositories file: repository → tag → top layer's ID (its blob's hex, as the names above use).
-        var repos = new SortedDictionary<string, SortedDictionary<string, string>>(StringComparer.Ordinal);
-        foreach (var (_, names, _, top) in entries)
-        {
-            if (top is null)
-                continue;
-            foreach (var n in names.Where(n => n.Tag is not null))
-            {
-                if (!repos.TryGetValue(n.FullRepository, out var tags))
-                    repos[n.FullRepository] = tags = new(StringComparer.Ordinal);
-                tags[n.Tag!] = top.Digest.Hex;
-            }
-        }
-        if (repos.Count > 0)
-        {
-            yield return ("repositories", Json.Write(w =>
-            {
-                w.WriteStartObject();
-                foreach (var (repo, tags) in repos)
-                {
-                    w.WriteStartObject(repo);
-                    foreach (var (tag, id) in tags)
-                        w.WriteString(tag, id);
-                    w.WriteEndObject();
-                }
-                w.WriteEndObject();
-            }));
-        }
-    }
+    public bool HasOciIndex => Indexes.Any(i => i is OciLayout.OciIndexFiles);
 }

@@ -4,7 +4,7 @@ using Ferry.Digests;
 using Ferry.Model;
 
 using Ferry.Images;
-using Ferry.Transports.Archive;
+using Ferry.Transports.Files;
 
 namespace Ferry.Transports.OciLayout;
 
@@ -14,8 +14,8 @@ internal static partial class OciLayoutReader
     /// <summary>The deepest nesting of indexes accepted.</summary>
     public const int MaxIndexDepth = 8;
 
-    public const string ContainerdNameAnnotation = Layout.OciIndexFiles.ContainerdNameAnnotation;
-    public const string RefNameAnnotation = Layout.OciIndexFiles.RefNameAnnotation;
+    public const string ContainerdNameAnnotation = OciIndexFiles.ContainerdNameAnnotation;
+    public const string RefNameAnnotation = OciIndexFiles.RefNameAnnotation;
 
     /// <summary>Whether the store has an index.json that lists at least one manifest.</summary>
     public static bool HasImages(IEntryStore store)

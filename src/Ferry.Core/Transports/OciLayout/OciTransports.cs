@@ -1,4 +1,4 @@
-using Ferry.Transports.Archive;
+using Ferry.Transports.Files;
 
 namespace Ferry.Transports.OciLayout;
 

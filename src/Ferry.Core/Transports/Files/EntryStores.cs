@@ -2,7 +2,7 @@ using Ferry.Archive;
 using Ferry.Digests;
 using Ferry.Images;
 
-namespace Ferry.Transports.Archive;
+namespace Ferry.Transports.Files;
 
 /// <summary>A tar entry's data, read as a window of the archive file by offset.</summary>
 internal sealed class TarBlob(TarIndex index, TarIndexEntry entry, string name) : LocalBlob

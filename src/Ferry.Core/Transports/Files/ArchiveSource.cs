@@ -4,7 +4,7 @@ using Ferry.Images;
 using Ferry.Transports.DockerArchive;
 using Ferry.Transports.OciLayout;
 
-namespace Ferry.Transports.Archive;
+namespace Ferry.Transports.Files;
 
 /// <summary>What an archive reference expects to find.</summary>
 internal enum ArchiveKind

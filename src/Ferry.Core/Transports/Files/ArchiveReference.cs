@@ -1,4 +1,4 @@
-namespace Ferry.Transports.Archive;
+namespace Ferry.Transports.Files;
 
 /// <summary>
 /// A reference to an archive or layout on this machine: <c>docker-archive:PATH[:NAME]</c>, <c>oci-archive:PATH[:NAME]</c>,

@@ -1,6 +1,6 @@
 using Ferry.Transports.Layout;
 
-namespace Ferry.Transports.Archive;
+namespace Ferry.Transports.Files;
 
 /// <summary>
 /// The transports of archives and layouts on this machine: <c>PATH[:NAME]</c> after the prefix. Sources are read by
@@ -36,7 +36,7 @@ internal abstract class FileTransport : ITransport
     {
         var r = Check(reference);
         if (ImpliedFormat is { } implied && options.Format is { } requested && requested != implied)
-            throw new UsageException($"--format {OutputFormats.Name(requested)} contradicts the destination '{r}'");
+            throw new UsageException($"--format {Layout.LayoutFormat.For(requested).Name} contradicts the destination '{r}'");
         var format = ImpliedFormat ?? options.Format ?? OutputFormat.Portable;
         return ValueTask.FromResult<IImageDestination>(LayoutDestination.Open(r.Path, format, r.Name, options));
     }
