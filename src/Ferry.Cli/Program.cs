@@ -315,7 +315,7 @@ internal static class Guard
             io.Err.WriteLine("ferry: " + f.Message);
             if (debug)
                 io.Err.WriteLine(f.ToString());
-            return f.ExitCode;
+            return ErrorCodes.Of(f);
         }
     }
 }

@@ -11,7 +11,7 @@ namespace Ferry;
 /// (<c>.NAME.ferry-PID-GUID.tmp</c>, <c>ferry-spool-PID-GUID.tar</c>), so the leftovers of a process that died
 /// (<c>kill -9</c>) are removed the next time Ferry writes beside them.
 /// </summary>
-public static partial class TemporaryFiles
+internal static partial class TemporaryFiles
 {
     private static readonly ConcurrentDictionary<string, bool> Live = new(StringComparer.Ordinal);
 

@@ -174,15 +174,18 @@ internal sealed class CopyFlags
             Images = p.GetValue(Image) ?? [],
             Tags = p.GetValue(Tag) ?? [],
             Log = log,
-            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), DockerHost = host, Stdin = io.ArchiveStdin, Log = log, Timeout = timeout, Referrers = referrers, Bases = p.GetValue(Base) ?? [], Platforms = platforms },
+            Source = new TransportOptions { Registry = Registry.Read(p, Side.Source, io), Daemon = new Transports.DaemonOptions { Host = host }, Archive = new ArchiveOptions { Stdin = io.ArchiveStdin, Bases = p.GetValue(Base) ?? [] }, Log = log, Timeout = timeout, Referrers = referrers, Platforms = platforms },
             Destination = new TransportOptions
             {
                 Registry = Registry.Read(p, Side.Destination, io),
                 Timeout = timeout,
-                DockerHost = host,
-                Stdout = io.RawStdout,
-                Format = format is null ? null : FormatOption.Parse(format),
-                SplitSize = _writesArchives && p.GetValue(Split) is string split ? SizeOption.Parse(split, "--split") : null,
+                Daemon = new Transports.DaemonOptions { Host = host },
+                Archive = new ArchiveOptions
+                {
+                    Stdout = io.RawStdout,
+                    Format = format is null ? null : FormatOption.Parse(format),
+                    SplitSize = _writesArchives && p.GetValue(Split) is string split ? SizeOption.Parse(split, "--split") : null,
+                },
                 Log = log,
             },
         };

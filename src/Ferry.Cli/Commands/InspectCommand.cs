@@ -24,7 +24,7 @@ internal static class InspectCommand
         {
             var reference = References.Parse(parse.GetValue(source)!, io);
             io.RefuseTerminal(reference);
-            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Message("ferry: " + m) };
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), Daemon = new Transports.DaemonOptions { Host = parse.GetValue(host) }, Archive = new ArchiveOptions { Stdin = io.ArchiveStdin, Bases = parse.GetValue(bases) ?? [] }, Timeout = TimeoutOption.Read(parse, timeout), Log = m => io.Message("ferry: " + m) };
             await using var src = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
             if (parse.GetValue(json))
             {

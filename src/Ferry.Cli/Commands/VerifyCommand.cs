@@ -22,7 +22,7 @@ internal static class VerifyCommand
         cmd.Options.Add(progress);
         cmd.SetAction((parse, ct) => Guard.RunAsync(io, parse.GetValue(debug), async cancel =>
         {
-            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), DockerHost = parse.GetValue(host), Stdin = io.ArchiveStdin, Timeout = TimeoutOption.Read(parse, timeout), Bases = parse.GetValue(bases) ?? [], Log = m => io.Message("ferry: " + m) };
+            var options = new TransportOptions { Registry = registry.Read(parse, Side.Source, io), Daemon = new Transports.DaemonOptions { Host = parse.GetValue(host) }, Archive = new ArchiveOptions { Stdin = io.ArchiveStdin, Bases = parse.GetValue(bases) ?? [] }, Timeout = TimeoutOption.Read(parse, timeout), Log = m => io.Message("ferry: " + m) };
             var reference = References.Parse(parse.GetValue(source)!, io);
             io.RefuseTerminal(reference);
             var signatureKeys = (parse.GetValue(keys) ?? []).Select(SignatureKey.FromFile).ToList();

@@ -1,3 +1,4 @@
+using Ferry.Transports;
 using System.Text;
 using System.Text.Json;
 using Ferry.Copy;

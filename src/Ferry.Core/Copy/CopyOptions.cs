@@ -95,22 +95,6 @@ public sealed record CopyOptions
     public TransportOptions Destination { get; init; } = new();
 }
 
-/// <summary>What happened to a blob at the destination.</summary>
-public enum BlobAction
-{
-    /// <summary>Its bytes were written (to the archive, or uploaded).</summary>
-    Written,
-
-    /// <summary>Mounted from another repository of the registry: no bytes sent.</summary>
-    Mounted,
-
-    /// <summary>The destination had it already.</summary>
-    Present,
-
-    /// <summary>Left out of an incremental archive: an earlier archive carried it.</summary>
-    Omitted,
-}
-
 /// <summary>A blob (config or layer) of a copied image and what became of it.</summary>
 public sealed record CopiedBlob(Digest Digest, long Size, string MediaType, BlobAction Action);
 

@@ -67,7 +67,7 @@ public static class ImageCopier
 
     private static bool IsLayoutStore(ImageReference destination, CopyOptions options, string path) =>
         destination is Transports.Files.ArchiveReference r
-        && (r.Transport is Transports.OciLayout.OciDirectoryTransport || (r.Transport is Transports.Files.PathTransport && options.Destination.Format == OutputFormat.Oci))
+        && (r.Transport is Transports.OciLayout.OciDirectoryTransport || (r.Transport is Transports.Files.PathTransport && options.Destination.Archive.Format == OutputFormat.Oci))
         && File.Exists(Path.Combine(path, "oci-layout")) && File.Exists(Path.Combine(path, "index.json"));
 
     /// <summary>Copies the images of an opened source to an opened destination and commits it.</summary>

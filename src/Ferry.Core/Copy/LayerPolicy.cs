@@ -21,9 +21,6 @@ internal sealed record Outgoing(Descriptor Descriptor, BlobContent? Content)
 /// </summary>
 internal sealed class LayerPolicy(CopyContext context, IReadOnlyDictionary<(Digest, CompressionKind), StagedLayer> staged)
 {
-    /// <summary>The annotation on a layer descriptor that says which codec and level Ferry gzipped it with (for inspect; the layer's bytes carry no mark).</summary>
-    internal const string GzipCodecAnnotation = "io.ferry.gzip.codec";
-
     /// <summary>What a layer of compression <paramref name="actual"/> goes out as: what <c>--compress</c> asks, else as it is when the destination keeps it, else gzip.</summary>
     public CompressionKind TargetCompression(CompressionKind actual, Digest digest)
     {
@@ -142,7 +139,7 @@ internal sealed class LayerPolicy(CopyContext context, IReadOnlyDictionary<(Dige
         var done = staged[(src.Digest, target)];
         var annotations = src.Annotations;
         if (done.Codec is string codec)
-            annotations = new Dictionary<string, string>(annotations ?? new Dictionary<string, string>(), StringComparer.Ordinal) { [GzipCodecAnnotation] = codec };
+            annotations = new Dictionary<string, string>(annotations ?? new Dictionary<string, string>(), StringComparer.Ordinal) { [MediaTypes.GzipCodecAnnotation] = codec };
         var desc = new Descriptor(MediaTypes.LayerFor(target, dockerFamily && target != CompressionKind.Zstd), done.Digest, done.Size) { Annotations = annotations, Urls = src.Urls };
         string label = $"layer {done.Digest}";
         return new Outgoing(desc, done.Path is string path ? BlobContent.FromStagedFile(path, done.Digest, done.Size, label)

@@ -81,7 +81,7 @@ internal sealed class VerifyingStream : Stream
         }
         _count += data.Length;
         if (ExpectedSize is long max && _count > max)
-            throw new DigestMismatchException($"{What}: content is longer than its declared size {max}");
+            throw new DigestMismatchException($"{What}: content is longer than its declared size {max}") { ExpectedSize = max, ActualSize = _count };
         _hash.AppendData(data);
         return data.Length;
     }
@@ -89,10 +89,10 @@ internal sealed class VerifyingStream : Stream
     private void Finish()
     {
         if (ExpectedSize is long size && _count != size)
-            throw new DigestMismatchException($"{What}: content is {_count} bytes, declared size is {size}");
+            throw new DigestMismatchException($"{What}: content is {_count} bytes, declared size is {size}") { ExpectedSize = size, ActualSize = _count };
         var actual = Digest.FromHash(_algorithm, _hash.GetHashAndReset());
         if (ExpectedDigest is Digest want && actual != want)
-            throw new DigestMismatchException($"{What}: content hashes to {actual}, expected {want}");
+            throw new DigestMismatchException($"{What}: content hashes to {actual}, expected {want}") { Expected = want, Actual = actual };
         _computed = actual;
     }
 

@@ -290,6 +290,23 @@ public sealed class NamedImage
         node.Descriptor?.Annotations?.GetValueOrDefault(MediaTypes.DockerReferenceTypeAnnotation) == MediaTypes.AttestationManifestType
         || (node.Descriptor?.Platform is { Os: "unknown", Architecture: "unknown" });
 
+    /// <summary>
+    /// An image a source holds, with its names and referrers: how a transport of another assembly makes the images of
+    /// its <see cref="Transports.IImageSource"/> (a name given twice, or a referrer twice, is kept once).
+    /// </summary>
+    public static NamedImage Create(ManifestNode root, IEnumerable<ImageName>? names = null, IEnumerable<string>? refNames = null, IEnumerable<Referrer>? referrers = null)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var image = new NamedImage { Root = root };
+        foreach (var n in names ?? [])
+            image.AddName(n);
+        foreach (var r in refNames ?? [])
+            image.AddRefName(r);
+        foreach (var r in referrers ?? [])
+            image.AddReferrer(r);
+        return image;
+    }
+
     internal void AddName(ImageName name)
     {
         if (!NameList.Contains(name))

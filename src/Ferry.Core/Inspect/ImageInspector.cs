@@ -192,7 +192,7 @@ public static class ImageInspector
     public static string? GzipCodecOf(SourceLayer layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        return layer.Descriptor.Annotations?.GetValueOrDefault(Copy.LayerPolicy.GzipCodecAnnotation);
+        return layer.Descriptor.Annotations?.GetValueOrDefault(Model.MediaTypes.GzipCodecAnnotation);
     }
 
     private static void StringArray(Utf8JsonWriter w, string name, IReadOnlyList<string>? values)

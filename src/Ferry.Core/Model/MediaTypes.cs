@@ -100,4 +100,7 @@ public static class MediaTypes
         (Compression.CompressionKind.None, true) => DockerLayer,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "a layer cannot have this compression"),
     };
+
+    /// <summary>The annotation on a layer descriptor that says which codec and level Ferry gzipped it with (for inspect; the layer's bytes carry no mark).</summary>
+    internal const string GzipCodecAnnotation = "io.ferry.gzip.codec";
 }

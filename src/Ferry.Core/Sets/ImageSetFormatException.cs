@@ -28,8 +28,6 @@ public sealed class ImageSetFormatException : FerryException
     /// <summary>What is wrong, without the position.</summary>
     public string Problem { get; }
 
-    /// <inheritdoc/>
-    public override int ExitCode => ExitCodes.Usage;
 
     private static string Where(string file, int line, int column) =>
         line <= 0 ? file + ": " : column <= 0 ? $"{file}:{line}: " : $"{file}:{line}:{column}: ";

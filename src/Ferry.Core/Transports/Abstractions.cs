@@ -1,5 +1,4 @@
 using Ferry.Compression;
-using Ferry.Copy;
 using Ferry.Incremental;
 using Ferry.Progress;
 using Ferry.Digests;
@@ -48,22 +47,19 @@ public abstract class ImageReference
 }
 
 /// <summary>
-/// Options of a transport, for one side of a copy: how to reach registries and the Docker Engine, the streams behind
-/// <c>-</c>, and how archives are written.
+/// Options for one side of a copy: what each kind of transport needs (<see cref="Registry"/>, <see cref="Daemon"/>,
+/// <see cref="Archive"/>), and what every transport shares (timeouts, what to read, where to tell people).
 /// </summary>
 public sealed record TransportOptions
 {
-    /// <summary>Credentials, TLS and transfer settings for <c>docker://</c> references.</summary>
+    /// <summary>For <c>docker://</c>: credentials, TLS and transfer settings.</summary>
     public Registry.RegistryOptions Registry { get; init; } = new();
 
-    /// <summary>The Docker Engine address for <c>docker-daemon:</c> (default: <c>DOCKER_HOST</c>, else the local socket).</summary>
-    public string? DockerHost { get; init; }
+    /// <summary>For <c>docker-daemon:</c>: which Docker Engine.</summary>
+    public DaemonOptions Daemon { get; init; } = new();
 
-    /// <summary>Standard input, for the source <c>-</c> (default: the process's).</summary>
-    public Func<Stream>? Stdin { get; init; }
-
-    /// <summary>Standard output, for the destination <c>-</c> (default: the process's).</summary>
-    public Func<Stream>? Stdout { get; init; }
+    /// <summary>For archives and layouts on this machine and <c>-</c>: the streams, the format written, parts, bases.</summary>
+    public ArchiveOptions Archive { get; init; } = new();
 
     /// <summary>
     /// For a registry source: the platforms the copy wants (default: all). The children of a multi-platform index that
@@ -73,6 +69,47 @@ public sealed record TransportOptions
 
     /// <summary>Which referrers (signatures, attestations, SBOMs, OCI 1.1 referrers) a source reads with its images (default: all).</summary>
     public Images.ReferrerSelection Referrers { get; init; } = Images.ReferrerSelection.All;
+
+    /// <summary>Receives warnings and notes meant for people (stderr).</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>
+    /// Receives progress of what a transport does before a copy can start: receiving a daemon's save, spooling stdin
+    /// (<see cref="Copy.CopyOptions.Progress"/> is passed here by the copier when this is null).
+    /// </summary>
+    public ICopyProgress? Progress { get; init; }
+
+    /// <summary>
+    /// How long a peer (registry, token server, daemon, credential helper) may keep Ferry waiting: to connect, for the
+    /// answer to a request once its body is sent, for the next byte of a transfer, and for a whole small document
+    /// (a manifest, a token, <c>/version</c>): 2 minutes.
+    /// </summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Where stdin and daemon saves are spooled (default: the system's temp directory).</summary>
+    public string? TempDirectory { get; init; }
+
+    internal string TempDir => TempDirectory ?? Path.GetTempPath();
+}
+
+/// <summary>How to reach a Docker Engine (<c>docker-daemon:</c>).</summary>
+public sealed record DaemonOptions
+{
+    /// <summary>The Engine API address, <c>unix://…</c> or <c>tcp://…</c> (default: <c>DOCKER_HOST</c>, else the local socket).</summary>
+    public string? Host { get; init; }
+
+    /// <summary>The most a daemon's save may send (tests make it small); a save also stops when the temp disk runs low.</summary>
+    internal long MaxSaveBytes { get; init; } = 1L << 40;
+}
+
+/// <summary>How archives and layouts on this machine (and <c>-</c>) are read and written.</summary>
+public sealed record ArchiveOptions
+{
+    /// <summary>Standard input, for the source <c>-</c> (default: the process's).</summary>
+    public Func<Stream>? Stdin { get; init; }
+
+    /// <summary>Standard output, for the destination <c>-</c> (default: the process's).</summary>
+    public Func<Stream>? Stdout { get; init; }
 
     /// <summary>The archive format a plain path (or <c>-</c>) is written in (default: portable).</summary>
     public OutputFormat? Format { get; init; }
@@ -90,38 +127,14 @@ public sealed record TransportOptions
     public long? SplitSize { get; init; }
 
     /// <summary>
-    /// How many blobs an archive or layout on this machine is written with at once, each at its own offset (default:
-    /// the processor count, at least 2, so that downloads overlap). Each costs a few MiB of buffers. Standard output
-    /// and split archives are written in order.
+    /// How many blobs an archive or layout is written with at once, each at its own offset (default: the processor
+    /// count, at least 2, so that downloads overlap). Each costs a few MiB of buffers. Standard output and split
+    /// archives are written in order.
     /// </summary>
     public int Parallelism { get; init; } = Math.Max(2, Environment.ProcessorCount);
 
     /// <summary>The mtime written in every tar header (seconds since the epoch): <c>SOURCE_DATE_EPOCH</c>, else 0.</summary>
     public long Mtime { get; init; } = DefaultMtime();
-
-    /// <summary>Receives warnings and notes meant for people (stderr).</summary>
-    public Action<string>? Log { get; init; }
-
-    /// <summary>
-    /// Receives progress of what a transport does before a copy can start: receiving a daemon's save, spooling stdin
-    /// (<see cref="Copy.CopyOptions.Progress"/> is passed here by the copier when this is null).
-    /// </summary>
-    public Progress.ICopyProgress? Progress { get; init; }
-
-    /// <summary>
-    /// How long a peer (registry, token server, daemon, credential helper) may keep Ferry waiting: to connect, for the
-    /// answer to a request once its body is sent, for the next byte of a transfer, and for a whole small document
-    /// (a manifest, a token, <c>/version</c>): 2 minutes.
-    /// </summary>
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
-
-    /// <summary>Where stdin and daemon saves are spooled (default: the system's temp directory).</summary>
-    public string? TempDirectory { get; init; }
-
-    internal string TempDir => TempDirectory ?? Path.GetTempPath();
-
-    /// <summary>The most a daemon's save may send (tests make it small); a save also stops when the temp disk runs low.</summary>
-    internal long MaxDaemonSaveBytes { get; init; } = 1L << 40;
 
     private static long DefaultMtime() =>
         long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v) ? v : 0;
@@ -213,6 +226,22 @@ public sealed record DestinationCapabilities
 
     /// <summary>gzip and uncompressed: what docker before 23.0 can apply.</summary>
     public static IReadOnlySet<CompressionKind> DockerClassicLayerCompressions { get; } = new HashSet<CompressionKind> { CompressionKind.None, CompressionKind.Gzip };
+}
+
+/// <summary>What happened to a blob at the destination.</summary>
+public enum BlobAction
+{
+    /// <summary>Its bytes were written (to the archive, or uploaded).</summary>
+    Written,
+
+    /// <summary>Mounted from another repository of the registry: no bytes sent.</summary>
+    Mounted,
+
+    /// <summary>The destination had it already.</summary>
+    Present,
+
+    /// <summary>Left out of an incremental archive: an earlier archive carried it.</summary>
+    Omitted,
 }
 
 /// <summary>How <see cref="IImageWriter.TryReuseBlobAsync"/> found a blob.</summary>

@@ -37,7 +37,7 @@ public class CancellationTests
         if (format != OutputFormat.Oci)
             File.WriteAllText(dest, "previous");
         using var cts = new CancellationTokenSource();
-        var options = new CopyOptions { Destination = new TransportOptions { Format = format }, Compress = compress, Progress = new CancelAfter(cts, 1 << 20), Parallelism = 1 };
+        var options = new CopyOptions { Destination = new TransportOptions { Archive = new ArchiveOptions { Format = format } }, Compress = compress, Progress = new CancelAfter(cts, 1 << 20), Parallelism = 1 };
         Assert.ThrowsAny<OperationCanceledException>(() =>
             ImageCopier.CopyAsync(F.Ref(dir.Path("in.tar")), F.Ref(dest), options, cts.Token).GetAwaiter().GetResult());
         Assert.Equal(format == OutputFormat.Oci ? ["in.tar"] : ["in.tar", "out.tar"], dir.Listing());

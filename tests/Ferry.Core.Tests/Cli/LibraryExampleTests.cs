@@ -16,11 +16,11 @@ public sealed class LibraryExampleTests
         using var registry = new FakeRegistry("user:password");
         string archive = dir.Path("app.tar");
         ImageBuilder.WriteDockerArchive(archive, [ImageBuilder.Image(71, 2, "gzip", "docker.io/library/app:1")]);
-        await ImageCopier.CopyAsync(archive, "docker-daemon:", new CopyOptions { Destination = new TransportOptions { DockerHost = engine.Host } });
+        await ImageCopier.CopyAsync(archive, "docker-daemon:", new CopyOptions { Destination = new TransportOptions { Daemon = new DaemonOptions { Host = engine.Host } } });
 
         var result = await ImageCopier.CopyAsync("docker-daemon:app:1", $"docker://{registry.Address}/app:1", new CopyOptions
         {
-            Source = new TransportOptions { DockerHost = engine.Host },
+            Source = new TransportOptions { Daemon = new DaemonOptions { Host = engine.Host } },
             Destination = new TransportOptions { Registry = new() { Credentials = "user:password" } },
         });
         var image = Assert.Single(result.Images);

@@ -192,7 +192,7 @@ public class ProgressTests
         using var dir = new TempDir();
         string src = BigImageArchive(dir);
         var rec = new Recorder();
-        var options = new CopyOptions { Progress = rec, Source = new TransportOptions { Stdin = () => File.OpenRead(src) } };
+        var options = new CopyOptions { Progress = rec, Source = new TransportOptions { Archive = new ArchiveOptions { Stdin = () => File.OpenRead(src) } } };
         await ImageCopier.CopyAsync(F.Ref("-"), F.Ref(dir.Path("out.tar")), options);
         Assert.Equal(-1, rec.Totals["stdin (spooled)"]);
         Assert.Equal(new FileInfo(src).Length, rec.Advanced["stdin (spooled)"]);

@@ -103,7 +103,7 @@ public sealed class TransportConformanceTests : IDisposable
             default:
                 {
                     var engine = kind switch { "daemon-classic" => _classic.Value, "daemon-20.10" => _classic2010.Value, _ => _containerd.Value };
-                    return new("docker-daemon:", n => "docker-daemon:" + ImageName.Parse(n).Familiar, new TransportOptions { DockerHost = engine.Host },
+                    return new("docker-daemon:", n => "docker-daemon:" + ImageName.Parse(n).Familiar, new TransportOptions { Daemon = new DaemonOptions { Host = engine.Host } },
                         engine.ContainerdStore, engine.ApiVersion != "1.41", !engine.ContainerdStore, engine);
                 }
         }

@@ -78,7 +78,7 @@ public class CopyTests
         var big = ImageBuilder.Image([ImageBuilder.Layer(31, files: 6, maxSize: 900_000), ImageBuilder.Layer(32), ImageBuilder.Layer(33, files: 4, maxSize: 700_000)], 9, "docker.io/library/big:1");
         string src = DockerArchive(dir, big, App, Other);
         var stdout = new MemoryStream();
-        foreach (var (dst, transport) in new[] { (dir.Path("file.tar"), new TransportOptions { Format = format }), ("-", new TransportOptions { Format = format, Stdout = () => stdout }), (dir.Path("split.tar"), new TransportOptions { Format = format, SplitSize = 1_000_000 }) })
+        foreach (var (dst, transport) in new[] { (dir.Path("file.tar"), new TransportOptions { Archive = new ArchiveOptions { Format = format } }), ("-", new TransportOptions { Archive = new ArchiveOptions { Format = format, Stdout = () => stdout } }), (dir.Path("split.tar"), new TransportOptions { Archive = new ArchiveOptions { Format = format, SplitSize = 1_000_000 } }) })
             await ImageCopier.CopyAsync(F.Ref(src), F.Ref(dst), new CopyOptions { Compress = compress, Destination = transport });
         byte[] file = File.ReadAllBytes(dir.Path("file.tar"));
         Assert.True(file.Length > 3_000_000, $"only {file.Length} bytes");

@@ -106,7 +106,7 @@ public static class FuzzTargets
             _ = ImageValidator.VerifyAsync(source.Inner).GetAwaiter().GetResult().ToJson();
         }
 
-        var options = new CopyOptions { Destination = new TransportOptions { Format = OutputFormat.Portable, Mtime = 0 }, Parallelism = 1 };
+        var options = new CopyOptions { Destination = new TransportOptions { Archive = new ArchiveOptions { Format = OutputFormat.Portable, Mtime = 0 } }, Parallelism = 1 };
         ImageCopier.CopyAsync(reference, TransportRegistry.Default.Parse(output), options).GetAwaiter().GetResult();
 
         // Ferry must be able to read what it wrote.

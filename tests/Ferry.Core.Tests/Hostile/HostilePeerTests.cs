@@ -452,7 +452,7 @@ public sealed class HostilePeerTests : IDisposable
         });
         string temp = _dir.Path("tmp");
         Directory.CreateDirectory(temp);
-        var options = new Ferry.Transports.TransportOptions { DockerHost = $"tcp://{engine.Address}", TempDirectory = temp, MaxDaemonSaveBytes = 8L << 20 };
+        var options = new Ferry.Transports.TransportOptions { Daemon = new Ferry.Transports.DaemonOptions { Host = $"tcp://{engine.Address}", MaxSaveBytes = 8L << 20 }, TempDirectory = temp };
         var reference = F.Ref("docker-daemon:x:1");
         var e = await Assert.ThrowsAsync<PeerException>(async () => await reference.Transport.OpenSourceAsync(reference, options));
         Assert.Contains("save sent more than 8 MiB", e.Message, StringComparison.Ordinal);

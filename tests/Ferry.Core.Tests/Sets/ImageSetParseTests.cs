@@ -108,7 +108,7 @@ public class ImageSetParseTests
         Assert.Equal((line, column), (e.Line, e.Column));
         Assert.Contains(problem, e.Message, StringComparison.Ordinal);
         Assert.StartsWith(line == 0 ? "site.yaml: " : column == 0 ? $"site.yaml:{line}: " : $"site.yaml:{line}:{column}: ", e.Message, StringComparison.Ordinal);
-        Assert.Equal(ExitCodes.Usage, e.ExitCode);
+        Assert.Equal(Ferry.Cli.ExitCodes.Usage, Ferry.Cli.ErrorCodes.Of(e));
     }
 
     [Fact]

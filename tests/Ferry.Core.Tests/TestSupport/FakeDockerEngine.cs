@@ -149,7 +149,7 @@ public sealed class FakeDockerEngine : InProcessHttpServer
             await ImageCopier.CopyAsync(F.Ref(byArchive[0].Key!), F.Ref(out1), new CopyOptions
         {
             Images = [.. found.Select(f => f.Name.StartsWith("sha256:", StringComparison.Ordinal) ? f.Name : f.Name)],
-            Destination = new TransportOptions { Format = ContainerdStore ? OutputFormat.Portable : OutputFormat.DockerArchive },
+            Destination = new TransportOptions { Archive = new ArchiveOptions { Format = ContainerdStore ? OutputFormat.Portable : OutputFormat.DockerArchive } },
         });
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = "application/x-tar";

@@ -23,7 +23,7 @@ public static class F
             Images = images ?? [],
             Tags = tags ?? [],
             Log = log is null ? null : m => { lock (log) log.Add(m); },
-            Destination = new TransportOptions { Format = format },
+            Destination = new TransportOptions { Archive = new ArchiveOptions { Format = format } },
         };
         return ImageCopier.CopyAsync(Ref(src), Ref(dst), options).GetAwaiter().GetResult();
     }
@@ -34,7 +34,7 @@ public static class F
     internal static ArchiveSource OpenRef(string reference, Func<Stream>? stdin = null)
     {
         var r = (ArchiveReference)Ref(reference);
-        return (ArchiveSource)r.Transport.OpenSourceAsync(r, new TransportOptions { Stdin = stdin }).AsTask().GetAwaiter().GetResult();
+        return (ArchiveSource)r.Transport.OpenSourceAsync(r, new TransportOptions { Archive = new ArchiveOptions { Stdin = stdin } }).AsTask().GetAwaiter().GetResult();
     }
 
     /// <summary>Opens any reference (a registry, a daemon too) as a source that closes synchronously.</summary>

@@ -71,7 +71,7 @@ public class FixtureTests
     {
         var e = Assert.Throws<ArchiveFormatException>(() => Open("gcr-null-manifest/null_manifest.tar"));
         Assert.Contains("manifest.json is null", e.Message);
-        Assert.Equal(ExitCodes.InvalidArchive, e.ExitCode);
+        Assert.Equal(Ferry.Cli.ExitCodes.InvalidArchive, Ferry.Cli.ErrorCodes.Of(e));
     }
 
     [Fact]

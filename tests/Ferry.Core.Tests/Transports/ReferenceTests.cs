@@ -126,10 +126,10 @@ public class ReferenceTests
     [Fact]
     public void ConflictingFormatsAreRejected()
     {
-        var ro = new TransportOptions { Format = OutputFormat.DockerArchive };
+        var ro = new TransportOptions { Archive = new ArchiveOptions { Format = OutputFormat.DockerArchive } };
         using var dir = new TempDir();
         Assert.Throws<UsageException>(() => F.Ref("oci-archive:" + dir.Path("x.tar")).Transport.OpenDestinationAsync(F.Ref("oci-archive:" + dir.Path("x.tar")), ro).AsTask().GetAwaiter().GetResult());
-        Assert.Throws<UsageException>(() => F.Ref("-").Transport.OpenDestinationAsync(F.Ref("-"), new TransportOptions { Format = OutputFormat.Oci }).AsTask().GetAwaiter().GetResult());
+        Assert.Throws<UsageException>(() => F.Ref("-").Transport.OpenDestinationAsync(F.Ref("-"), new TransportOptions { Archive = new ArchiveOptions { Format = OutputFormat.Oci } }).AsTask().GetAwaiter().GetResult());
         Assert.Throws<UsageException>(() => F.Ref("docker://r.example/a:1").Transport.OpenDestinationAsync(F.Ref("docker://r.example/a:1"), ro).AsTask().GetAwaiter().GetResult());
         Assert.Empty(dir.Listing());
     }

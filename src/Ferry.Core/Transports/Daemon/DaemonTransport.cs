@@ -37,7 +37,7 @@ internal sealed class DaemonTransport : ITransport
         var r = Check(reference);
         if (r.Names.Count == 0)
             throw new UsageException("docker-daemon: needs an image name or ID (docker-daemon:NAME[:TAG])");
-        using var client = new DockerEngineClient(options.DockerHost, options.Timeout) { MaxSaveBytes = options.MaxDaemonSaveBytes };
+        using var client = new DockerEngineClient(options.Daemon.Host, options.Timeout) { MaxSaveBytes = options.Daemon.MaxSaveBytes };
         await client.NegotiateAsync(cancel).ConfigureAwait(false);
         string temp = TemporaryFiles.New(options.TempDir, "", "save-", ".tar");
         try
@@ -79,9 +79,9 @@ internal sealed class DaemonTransport : ITransport
         // docker keeps an image it cannot name untagged and says nothing: the name is checked first.
         if (r.Names.Count == 1)
             Model.ImageName.CheckGiven(r.Names[0], r.ToString(), allowDigest: false);
-        if (options.Format is { } f)
+        if (options.Archive.Format is { } f)
             throw new UsageException($"--format {Layout.LayoutFormat.For(f).Name} applies to archives and layouts, not to the daemon destination '{r}'");
-        var client = new DockerEngineClient(options.DockerHost, options.Timeout);
+        var client = new DockerEngineClient(options.Daemon.Host, options.Timeout);
         try
         {
             await client.NegotiateAsync(cancel).ConfigureAwait(false);
@@ -119,7 +119,7 @@ internal sealed class DaemonDestination : IImageDestination
     {
         _client = client;
         _containerdStore = containerdStore;
-        _builder = new LayoutBuilder(LayoutFormat.For(containerdStore ? OutputFormat.Portable : OutputFormat.DockerArchive), options.Mtime);
+        _builder = new LayoutBuilder(LayoutFormat.For(containerdStore ? OutputFormat.Portable : OutputFormat.DockerArchive), options.Archive.Mtime);
         RequestedName = requestedName;
         var compressions = client.SupportsZstd ? DestinationCapabilities.AllLayerCompressions : DestinationCapabilities.DockerClassicLayerCompressions;
         Capabilities = new DestinationCapabilities

@@ -68,7 +68,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         {
             if (kind == ArchiveKind.OciDirectory)
                 throw new UsageException("an OCI layout directory cannot be read from stdin");
-            await using var input = (options.Stdin ?? Console.OpenStandardInput)();
+            await using var input = (options.Archive.Stdin ?? Console.OpenStandardInput)();
             (var index, compression) = await SpoolAsync(input, "stdin", options.TempDir, options.Progress, cancel).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
@@ -136,23 +136,23 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         return new Lineage(default, null);
     }
 
-    /// <summary>An incremental archive reads the layers it leaves out from its bases (<see cref="TransportOptions.Bases"/>), when given.</summary>
+    /// <summary>An incremental archive reads the layers it leaves out from its bases (<see cref="ArchiveOptions.Bases"/>), when given.</summary>
     private static async ValueTask<(IEntryStore, Lineage)> WithBasesAsync(IEntryStore store, TransportOptions options, CancellationToken cancel)
     {
         var lineage = LineageOf(store);
         if (lineage.Omitted is not { } record)
         {
-            if (options.Bases.Count > 0)
-                options.Log?.Invoke($"note: {store.DisplayName} is not incremental; --base {string.Join(", ", options.Bases)} is not needed");
+            if (options.Archive.Bases.Count > 0)
+                options.Log?.Invoke($"note: {store.DisplayName} is not incremental; --base {string.Join(", ", options.Archive.Bases)} is not needed");
             return (store, lineage);
         }
         var bases = new List<ArchiveSource>();
         var blobs = new Dictionary<Digests.Digest, LocalBlob>();
         try
         {
-            foreach (var path in options.Bases)
+            foreach (var path in options.Archive.Bases)
             {
-                var b = await OpenAsync(path, ArchiveKind.Any, null, options with { Bases = [] }, cancel).ConfigureAwait(false);
+                var b = await OpenAsync(path, ArchiveKind.Any, null, options with { Archive = options.Archive with { Bases = [] } }, cancel).ConfigureAwait(false);
                 bases.Add(b);
                 if (record.Archives.All(a => a.Id != b.Identity))
                     options.Log?.Invoke($"warning: --base {path} ({b.Identity}) is not one of the archives {store.DisplayName} extends ({string.Join(", ", record.Archives)}); its layers are used where their digests match");
@@ -169,7 +169,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
                 b.Dispose();
             throw;
         }
-        var wrapped = new IncrementalEntryStore(store, record, blobs, bases, string.Join(", ", options.Bases));
+        var wrapped = new IncrementalEntryStore(store, record, blobs, bases, string.Join(", ", options.Archive.Bases));
         return (wrapped, lineage with { Omitted = bases.Count > 0 ? null : record });
     }
 

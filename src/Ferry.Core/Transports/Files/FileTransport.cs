@@ -13,7 +13,7 @@ internal abstract class FileTransport : ITransport
     /// <summary>What a source must be.</summary>
     private protected abstract ArchiveKind Kind { get; }
 
-    /// <summary>The format a destination is written in (null: <see cref="TransportOptions.Format"/>, else portable).</summary>
+    /// <summary>The format a destination is written in (null: <see cref="ArchiveOptions.Format"/>, else portable).</summary>
     private protected abstract OutputFormat? ImpliedFormat { get; }
 
     public virtual ImageReference ParseReference(string reference)
@@ -35,9 +35,9 @@ internal abstract class FileTransport : ITransport
     public ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
     {
         var r = Check(reference);
-        if (ImpliedFormat is { } implied && options.Format is { } requested && requested != implied)
+        if (ImpliedFormat is { } implied && options.Archive.Format is { } requested && requested != implied)
             throw new UsageException($"--format {Layout.LayoutFormat.For(requested).Name} contradicts the destination '{r}'");
-        var format = ImpliedFormat ?? options.Format ?? OutputFormat.Portable;
+        var format = ImpliedFormat ?? options.Archive.Format ?? OutputFormat.Portable;
         return ValueTask.FromResult<IImageDestination>(LayoutDestination.Open(r.Path, format, r.Name, options));
     }
 

@@ -52,14 +52,14 @@ internal sealed class LayoutDestination : IImageDestination
             ImageName.CheckGiven(requestedName, $"{layout.Name}:{path}:{requestedName}", ociRefName: layout.HasOciIndex);
         if (layout.IsDirectory && stdio)
             throw new UsageException("an OCI layout directory cannot be written to stdout; use --format oci-archive");
-        if (options.SplitSize is { } split && (stdio || layout.IsDirectory || split < 1))
+        if (options.Archive.SplitSize is { } split && (stdio || layout.IsDirectory || split < 1))
             throw new UsageException(split < 1 ? "--split: the part size must be at least 1 byte" : $"--split writes archive files in parts, not {(stdio ? "standard output" : "an OCI layout directory")}");
-        var target = stdio ? OutputTarget.ForStream((options.Stdout ?? Console.OpenStandardOutput)())
+        var target = stdio ? OutputTarget.ForStream((options.Archive.Stdout ?? Console.OpenStandardOutput)())
             : layout.IsDirectory ? OutputTarget.CreateDirectory(path)
-            : options.SplitSize is { } size ? OutputTarget.CreateSplit(path, size)
+            : options.Archive.SplitSize is { } size ? OutputTarget.CreateSplit(path, size)
             : OutputTarget.CreateFile(path);
         string staging = stdio ? options.TempDir : Path.GetDirectoryName(Path.GetFullPath(path.TrimEnd('/')))!;
-        return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Mtime) { _log = options.Log, _parallelism = options.Parallelism };
+        return new LayoutDestination(layout, target, stdio ? "stdout" : path, requestedName, staging, options.Archive.Mtime) { _log = options.Log, _parallelism = options.Archive.Parallelism };
     }
 
 

@@ -128,7 +128,7 @@ internal sealed class RegistryClient : IDisposable
         byte[] bytes = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"manifest {At(repo, reference)}", cancel).ConfigureAwait(false);
         var digest = Digest.Sha256Of(bytes);
         if (Digest.TryParse(reference, out var wanted) && wanted != digest)
-            throw new DigestMismatchException($"registry {Registry}: manifest {repo}@{reference} hashes to {digest}");
+            throw new DigestMismatchException($"registry {Registry}: manifest {repo}@{reference} hashes to {digest}") { Expected = wanted, Actual = digest };
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var header) && header != digest)
             throw new DigestMismatchException($"registry {Registry}: manifest {At(repo, reference)} hashes to {digest}, but Docker-Content-Digest says {header}");
         string mediaType = response.Content.Headers.ContentType?.MediaType ?? "";
@@ -733,23 +733,28 @@ internal sealed class RegistryClient : IDisposable
         if (response.IsSuccessStatusCode)
             return;
         string detail = $"{(int)response.StatusCode} {response.ReasonPhrase}";
+        string? code = null;
         try
         {
             byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxErrorBytes, _timeout, $"registry {Registry}", "error", cancel).ConfigureAwait(false);
             using var doc = JsonDocument.Parse(body);
             if (Json.OptArray(doc.RootElement, "errors") is JsonElement errors)
+            {
                 detail = string.Join("; ", errors.EnumerateArray().Take(5).Select(e => Digest.Describe($"{Json.OptString(e, "code")}: {Json.OptString(e, "message")}")));
+                code = errors.EnumerateArray().Select(e => Json.OptString(e, "code")).FirstOrDefault(c => c is not null);
+            }
         }
         catch (Exception e) when (e is JsonException or PeerException)
         {
         }
         string message = $"registry {Registry}: {what}: {detail}";
+        int status = (int)response.StatusCode;
         throw response.StatusCode switch
         {
             HttpStatusCode.NotFound => new ImageNotFoundException(message),
-            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new PeerException((repo is null ? message : $"registry {Registry}: repository {repo}: {detail}")
-                + (Basic is null ? " (no credentials: use --creds, --authfile or ferry login)" : " (check the credentials)")),
-            _ => new PeerException(message),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new RegistryException((repo is null ? message : $"registry {Registry}: repository {repo}: {detail}")
+                + (Basic is null ? " (no credentials: use --creds, --authfile or ferry login)" : " (check the credentials)"), Registry, repo, status, code),
+            _ => new RegistryException(message, Registry, repo, status, code),
         };
     }
 

@@ -104,7 +104,7 @@ internal sealed class RegistryDestination : IImageDestination
             }
             catch (FerryException e) when (e is not UsageException)
             {
-                throw new PeerException($"{e.Message} (blobs and manifests are in {client.Registry}/{repo} already, the tag is not; a retry uploads nothing more)", e, e.ExitCode);
+                throw new PeerException($"{e.Message} (blobs and manifests are in {client.Registry}/{repo} already, the tag is not; a retry uploads nothing more)", e);
             }
         }
         foreach (var group in _fallback.GroupBy(f => (f.Client, f.Repo, f.Subject)))
@@ -219,12 +219,12 @@ internal sealed class RegistryDestination : IImageDestination
         private readonly ConcurrentDictionary<(RegistryClient, string, Digest), bool> _indexedBy = new();
 
         /// <summary>What became of each blob in each target repository (uploaded, mounted, there already).</summary>
-        private readonly ConcurrentDictionary<(RegistryClient Client, string Repo), ConcurrentDictionary<Digest, Copy.BlobAction>> _actions = new();
+        private readonly ConcurrentDictionary<(RegistryClient Client, string Repo), ConcurrentDictionary<Digest, BlobAction>> _actions = new();
 
         private BlobReuse Record(RegistryClient client, string repo, Digest digest, BlobReuse reuse)
         {
             if (reuse != BlobReuse.None)
-                _actions.GetOrAdd((client, repo), _ => new())[digest] = reuse == BlobReuse.Mounted ? Copy.BlobAction.Mounted : Copy.BlobAction.Present;
+                _actions.GetOrAdd((client, repo), _ => new())[digest] = reuse == BlobReuse.Mounted ? BlobAction.Mounted : BlobAction.Present;
             return reuse;
         }
 
@@ -280,7 +280,7 @@ internal sealed class RegistryDestination : IImageDestination
                     continue;
                 await client.UploadBlobAsync(repo, blob.Digest, content.Size, content.OpenAsync, cancel).ConfigureAwait(false);
                 _dest._pushedIn.TryAdd((client.Registry, blob.Digest), repo);
-                _actions.GetOrAdd((client, repo), _ => new())[blob.Digest] = Copy.BlobAction.Written;
+                _actions.GetOrAdd((client, repo), _ => new())[blob.Digest] = BlobAction.Written;
             }
         }
 
@@ -299,8 +299,8 @@ internal sealed class RegistryDestination : IImageDestination
                 catch (FerryException e) when (e is not UsageException)
                 {
                     if (MediaTypes.IsIndex(manifest.MediaType) && AbsentChildren(raw, manifest.MediaType) is { Count: > 0 } absent)
-                        throw new PeerException($"{e.Message} (index {manifest.Digest} is sparse, {string.Join(", ", absent)} absent, and registries that check indexes refuse one: push the platforms present as a new index (--platform without --keep-index), or to a registry that accepts sparse indexes)", e, e.ExitCode);
-                    throw new PeerException($"{e.Message} (the image's blobs are in {client.Registry}/{repo} already; a retry uploads only what is missing)", e, e.ExitCode);
+                        throw new PeerException($"{e.Message} (index {manifest.Digest} is sparse, {string.Join(", ", absent)} absent, and registries that check indexes refuse one: push the platforms present as a new index (--platform without --keep-index), or to a registry that accepts sparse indexes)", e);
+                    throw new PeerException($"{e.Message} (the image's blobs are in {client.Registry}/{repo} already; a retry uploads only what is missing)", e);
                 }
             }
         }
@@ -338,7 +338,7 @@ internal sealed class RegistryDestination : IImageDestination
             if (root is null || !_manifests.TryGetValue(root.Digest, out var m))
                 throw new InvalidOperationException("the root manifest was not put before FinishAsync");
             var refs = new List<string>();
-            var byReference = new Dictionary<string, IReadOnlyDictionary<Digest, Copy.BlobAction>>(StringComparer.Ordinal);
+            var byReference = new Dictionary<string, IReadOnlyDictionary<Digest, BlobAction>>(StringComparer.Ordinal);
             foreach (var t in _targets)
             {
                 var client = _dest.Client(RegistryTransport.HostOf(t));

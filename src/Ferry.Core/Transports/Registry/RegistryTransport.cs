@@ -133,7 +133,7 @@ internal sealed class RegistryTransport : ITransport
 
     public ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
     {
-        if (options.Format is { } f)
+        if (options.Archive.Format is { } f)
             throw new UsageException($"--format {Layout.LayoutFormat.For(f).Name} applies to archives and layouts, not to the registry destination '{reference}'");
         return ValueTask.FromResult<IImageDestination>(reference switch
         {
