@@ -176,10 +176,10 @@ internal sealed partial class ArchiveFile : IDisposable
     }
 
     /// <summary>Hashes every part listed with a checksum (two at a time) and returns those whose content does not match it.</summary>
-    public async Task<IReadOnlyList<ArchivePart>> BadPartsAsync(CancellationToken cancel)
+    public async Task<IReadOnlyList<ArchivePart>> BadPartsAsync(CancellationToken cancellationToken)
     {
         var bad = new System.Collections.Concurrent.ConcurrentBag<ArchivePart>();
-        await Parallel.ForEachAsync(Parts.Where(p => p.Sha256 is not null), new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = cancel }, async (p, ct) =>
+        await Parallel.ForEachAsync(Parts.Where(p => p.Sha256 is not null), new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = cancellationToken }, async (p, ct) =>
         {
             await using var fs = new FileStream(p.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
             byte[] hash = await System.Security.Cryptography.SHA256.HashDataAsync(fs, ct).ConfigureAwait(false);
@@ -208,17 +208,17 @@ internal sealed partial class ArchiveFile : IDisposable
     }
 
     /// <summary>Reads at <paramref name="offset"/> of the joined archive; returns 0 only at its end.</summary>
-    public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancel)
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
     {
         if (_handles.Length == 1)
-            return RandomAccess.ReadAsync(_handles[0], buffer, offset, cancel);
+            return RandomAccess.ReadAsync(_handles[0], buffer, offset, cancellationToken);
         int i = Locate(offset);
         if (i < 0)
             return ValueTask.FromResult(0);
         var p = Parts[i];
         long inPart = offset - p.Offset;
         int n = (int)Math.Min(buffer.Length, p.Length - inPart);
-        return RandomAccess.ReadAsync(_handles[i], buffer[..n], inPart, cancel);
+        return RandomAccess.ReadAsync(_handles[i], buffer[..n], inPart, cancellationToken);
     }
 
     private int Locate(long offset)

@@ -44,20 +44,20 @@ internal sealed class DeterministicTarWriter : IDisposable
     /// Adds a file of exactly <paramref name="size"/> bytes copied from <paramref name="data"/>, which is read to its end
     /// (so a verifying stream gets to check its digest). A source shorter or longer than the size is an error.
     /// </summary>
-    public async Task AddFileAsync(string name, Stream data, long size, CancellationToken cancel = default)
+    public async Task AddFileAsync(string name, Stream data, long size, CancellationToken cancellationToken = default)
     {
-        await _output.WriteAsync(Header(name, size, (byte)'0', 0x1a4), cancel).ConfigureAwait(false);
+        await _output.WriteAsync(Header(name, size, (byte)'0', 0x1a4), cancellationToken).ConfigureAwait(false);
         Position += Block;
         byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
             long copied = 0;
             int n;
-            while ((n = await data.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+            while ((n = await data.ReadAsync(buf, cancellationToken).ConfigureAwait(false)) > 0)
             {
                 if (copied + n > size)
                     throw new DigestMismatchException($"{name}: content is longer than its declared size {size}");
-                await _output.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                await _output.WriteAsync(buf.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
                 copied += n;
                 Position += n;
             }
@@ -71,26 +71,26 @@ internal sealed class DeterministicTarWriter : IDisposable
         int pad = Padding(size);
         if (pad > 0)
         {
-            await _output.WriteAsync(new byte[pad], cancel).ConfigureAwait(false);
+            await _output.WriteAsync(new byte[pad], cancellationToken).ConfigureAwait(false);
             Position += pad;
         }
     }
 
     /// <summary>Adds a directory entry.</summary>
-    public async Task AddDirectoryAsync(string name, CancellationToken cancel = default)
+    public async Task AddDirectoryAsync(string name, CancellationToken cancellationToken = default)
     {
-        await _output.WriteAsync(Header(name.EndsWith('/') ? name : name + "/", 0, (byte)'5', 0x1ed), cancel).ConfigureAwait(false);
+        await _output.WriteAsync(Header(name.EndsWith('/') ? name : name + "/", 0, (byte)'5', 0x1ed), cancellationToken).ConfigureAwait(false);
         Position += Block;
     }
 
     /// <summary>Writes the two zero blocks that end a tar and flushes.</summary>
-    public async Task FinishAsync(CancellationToken cancel = default)
+    public async Task FinishAsync(CancellationToken cancellationToken = default)
     {
         if (_finished)
             return;
-        await _output.WriteAsync(new byte[Block * 2], cancel).ConfigureAwait(false);
+        await _output.WriteAsync(new byte[Block * 2], cancellationToken).ConfigureAwait(false);
         Position += Block * 2;
-        await _output.FlushAsync(cancel).ConfigureAwait(false);
+        await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
         _finished = true;
     }
 

@@ -17,7 +17,7 @@ internal static class PositionalCopy
     /// checks its digest), to <paramref name="file"/> at <paramref name="offset"/>. A source shorter or longer than
     /// <paramref name="size"/> is a <see cref="DigestMismatchException"/> naming <paramref name="name"/>.
     /// </summary>
-    public static async Task CopyAsync(Stream source, SafeFileHandle file, long offset, long size, string name, CancellationToken cancel)
+    public static async Task CopyAsync(Stream source, SafeFileHandle file, long offset, long size, string name, CancellationToken cancellationToken)
     {
         byte[] reading = ArrayPool<byte>.Shared.Rent(ChunkSize);
         byte[] writing = ArrayPool<byte>.Shared.Rent(ChunkSize);
@@ -26,13 +26,13 @@ internal static class PositionalCopy
         {
             long copied = 0;
             int n;
-            while ((n = await source.ReadAtLeastAsync(reading.AsMemory(0, ChunkSize), ChunkSize, throwOnEndOfStream: false, cancel).ConfigureAwait(false)) > 0)
+            while ((n = await source.ReadAtLeastAsync(reading.AsMemory(0, ChunkSize), ChunkSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
             {
                 if (copied + n > size)
                     throw new DigestMismatchException($"{name}: content is longer than its declared size {size}");
                 if (pending is not null)
                     await pending.ConfigureAwait(false);
-                pending = RandomAccess.WriteAsync(file, reading.AsMemory(0, n), offset + copied, cancel).AsTask();
+                pending = RandomAccess.WriteAsync(file, reading.AsMemory(0, n), offset + copied, cancellationToken).AsTask();
                 copied += n;
                 (reading, writing) = (writing, reading);
             }

@@ -94,12 +94,12 @@ internal sealed class ParallelGzipStream : Stream
             WriteOldest();
     }
 
-    private async Task WriteOldestAsync(CancellationToken cancel)
+    private async Task WriteOldestAsync(CancellationToken cancellationToken)
     {
         var (buffer, length) = await _pending.Dequeue().ConfigureAwait(false);
         try
         {
-            await _output.WriteAsync(buffer.AsMemory(0, length), cancel).ConfigureAwait(false);
+            await _output.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

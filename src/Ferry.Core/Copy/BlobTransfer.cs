@@ -96,7 +96,7 @@ internal sealed class BlobTransfer(CopyContext context, LayerPolicy layers)
         ItemsToWrite(planned).Values.Where(o => !o.Recompressed).Sum(o => o.Size);
 
     /// <summary>Hands one blob to a writer, once per writer: reused (present or mounted) when the destination can, else put.</summary>
-    public Task<CopiedBlob> PutBlobAsync(ImageState state, Outgoing blob, CancellationToken cancel)
+    public Task<CopiedBlob> PutBlobAsync(ImageState state, Outgoing blob, CancellationToken cancellationToken)
     {
         var d = blob.Descriptor;
         var lazy = state.Blobs.GetOrAdd(d.Digest, _ => new Lazy<Task<CopiedBlob>>(async () =>
@@ -105,27 +105,27 @@ internal sealed class BlobTransfer(CopyContext context, LayerPolicy layers)
             string item = ProgressNames.Of(d);
             if (context.Caps.ReusesBlobs)
             {
-                var reuse = await state.Writer.TryReuseBlobAsync(d, content.Origin, cancel).ConfigureAwait(false);
+                var reuse = await state.Writer.TryReuseBlobAsync(d, content.Origin, cancellationToken).ConfigureAwait(false);
                 if (reuse != BlobReuse.None)
                 {
                     context.Options.Progress?.Skipped(item, d.Size);
                     return new CopiedBlob(d.Digest, d.Size, d.MediaType, reuse == BlobReuse.Mounted ? BlobAction.Mounted : BlobAction.Present);
                 }
             }
-            await state.Writer.PutBlobAsync(d, content.Reporting(context.Options.Progress, item, countedBefore: blob.Recompressed), cancel).ConfigureAwait(false);
+            await state.Writer.PutBlobAsync(d, content.Reporting(context.Options.Progress, item, countedBefore: blob.Recompressed), cancellationToken).ConfigureAwait(false);
             return new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Written);
         }));
         return lazy.Value;
     }
 
     /// <summary>Puts the blobs (configs, layers) of one image, up to <see cref="DestinationCapabilities.MaxParallelBlobs"/> at once.</summary>
-    public async Task PutBlobsAsync(ImageState state, IEnumerable<Outgoing> blobs, CancellationToken cancel)
+    public async Task PutBlobsAsync(ImageState state, IEnumerable<Outgoing> blobs, CancellationToken cancellationToken)
     {
         var all = blobs.ToList();
         foreach (var b in all.Where(b => b.Content is null && context.Omitted.ContainsKey(b.Descriptor.Digest)))
             state.Omitted.TryAdd(b.Descriptor.Digest, b.Descriptor);
         var list = all.Where(b => b.Content is not null).DistinctBy(b => b.Descriptor.Digest).ToList();
-        await Parallel.ForEachAsync(list, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, context.Caps.MaxParallelBlobs), CancellationToken = cancel },
+        await Parallel.ForEachAsync(list, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, context.Caps.MaxParallelBlobs), CancellationToken = cancellationToken },
             async (b, ct) => await PutBlobAsync(state, b, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 }

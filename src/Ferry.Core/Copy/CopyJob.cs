@@ -28,30 +28,30 @@ internal sealed class CopyJob(IImageSource source, IImageDestination destination
     private readonly ConcurrentDictionary<(Digest, CompressionKind), StagedLayer> _staged = new();
     private Recompressor? _recompressor;
 
-    public async Task<CopyResult> RunAsync(CancellationToken cancel)
+    public async Task<CopyResult> RunAsync(CancellationToken cancellationToken)
     {
         var context = _context;
         var layers = new LayerPolicy(context, _staged);
         var planned = new Planner(context, layers).Plan();
-        var refused = await AdmitAsync(planned, cancel).ConfigureAwait(false);
+        var refused = await AdmitAsync(planned, cancellationToken).ConfigureAwait(false);
         var transfer = new BlobTransfer(context, layers);
         var manifests = new ManifestWriter(context, layers, transfer);
         var states = new List<ImageState>();
         foreach (var p in planned)
-            states.Add(new ImageState(await destination.BeginImageAsync(p.ToPlannedImage(), cancel).ConfigureAwait(false)));
-        await layers.CheckIncrementalAsync(planned, states, cancel).ConfigureAwait(false);
+            states.Add(new ImageState(await destination.BeginImageAsync(p.ToPlannedImage(), cancellationToken).ConfigureAwait(false)));
+        await layers.CheckIncrementalAsync(planned, states, cancellationToken).ConfigureAwait(false);
         // The whole job is planned before its first byte: its items (each recompression, each blob that goes out) and
         // its bytes, each once (a recompressed layer's by its recompression).
         var work = layers.RecompressionWork(planned);
         options.Progress?.PlannedItems(work.Count + transfer.ItemsToWrite(planned).Count);
         options.Progress?.Planned(work.Values.Sum(l => l.Descriptor.Size) + transfer.BytesToWrite(planned));
         _recompressor = new Recompressor(context, layers, _staged);
-        await _recompressor.RunAsync(work, cancel).ConfigureAwait(false);
+        await _recompressor.RunAsync(work, cancellationToken).ConfigureAwait(false);
         var results = new List<CopiedImage>();
         for (int i = 0; i < planned.Count; i++)
         {
-            cancel.ThrowIfCancellationRequested();
-            results.Add(await WriteImageAsync(planned[i], states[i], manifests, cancel).ConfigureAwait(false));
+            cancellationToken.ThrowIfCancellationRequested();
+            results.Add(await WriteImageAsync(planned[i], states[i], manifests, cancellationToken).ConfigureAwait(false));
         }
         if (options.Since is not null && context.Omitted.IsEmpty)
             context.Log($"note: --since left nothing out: no layer of {(results.Count == 1 ? "this image" : "these images")} was shipped in {string.Join(", ", options.Since.Archives)}; {destination.DisplayName} is complete");
@@ -62,7 +62,7 @@ internal sealed class CopyJob(IImageSource source, IImageDestination destination
                 record.Add(digest, carrier);
             destination.RecordOmitted(record);
         }
-        var messages = await destination.CommitAsync(cancel).ConfigureAwait(false);
+        var messages = await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new CopyResult(source.DisplayName, source.Format, destination.DisplayName, destination.Format, results, messages) { Refused = refused };
     }
 
@@ -70,14 +70,14 @@ internal sealed class CopyJob(IImageSource source, IImageDestination destination
     /// Asks <see cref="CopyOptions.Admission"/> about each planned image before anything is written: one it refuses
     /// stops the copy, or with <see cref="CopyOptions.ContinueOnError"/> is left out (and reported).
     /// </summary>
-    private async Task<IReadOnlyList<RefusedImage>> AdmitAsync(List<PlannedEntry> planned, CancellationToken cancel)
+    private async Task<IReadOnlyList<RefusedImage>> AdmitAsync(List<PlannedEntry> planned, CancellationToken cancellationToken)
     {
         if (options.Admission is not { } admission)
             return [];
         var refused = new List<RefusedImage>();
         foreach (var p in planned.ToList())
         {
-            var verdict = await admission.AdmitAsync(p.Image, source, cancel).ConfigureAwait(false);
+            var verdict = await admission.AdmitAsync(p.Image, source, cancellationToken).ConfigureAwait(false);
             if (verdict.Admitted)
                 continue;
             var r = new RefusedImage(p.Image.Label, p.Image.Key, verdict.Reason ?? "refused");
@@ -93,14 +93,14 @@ internal sealed class CopyJob(IImageSource source, IImageDestination destination
     }
 
     /// <summary>Writes one planned image: its manifest tree and referrers (when kept), the docker image (when needed), and finishes it.</summary>
-    private async Task<CopiedImage> WriteImageAsync(PlannedEntry p, ImageState state, ManifestWriter manifests, CancellationToken cancel)
+    private async Task<CopiedImage> WriteImageAsync(PlannedEntry p, ImageState state, ManifestWriter manifests, CancellationToken cancellationToken)
     {
         var caps = _context.Caps;
         Descriptor? root = null;
         if (caps.KeepsManifests)
         {
-            root = await manifests.WriteNodeAsync(state, p.Image.Root, cancel).ConfigureAwait(false);
-            await manifests.WriteReferrersAsync(state, p.Image, cancel).ConfigureAwait(false);
+            root = await manifests.WriteNodeAsync(state, p.Image.Root, cancellationToken).ConfigureAwait(false);
+            await manifests.WriteReferrersAsync(state, p.Image, cancellationToken).ConfigureAwait(false);
         }
         else if (p.Image.Referrers.Count > 0)
         {
@@ -116,9 +116,9 @@ internal sealed class CopyJob(IImageSource source, IImageDestination destination
             else if (chosen is null)
                 throw new ImageNotFoundException($"{source.DisplayName}: {p.Image.Label}: no image for platform {platform ?? Platform.Host} (has: {string.Join(", ", p.Image.Images().Select(n => NamedImage.PlatformOf(n)?.ToString() ?? "?"))})");
             else
-                docker = await manifests.WriteDockerImageAsync(state, chosen.Image, cancel).ConfigureAwait(false);
+                docker = await manifests.WriteDockerImageAsync(state, chosen.Image, cancellationToken).ConfigureAwait(false);
         }
-        var written = await state.Writer.FinishAsync(root, docker, cancel).ConfigureAwait(false);
+        var written = await state.Writer.FinishAsync(root, docker, cancellationToken).ConfigureAwait(false);
         var blobs = new List<CopiedBlob>();
         foreach (var b in state.Blobs.Values)
             blobs.Add(await b.Value.ConfigureAwait(false));

@@ -17,15 +17,15 @@ public static class ImageCopier
 {
     /// <summary>Parses both references with <see cref="TransportRegistry.Default"/> and copies.</summary>
     /// <exception cref="FerryException">Anything that stops the copy; nothing is written then.</exception>
-    public static Task<CopyResult> CopyAsync(string source, string destination, CopyOptions options, CancellationToken cancel = default) =>
-        CopyAsync(TransportRegistry.Default.Parse(source), TransportRegistry.Default.Parse(destination), options, cancel);
+    public static Task<CopyResult> CopyAsync(string source, string destination, CopyOptions options, CancellationToken cancellationToken = default) =>
+        CopyAsync(TransportRegistry.Default.Parse(source), TransportRegistry.Default.Parse(destination), options, cancellationToken);
 
     /// <summary>Opens the destination (checked before the source is read, which may mean a download), then the source, and copies.</summary>
     /// <exception cref="FerryException">Anything that stops the copy; nothing is written then.</exception>
-    public static Task<CopyResult> CopyAsync(ImageReference source, ImageReference destination, CopyOptions options, CancellationToken cancel = default)
+    public static Task<CopyResult> CopyAsync(ImageReference source, ImageReference destination, CopyOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return CopyAsync([source], destination, options, cancel);
+        return CopyAsync([source], destination, options, cancellationToken);
     }
 
     /// <summary>
@@ -35,7 +35,7 @@ public static class ImageCopier
     /// <see cref="CopyOptions.Record"/>, the record of the archive written is written after it.
     /// </summary>
     /// <exception cref="FerryException">Anything that stops the copy; nothing is written then.</exception>
-    public static async Task<CopyResult> CopyAsync(IReadOnlyList<ImageReference> sources, ImageReference destination, CopyOptions options, CancellationToken cancel = default)
+    public static async Task<CopyResult> CopyAsync(IReadOnlyList<ImageReference> sources, ImageReference destination, CopyOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(destination);
@@ -53,15 +53,15 @@ public static class ImageCopier
         foreach (var t in options.Tags)
             ImageName.CheckGiven(t, $"--tag {t}", allowDigest: false);
         CopyResult result;
-        await using (var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log, Progress = options.Destination.Progress ?? options.Progress }, cancel).ConfigureAwait(false))
+        await using (var dest = await destination.Transport.OpenDestinationAsync(destination, options.Destination with { Log = options.Destination.Log ?? options.Log, Progress = options.Destination.Progress ?? options.Progress }, cancellationToken).ConfigureAwait(false))
         {
             var sourceOptions = options.Source with { Log = options.Source.Log ?? options.Log, Progress = options.Source.Progress ?? options.Progress, Platforms = options.Source.Platforms ?? options.Platforms };
-            await using var src = await ImageSources.OpenAsync(sources, sourceOptions, cancel).ConfigureAwait(false);
-            result = await CopyAsync(src, dest, options, cancel).ConfigureAwait(false);
+            await using var src = await ImageSources.OpenAsync(sources, sourceOptions, cancellationToken).ConfigureAwait(false);
+            result = await CopyAsync(src, dest, options, cancellationToken).ConfigureAwait(false);
         }
         // What the archive just written shipped (its own layers, and what it extends), for a later Since.
         if (options.Record is string record)
-            await (await ShipRecord.LoadAsync(destination.LocalPath!, cancel).ConfigureAwait(false)).WriteAsync(record, cancel).ConfigureAwait(false);
+            await (await ShipRecord.LoadAsync(destination.LocalPath!, cancellationToken).ConfigureAwait(false)).WriteAsync(record, cancellationToken).ConfigureAwait(false);
         return result;
     }
 
@@ -72,7 +72,7 @@ public static class ImageCopier
 
     /// <summary>Copies the images of an opened source to an opened destination and commits it.</summary>
     /// <exception cref="FerryException">Anything that stops the copy; the destination is then not committed.</exception>
-    public static async Task<CopyResult> CopyAsync(IImageSource source, IImageDestination destination, CopyOptions options, CancellationToken cancel = default)
+    public static async Task<CopyResult> CopyAsync(IImageSource source, IImageDestination destination, CopyOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -82,7 +82,7 @@ public static class ImageCopier
         using var job = new CopyJob(source, destination, options);
         try
         {
-            return await job.RunAsync(cancel).ConfigureAwait(false);
+            return await job.RunAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (EndOfStreamException e)
         {

@@ -73,7 +73,7 @@ internal sealed class LayerPolicy(CopyContext context, IReadOnlyDictionary<(Dige
     /// out can be done without: a registry must have it already (HEAD), an OCI archive records it as expected from the
     /// earlier archive, and anything else cannot take the image without it.
     /// </summary>
-    public async Task CheckIncrementalAsync(List<PlannedEntry> planned, List<ImageState> states, CancellationToken cancel)
+    public async Task CheckIncrementalAsync(List<PlannedEntry> planned, List<ImageState> states, CancellationToken cancellationToken)
     {
         bool canBeIncremental = context.Caps.KeepsIncremental;
         if (context.Options.Since is not null)
@@ -99,7 +99,7 @@ internal sealed class LayerPolicy(CopyContext context, IReadOnlyDictionary<(Dige
                 }
                 if (!context.Caps.ReusesBlobs)
                     throw new ImageNotFoundException($"{context.Source.DisplayName} is incremental: {p.Image.Label} needs layer {layer.Descriptor.Digest}, which it leaves out, and {context.Destination.Format} keeps no reference to a layer it does not hold; {hint}");
-                var reuse = await states[i].Writer.TryReuseBlobAsync(layer.Descriptor, null, cancel).ConfigureAwait(false);
+                var reuse = await states[i].Writer.TryReuseBlobAsync(layer.Descriptor, null, cancellationToken).ConfigureAwait(false);
                 if (reuse == BlobReuse.None)
                     throw new ImageNotFoundException($"{context.Destination.DisplayName}: does not have layer {layer.Descriptor.Digest} of {p.Image.Label}, which the incremental {context.Source.DisplayName} leaves out; {hint}, or push that archive first");
             }

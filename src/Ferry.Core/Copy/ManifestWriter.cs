@@ -19,7 +19,7 @@ internal sealed class ManifestWriter(CopyContext context, LayerPolicy layers, Bl
     /// destination what each refers to. Signatures go when <see cref="CopyOptions.RemoveSignatures"/>; a referrer whose
     /// subject was rewritten is left out (it would refer to nothing).
     /// </summary>
-    public async Task WriteReferrersAsync(ImageState state, NamedImage image, CancellationToken cancel)
+    public async Task WriteReferrersAsync(ImageState state, NamedImage image, CancellationToken cancellationToken)
     {
         if (image.Referrers.Count == 0)
             return;
@@ -40,14 +40,14 @@ internal sealed class ManifestWriter(CopyContext context, LayerPolicy layers, Bl
                 context.Log($"note: {image.Label}: {r.Name} {r.Artifact.Manifest.Digest} left out: {(subjects.ContainsKey(r.Subject) ? "the manifest it refers to changed" : "what it refers to is not copied")}");
                 continue;
             }
-            var d = await WriteArtifactAsync(state, r.Artifact, cancel).ConfigureAwait(false);
+            var d = await WriteArtifactAsync(state, r.Artifact, cancellationToken).ConfigureAwait(false);
             subjects[r.Artifact.Manifest.Digest] = d;
-            await state.Writer.PutReferrerAsync(d, r, cancel).ConfigureAwait(false);
+            await state.Writer.PutReferrerAsync(d, r, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>An artifact byte for byte: its blobs as they are (never recompressed), then its manifest.</summary>
-    private async Task<Descriptor> WriteArtifactAsync(ImageState state, ArtifactNode artifact, CancellationToken cancel)
+    private async Task<Descriptor> WriteArtifactAsync(ImageState state, ArtifactNode artifact, CancellationToken cancellationToken)
     {
         var m = artifact.Manifest;
         if (state.Written.TryGetValue(m.Digest, out var done))
@@ -62,52 +62,52 @@ internal sealed class ManifestWriter(CopyContext context, LayerPolicy layers, Bl
             }
             blobs.Add(new Outgoing(d, BlobContent.FromSource(src, d.Digest, d.Size, $"blob {d.Digest}")));
         }
-        await transfer.PutBlobsAsync(state, blobs, cancel).ConfigureAwait(false);
+        await transfer.PutBlobsAsync(state, blobs, cancellationToken).ConfigureAwait(false);
         var desc = (artifact.Descriptor ?? m.ToDescriptor()) with { MediaType = m.MediaType, Digest = m.Digest, Size = m.Raw.LongLength };
-        await state.Writer.PutManifestAsync(desc, m.Raw, cancel).ConfigureAwait(false);
+        await state.Writer.PutManifestAsync(desc, m.Raw, cancellationToken).ConfigureAwait(false);
         state.Written[m.Digest] = desc;
         return desc;
     }
 
     /// <summary>Writes a manifest tree, children before parents; returns the descriptor of its (possibly rewritten) root.</summary>
-    public Task<Descriptor> WriteNodeAsync(ImageState state, ManifestNode node, CancellationToken cancel)
+    public Task<Descriptor> WriteNodeAsync(ImageState state, ManifestNode node, CancellationToken cancellationToken)
     {
-        cancel.ThrowIfCancellationRequested();
+        cancellationToken.ThrowIfCancellationRequested();
         // A manifest or index listed again (a DAG): written once, its descriptor under this parent's entry.
         if (node is not OpaqueNode && node.Digest is { } digest && state.Written.TryGetValue(digest, out var done))
             return Task.FromResult((node.Descriptor ?? done) with { MediaType = done.MediaType, Digest = done.Digest, Size = done.Size });
-        return node.Accept(new NodeWriter(this, state, cancel));
+        return node.Accept(new NodeWriter(this, state, cancellationToken));
     }
 
     /// <summary>What writing each kind of node is.</summary>
-    private sealed class NodeWriter(ManifestWriter writer, ImageState state, CancellationToken cancel) : IManifestVisitor<Task<Descriptor>>
+    private sealed class NodeWriter(ManifestWriter writer, ImageState state, CancellationToken cancellationToken) : IManifestVisitor<Task<Descriptor>>
     {
-        public Task<Descriptor> Image(ImageNode node) => writer.WriteOciImageAsync(state, node, cancel);
+        public Task<Descriptor> Image(ImageNode node) => writer.WriteOciImageAsync(state, node, cancellationToken);
 
-        public Task<Descriptor> Artifact(ArtifactNode node) => writer.WriteArtifactAsync(state, node, cancel);
+        public Task<Descriptor> Artifact(ArtifactNode node) => writer.WriteArtifactAsync(state, node, cancellationToken);
 
-        public Task<Descriptor> Index(IndexNode node) => writer.WriteIndexAsync(state, node, cancel);
+        public Task<Descriptor> Index(IndexNode node) => writer.WriteIndexAsync(state, node, cancellationToken);
 
-        public Task<Descriptor> Opaque(OpaqueNode node) => writer.WriteOpaqueAsync(state, node, cancel);
+        public Task<Descriptor> Opaque(OpaqueNode node) => writer.WriteOpaqueAsync(state, node, cancellationToken);
     }
 
     /// <summary>An index after its children; rewritten (a new digest) when a child's digest changed.</summary>
-    private async Task<Descriptor> WriteIndexAsync(ImageState state, IndexNode idx, CancellationToken cancel)
+    private async Task<Descriptor> WriteIndexAsync(ImageState state, IndexNode idx, CancellationToken cancellationToken)
     {
         var children = new List<Descriptor>();
         foreach (var c in idx.Children)
-            children.Add(await WriteNodeAsync(state, c, cancel).ConfigureAwait(false));
+            children.Add(await WriteNodeAsync(state, c, cancellationToken).ConfigureAwait(false));
         bool changed = children.Zip(idx.Index.Manifests).Any(x => x.First.Digest != x.Second.Digest);
         byte[] raw = changed ? RewriteIndex(idx.Index.Raw, children) : idx.Index.Raw;
         var digest = changed ? Digest.Sha256Of(raw) : idx.Index.Digest;
         var d = (idx.Descriptor ?? idx.Index.ToDescriptor()) with { Digest = digest, Size = raw.LongLength };
-        await state.Writer.PutManifestAsync(d, raw, cancel).ConfigureAwait(false);
+        await state.Writer.PutManifestAsync(d, raw, cancellationToken).ConfigureAwait(false);
         state.Written[idx.Index.Digest] = d;
         return d;
     }
 
     /// <summary>Content Ferry does not interpret, as it is; an absent child of a sparse index is kept as a reference.</summary>
-    private async Task<Descriptor> WriteOpaqueAsync(ImageState state, OpaqueNode opaque, CancellationToken cancel)
+    private async Task<Descriptor> WriteOpaqueAsync(ImageState state, OpaqueNode opaque, CancellationToken cancellationToken)
     {
         var d = opaque.Descriptor!;
         if (opaque.Blob is null)
@@ -117,20 +117,20 @@ internal sealed class ManifestWriter(CopyContext context, LayerPolicy layers, Bl
             return d;
         }
         if (MediaTypes.IsLayer(d.MediaType) || d.Size > Json.MaxDocumentBytes)
-            await transfer.PutBlobAsync(state, new Outgoing(d, BlobContent.FromSource(opaque.Blob, d.Digest, d.Size, $"blob {d.Digest}")), cancel).ConfigureAwait(false);
+            await transfer.PutBlobAsync(state, new Outgoing(d, BlobContent.FromSource(opaque.Blob, d.Digest, d.Size, $"blob {d.Digest}")), cancellationToken).ConfigureAwait(false);
         else
-            await state.Writer.PutManifestAsync(d, await opaque.Blob.ReadDocumentAsync(d.Digest, d.Size, $"manifest {d.Digest}", cancel).ConfigureAwait(false), cancel).ConfigureAwait(false);
+            await state.Writer.PutManifestAsync(d, await opaque.Blob.ReadDocumentAsync(d.Digest, d.Size, $"manifest {d.Digest}", cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         return d;
     }
 
-    private async Task<Descriptor> WriteOciImageAsync(ImageState state, ImageNode node, CancellationToken cancel)
+    private async Task<Descriptor> WriteOciImageAsync(ImageState state, ImageNode node, CancellationToken cancellationToken)
     {
         var image = node.Image;
         var manifest = image.Manifest;
         bool dockerManifest = manifest is not null && MediaTypes.IsDocker(manifest.MediaType);
         var outgoing = image.Layers.Select(l => layers.OutgoingLayer(l, dockerManifest, forDocker: false)).ToList();
         var config = new Outgoing(image.ConfigDescriptor, BlobContent.FromSource(image.ConfigBlob, image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size, $"config {image.ConfigDescriptor.Digest}"));
-        await transfer.PutBlobsAsync(state, outgoing.Append(config), cancel).ConfigureAwait(false);
+        await transfer.PutBlobsAsync(state, outgoing.Append(config), cancellationToken).ConfigureAwait(false);
         var layerDescs = outgoing.Select(l => l.Descriptor).ToList();
         bool anyZstd = layerDescs.Any(l => l.MediaType == MediaTypes.OciLayerZstd);
         ImageManifest result;
@@ -141,19 +141,19 @@ internal sealed class ManifestWriter(CopyContext context, LayerPolicy layers, Bl
         else
             result = ImageManifest.Parse(RewriteManifest(manifest.Raw, layerDescs, toOci: dockerManifest && anyZstd), null, "rewritten manifest");
         var d = (node.Descriptor ?? result.ToDescriptor()) with { MediaType = result.MediaType, Digest = result.Digest, Size = result.Raw.LongLength };
-        await state.Writer.PutManifestAsync(d, result.Raw, cancel).ConfigureAwait(false);
+        await state.Writer.PutManifestAsync(d, result.Raw, cancellationToken).ConfigureAwait(false);
         if (manifest is not null)
             state.Written[manifest.Digest] = d;
         return d;
     }
 
     /// <summary>Puts the config and layers of the one image docker gets.</summary>
-    public async Task<DockerImage> WriteDockerImageAsync(ImageState state, SourceImage image, CancellationToken cancel)
+    public async Task<DockerImage> WriteDockerImageAsync(ImageState state, SourceImage image, CancellationToken cancellationToken)
     {
         var cfg = image.ConfigDescriptor;
         var outgoing = image.Layers.Select(l => layers.OutgoingLayer(l, dockerFamily: false, forDocker: true)).ToList();
         var config = new Outgoing(cfg, BlobContent.FromSource(image.ConfigBlob, cfg.Digest, cfg.Size, $"config {cfg.Digest}"));
-        await transfer.PutBlobsAsync(state, outgoing.Append(config), cancel).ConfigureAwait(false);
+        await transfer.PutBlobsAsync(state, outgoing.Append(config), cancellationToken).ConfigureAwait(false);
         return new DockerImage(cfg, [.. outgoing.Select(l => l.Descriptor)]);
     }
 

@@ -22,7 +22,7 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
     private GzipEncoder? _gzip;
 
     /// <summary>Recompresses, in parallel, the layers <see cref="LayerPolicy.RecompressionWork"/> found.</summary>
-    public async Task RunAsync(Dictionary<(Digest, CompressionKind), SourceLayer> work, CancellationToken cancel)
+    public async Task RunAsync(Dictionary<(Digest, CompressionKind), SourceLayer> work, CancellationToken cancellationToken)
     {
         if (work.Count == 0)
         {
@@ -40,7 +40,7 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
             if (context.Options.GzipCodec == GzipCodec.Auto)
                 context.Log($"note: layers are gzipped with {_gzip.Description}{(_gzip.Codec == GzipCodec.ZlibNg ? "" : $" (the fastest codec installed; --gzip-codec zlib-ng gives the bytes of machines without it)")}");
         }
-        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, context.Options.Parallelism), CancellationToken = cancel },
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, context.Options.Parallelism), CancellationToken = cancellationToken },
             async (kv, ct) => staged[kv.Key] = await RecompressAsync(kv.Value, kv.Key.Item2, dir, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
@@ -49,7 +49,7 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
     /// temp file. A layer that goes out uncompressed is not staged: this pass only measures it (size and digest, which
     /// the manifests need), and the destination decompresses it again as it writes it.
     /// </summary>
-    private async Task<StagedLayer> RecompressAsync(SourceLayer layer, CompressionKind target, string dir, CancellationToken cancel)
+    private async Task<StagedLayer> RecompressAsync(SourceLayer layer, CompressionKind target, string dir, CancellationToken cancellationToken)
     {
         var src = layer.Descriptor;
         bool staging = target != CompressionKind.None;
@@ -63,7 +63,7 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
         context.Options.Progress?.Started(item, src.Size);
         try
         {
-            await using var raw = await layer.Blob!.OpenVerifiedAsync(src.Digest, src.Size, $"layer {src.Digest}", cancel).ConfigureAwait(false);
+            await using var raw = await layer.Blob!.OpenVerifiedAsync(src.Digest, src.Size, $"layer {src.Digest}", cancellationToken).ConfigureAwait(false);
             await using var plain = BoundedDecompression.Open(new ProgressReadStream(raw, item, context.Options.Progress, finishes: false), layer.ActualCompression, $"{context.Source.DisplayName}: layer {src.Digest}");
             // An uncompressed layer's diff_id is its digest, which the raw stream checks: hashed once.
             if (layer.ActualCompression == CompressionKind.None)
@@ -72,8 +72,8 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
                 : new VerifyingStream(plain, $"layer {src.Digest} (uncompressed)", layer.DiffId, null, leaveOpen: true);
             if (!staging)
             {
-                var digest = await checkedPlain!.DrainAsync(cancel).ConfigureAwait(false);
-                await raw.DrainAsync(cancel).ConfigureAwait(false);
+                var digest = await checkedPlain!.DrainAsync(cancellationToken).ConfigureAwait(false);
+                await raw.DrainAsync(cancellationToken).ConfigureAwait(false);
                 return new StagedLayer(digest, checkedPlain.BytesRead, null, null);
             }
             await using var file = IO.LocalFiles.CreatePrivate(temp!, options: FileOptions.None);
@@ -85,8 +85,8 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
                 try
                 {
                     int n;
-                    while ((n = await input.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
-                        await compressor.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                    while ((n = await input.ReadAsync(buf, cancellationToken).ConfigureAwait(false)) > 0)
+                        await compressor.WriteAsync(buf.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -94,8 +94,8 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
                 }
             }
             if (checkedPlain is not null)
-                await checkedPlain.DrainAsync(cancel).ConfigureAwait(false);
-            await raw.DrainAsync(cancel).ConfigureAwait(false);
+                await checkedPlain.DrainAsync(cancellationToken).ConfigureAwait(false);
+            await raw.DrainAsync(cancellationToken).ConfigureAwait(false);
             return new StagedLayer(hashing.ComputeDigest(), hashing.Length, temp, target == CompressionKind.Gzip ? _gzip!.Description : null);
         }
         catch (IOException e) when (e is not FileNotFoundException and not EndOfStreamException && e.InnerException is not FerryException)

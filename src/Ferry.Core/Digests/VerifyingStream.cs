@@ -115,14 +115,14 @@ internal sealed class VerifyingStream : Stream
     }
 
     /// <summary>Reads whatever is left and verifies it; returns the digest.</summary>
-    public async ValueTask<Digest> DrainAsync(CancellationToken cancel = default)
+    public async ValueTask<Digest> DrainAsync(CancellationToken cancellationToken = default)
     {
         if (_computed is null)
         {
             byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
             try
             {
-                while (await ReadAsync(buf, cancel).ConfigureAwait(false) > 0) { }
+                while (await ReadAsync(buf, cancellationToken).ConfigureAwait(false) > 0) { }
             }
             finally
             {

@@ -25,31 +25,31 @@ public abstract class BlobSource
     public virtual BlobOrigin? Origin => null;
 
     /// <summary>Opens the raw bytes, unverified.</summary>
-    /// <param name="cancel">Stops opening (and, for network blobs, every later read).</param>
-    public abstract ValueTask<Stream> OpenReadAsync(CancellationToken cancel = default);
+    /// <param name="cancellationToken">Stops opening (and, for network blobs, every later read).</param>
+    public abstract ValueTask<Stream> OpenReadAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Opens the bytes through a stream that checks <paramref name="digest"/> and <paramref name="size"/>; a mismatch throws <see cref="DigestMismatchException"/> at the latest at the end of the stream.</summary>
-    internal async ValueTask<VerifyingStream> OpenVerifiedAsync(Digest? digest, long? size, string what, CancellationToken cancel)
+    internal async ValueTask<VerifyingStream> OpenVerifiedAsync(Digest? digest, long? size, string what, CancellationToken cancellationToken)
     {
-        var raw = await OpenReadAsync(cancel).ConfigureAwait(false);
+        var raw = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
         return new VerifyingStream(raw, $"{what} ({Name})", digest, size);
     }
 
     /// <summary>Reads a whole JSON document, within <see cref="Json.MaxDocumentBytes"/>, verifying the digest when given.</summary>
-    internal async ValueTask<byte[]> ReadDocumentAsync(Digest? digest, long? size, string what, CancellationToken cancel)
+    internal async ValueTask<byte[]> ReadDocumentAsync(Digest? digest, long? size, string what, CancellationToken cancellationToken)
     {
         if (Length > Json.MaxDocumentBytes)
             throw new ArchiveFormatException($"{what} ({Name}): {Length} bytes, over the {Json.MaxDocumentBytes}-byte limit for JSON documents");
-        await using var v = await OpenVerifiedAsync(digest, size, what, cancel).ConfigureAwait(false);
-        return await Json.ReadLimitedAsync(v, $"{what} ({Name})", cancel).ConfigureAwait(false);
+        await using var v = await OpenVerifiedAsync(digest, size, what, cancellationToken).ConfigureAwait(false);
+        return await Json.ReadLimitedAsync(v, $"{what} ({Name})", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The first bytes (for compression sniffing).</summary>
-    internal async ValueTask<byte[]> ReadHeadAsync(int count, CancellationToken cancel)
+    internal async ValueTask<byte[]> ReadHeadAsync(int count, CancellationToken cancellationToken)
     {
-        await using var s = await OpenReadAsync(cancel).ConfigureAwait(false);
+        await using var s = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
         byte[] buf = new byte[(int)Math.Min(count, Length)];
-        int n = await s.ReadAtLeastAsync(buf, buf.Length, throwOnEndOfStream: false, cancel).ConfigureAwait(false);
+        int n = await s.ReadAtLeastAsync(buf, buf.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         return buf[..n];
     }
 }
@@ -60,7 +60,7 @@ internal abstract class LocalBlob : BlobSource
     /// <summary>The raw bytes, unverified.</summary>
     public abstract Stream OpenRead();
 
-    public override ValueTask<Stream> OpenReadAsync(CancellationToken cancel = default) => ValueTask.FromResult(OpenRead());
+    public override ValueTask<Stream> OpenReadAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(OpenRead());
 
     public VerifyingStream OpenVerified(Digest? digest, long? size, string what) => new(OpenRead(), $"{what} ({Name})", digest, size);
 

@@ -51,14 +51,14 @@ internal static class Signatures
     public sealed record Payload(byte[] Bytes, string? SignedDigest, byte[]? Signature);
 
     /// <summary>Every simple signing layer of a signature that is in the source (payloads of at most 1 MiB), in order.</summary>
-    public static async Task<IReadOnlyList<Payload>> PayloadsAsync(ArtifactNode signature, CancellationToken cancel)
+    public static async Task<IReadOnlyList<Payload>> PayloadsAsync(ArtifactNode signature, CancellationToken cancellationToken)
     {
         var result = new List<Payload>();
         foreach (var (d, src) in signature.Blobs.Skip(1))
         {
             if (d.MediaType != MediaTypes.CosignSignature || src is null || d.Size > 1 << 20)
                 continue;
-            byte[] payload = await src.ReadDocumentAsync(d.Digest, d.Size, $"signature payload {d.Digest}", cancel).ConfigureAwait(false);
+            byte[] payload = await src.ReadDocumentAsync(d.Digest, d.Size, $"signature payload {d.Digest}", cancellationToken).ConfigureAwait(false);
             string? signed = null;
             try
             {
@@ -90,6 +90,6 @@ internal static class Signatures
     /// The manifest digests a signature's payloads sign (<c>critical.image.docker-manifest-digest</c> of each simple
     /// signing layer); empty when it has none Ferry can read.
     /// </summary>
-    public static async Task<IReadOnlyList<string>> SignedDigestsAsync(ArtifactNode signature, CancellationToken cancel) =>
-        [.. (await PayloadsAsync(signature, cancel).ConfigureAwait(false)).Select(p => p.SignedDigest).OfType<string>()];
+    public static async Task<IReadOnlyList<string>> SignedDigestsAsync(ArtifactNode signature, CancellationToken cancellationToken) =>
+        [.. (await PayloadsAsync(signature, cancellationToken).ConfigureAwait(false)).Select(p => p.SignedDigest).OfType<string>()];
 }

@@ -134,7 +134,7 @@ public sealed class ShipRecord
     /// the first part of a split archive): every layer it holds, and what it extends if it is incremental.
     /// </summary>
     /// <exception cref="FerryException">The file is missing or neither a record nor an archive.</exception>
-    public static async Task<ShipRecord> LoadAsync(string path, CancellationToken cancel = default)
+    public static async Task<ShipRecord> LoadAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         // A record is a small JSON file (read with a limit, whatever size the file claims); anything else is an archive.
@@ -145,11 +145,11 @@ public sealed class ShipRecord
         {
             byte[] head = new byte[1];
             await using (var fs = File.OpenRead(path))
-                _ = await fs.ReadAsync(head, cancel).ConfigureAwait(false);
+                _ = await fs.ReadAsync(head, cancellationToken).ConfigureAwait(false);
             if (head[0] == (byte)'{')
                 return Parse(IO.LocalFiles.ReadSmall(path, MaxBytes, $"--since {path}"), path);
         }
-        await using var source = await Transports.Files.ArchiveSource.OpenAsync(path, Transports.Files.ArchiveKind.Any, null, new TransportOptions(), cancel).ConfigureAwait(false);
+        await using var source = await Transports.Files.ArchiveSource.OpenAsync(path, Transports.Files.ArchiveKind.Any, null, new TransportOptions(), cancellationToken).ConfigureAwait(false);
         return Of(source);
     }
 
@@ -181,21 +181,21 @@ public sealed class ShipRecord
     /// <see cref="LoadAsync(string, CancellationToken)"/>, then merged.
     /// </summary>
     /// <exception cref="FerryException">A file is missing or neither a record nor an archive.</exception>
-    public static async Task<ShipRecord> LoadAsync(IEnumerable<string> paths, CancellationToken cancel = default)
+    public static async Task<ShipRecord> LoadAsync(IEnumerable<string> paths, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var records = new List<ShipRecord>();
         foreach (var p in paths)
-            records.Add(await LoadAsync(p, cancel).ConfigureAwait(false));
+            records.Add(await LoadAsync(p, cancellationToken).ConfigureAwait(false));
         return Merge(records);
     }
 
     /// <summary>Writes the record to <paramref name="path"/> (a temp file beside it, then renamed).</summary>
-    public async Task WriteAsync(string path, CancellationToken cancel = default)
+    public async Task WriteAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         using var target = OutputTarget.CreateFile(path);
-        await target.Stream.WriteAsync(ToJson(), cancel).ConfigureAwait(false);
+        await target.Stream.WriteAsync(ToJson(), cancellationToken).ConfigureAwait(false);
         target.Commit();
     }
 }

@@ -11,9 +11,9 @@ public static class ImageInspector
 {
     /// <summary>Opens <paramref name="reference"/> and writes the stable JSON form of <c>ferry inspect --json</c>.</summary>
     /// <exception cref="FerryException">The source cannot be opened.</exception>
-    public static async Task<byte[]> ToJsonAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    public static async Task<byte[]> ToJsonAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
-        await using var source = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
+        await using var source = await reference.Transport.OpenSourceAsync(reference, options, cancellationToken).ConfigureAwait(false);
         return ToJson(source);
     }
 

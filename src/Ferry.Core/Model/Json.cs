@@ -46,12 +46,12 @@ internal static class Json
     }
 
     /// <summary>Reads a whole JSON document from a stream asynchronously, refusing more than <see cref="MaxDocumentBytes"/>.</summary>
-    public static async ValueTask<byte[]> ReadLimitedAsync(Stream stream, string what, CancellationToken cancel, int limit = MaxDocumentBytes)
+    public static async ValueTask<byte[]> ReadLimitedAsync(Stream stream, string what, CancellationToken cancellationToken, int limit = MaxDocumentBytes)
     {
         using var ms = new MemoryStream();
         byte[] buf = new byte[81920];
         int n;
-        while ((n = await stream.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+        while ((n = await stream.ReadAsync(buf, cancellationToken).ConfigureAwait(false)) > 0)
         {
             if (ms.Length + n > limit)
                 throw new ArchiveFormatException($"{what}: JSON document is larger than the {limit}-byte limit");

@@ -74,11 +74,11 @@ public sealed class RegistryResponse
     internal const int ChunkBytes = 64 << 10;
 
     /// <summary>Writes the body (nothing for HEAD) to a stream.</summary>
-    public async Task WriteBodyAsync(Stream destination, CancellationToken cancel = default)
+    public async Task WriteBodyAsync(Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
         var writer = PipeWriter.Create(destination, new StreamPipeWriterOptions(minimumBufferSize: ChunkBytes, leaveOpen: true));
-        await WriteBodyAsync(writer, cancel).ConfigureAwait(false);
+        await WriteBodyAsync(writer, cancellationToken).ConfigureAwait(false);
         await writer.CompleteAsync().ConfigureAwait(false);
     }
 
@@ -89,17 +89,17 @@ public sealed class RegistryResponse
     /// the digest: a source whose file changed (or lies) gives the client a broken transfer, never wrong bytes.
     /// </summary>
     /// <exception cref="DigestMismatchException">The source's bytes do not match the blob's digest (nothing more is sent).</exception>
-    public async Task WriteBodyAsync(PipeWriter destination, CancellationToken cancel = default)
+    public async Task WriteBodyAsync(PipeWriter destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
         if (IsHead || ContentLength == 0)
             return;
         if (_document is not null)
         {
-            await destination.WriteAsync(_document, cancel).ConfigureAwait(false);
+            await destination.WriteAsync(_document, cancellationToken).ConfigureAwait(false);
             return;
         }
-        Stream s = await _blob!.OpenReadAsync(cancel).ConfigureAwait(false);
+        Stream s = await _blob!.OpenReadAsync(cancellationToken).ConfigureAwait(false);
         if (_verify is { } digest)
             s = new VerifyingStream(s, $"blob {digest} ({_blob.Name})", digest, ContentLength);
         await using var source = s;
@@ -108,7 +108,7 @@ public sealed class RegistryResponse
             if (s.CanSeek)
                 s.Seek(_offset, SeekOrigin.Begin);
             else
-                await SkipAsync(s, _offset, cancel).ConfigureAwait(false);
+                await SkipAsync(s, _offset, cancellationToken).ConfigureAwait(false);
         }
         // A local file is read synchronously (a page-cache read takes microseconds, and allocates nothing, unlike an
         // async file read on Linux); the chunk comes from a small pool of its own and is copied into the writer's
@@ -122,18 +122,18 @@ public sealed class RegistryResponse
             while (left > 0)
             {
                 int want = (int)Math.Min(ChunkBytes, left);
-                int n = local ? s.Read(chunk, 0, want) : await s.ReadAsync(chunk.AsMemory(0, want), cancel).ConfigureAwait(false);
+                int n = local ? s.Read(chunk, 0, want) : await s.ReadAsync(chunk.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                     throw new ArchiveFormatException($"{_blob.Name}: ended {left} bytes early");
                 left -= n;
                 if (left == 0 && s is VerifyingStream v)
                 {
                     // The end of the content: reading it checks the digest before the last bytes go out.
-                    _ = local ? v.Read(new byte[1], 0, 1) : await v.ReadAsync(new byte[1], cancel).ConfigureAwait(false);
+                    _ = local ? v.Read(new byte[1], 0, 1) : await v.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false);
                 }
                 // Copied into the writer's pooled blocks, then flushed: the flush is where a host times a slow client.
                 destination.Write(chunk.AsSpan(0, n));
-                var flushed = await destination.FlushAsync(cancel).ConfigureAwait(false);
+                var flushed = await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
                 Progress?.Sink.Advanced(Progress.Value.Item, n);
                 if (flushed.IsCanceled || flushed.IsCompleted)
                     throw new OperationCanceledException("the client went away");
@@ -149,14 +149,14 @@ public sealed class RegistryResponse
     /// <summary>The chunks blobs are served in: a pool of their own (64 KiB arrays, reused; beyond 256 at once, allocated).</summary>
     private static readonly ArrayPool<byte> Chunks = ArrayPool<byte>.Create(ChunkBytes, 256);
 
-    private static async Task SkipAsync(Stream s, long count, CancellationToken cancel)
+    private static async Task SkipAsync(Stream s, long count, CancellationToken cancellationToken)
     {
         byte[] buf = ArrayPool<byte>.Shared.Rent(1 << 16);
         try
         {
             while (count > 0)
             {
-                int n = await s.ReadAsync(buf.AsMemory(0, (int)Math.Min(buf.Length, count)), cancel).ConfigureAwait(false);
+                int n = await s.ReadAsync(buf.AsMemory(0, (int)Math.Min(buf.Length, count)), cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                     throw new EndOfStreamException("blob ended before the requested range");
                 count -= n;
@@ -227,11 +227,11 @@ public sealed class ArchiveRegistry : IAsyncDisposable
 
     /// <summary>Opens the sources (later ones win a tag that several give) and indexes what they hold.</summary>
     /// <exception cref="FerryException">A source cannot be opened.</exception>
-    public static async Task<ArchiveRegistry> OpenAsync(IReadOnlyList<ImageReference> sources, TransportOptions options, CancellationToken cancel = default)
+    public static async Task<ArchiveRegistry> OpenAsync(IReadOnlyList<ImageReference> sources, TransportOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(options);
-        return new ArchiveRegistry(await ImageSources.OpenEachAsync(sources, options, cancel).ConfigureAwait(false));
+        return new ArchiveRegistry(await ImageSources.OpenEachAsync(sources, options, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>Serves sources already opened; they are disposed with the registry.</summary>
@@ -350,7 +350,7 @@ public sealed class ArchiveRegistry : IAsyncDisposable
     /// Answers one request. <paramref name="path"/> is the URL path (<c>/v2/…</c>, percent-decoded), <paramref name="query"/>
     /// its query string without <c>?</c>, <paramref name="range"/> the <c>Range</c> header.
     /// </summary>
-    public Task<RegistryResponse> HandleAsync(string method, string path, string? query, string? range, CancellationToken cancel = default)
+    public Task<RegistryResponse> HandleAsync(string method, string path, string? query, string? range, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(method);
         ArgumentNullException.ThrowIfNull(path);

@@ -13,13 +13,13 @@ namespace Ferry.Sets;
 public interface IRegistryCatalog
 {
     /// <summary>Every tag of <paramref name="repository"/> (its tag and digest, if any, are ignored).</summary>
-    Task<IReadOnlyList<string>> ListTagsAsync(ImageName repository, CancellationToken cancel = default);
+    Task<IReadOnlyList<string>> ListTagsAsync(ImageName repository, CancellationToken cancellationToken = default);
 
     /// <summary>The manifest or index <paramref name="reference"/> names (by digest when it has one, else by tag), byte for byte.</summary>
-    Task<RegistryManifest> GetManifestAsync(ImageName reference, CancellationToken cancel = default);
+    Task<RegistryManifest> GetManifestAsync(ImageName reference, CancellationToken cancellationToken = default);
 
     /// <summary>A small blob of <paramref name="repository"/> (an image config), checked against its digest and size.</summary>
-    Task<byte[]> GetBlobAsync(ImageName repository, Descriptor blob, CancellationToken cancel = default);
+    Task<byte[]> GetBlobAsync(ImageName repository, Descriptor blob, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The registries themselves, with the credentials, TLS and timeouts of <see cref="TransportOptions.Registry"/> (one connection per registry).</summary>
@@ -48,34 +48,34 @@ public sealed class RegistryCatalog : IRegistryCatalog, IDisposable
     }
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<string>> ListTagsAsync(ImageName repository, CancellationToken cancel = default)
+    public Task<IReadOnlyList<string>> ListTagsAsync(ImageName repository, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repository);
-        return Client(repository).ListTagsAsync(repository.Path, cancel);
+        return Client(repository).ListTagsAsync(repository.Path, cancellationToken);
     }
 
     /// <inheritdoc/>
-    public async Task<RegistryManifest> GetManifestAsync(ImageName reference, CancellationToken cancel = default)
+    public async Task<RegistryManifest> GetManifestAsync(ImageName reference, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
         string r = reference.Digest?.ToString() ?? reference.Tag ?? "latest";
-        var (bytes, mediaType, digest) = await Client(reference).GetManifestAsync(reference.Path, r, cancel).ConfigureAwait(false);
+        var (bytes, mediaType, digest) = await Client(reference).GetManifestAsync(reference.Path, r, cancellationToken).ConfigureAwait(false);
         if (!MediaTypes.IsManifestOrIndex(mediaType))
             mediaType = DeclaredMediaType(bytes) ?? mediaType;
         return new RegistryManifest("docker://" + reference, mediaType, digest, bytes);
     }
 
     /// <inheritdoc/>
-    public async Task<byte[]> GetBlobAsync(ImageName repository, Descriptor blob, CancellationToken cancel = default)
+    public async Task<byte[]> GetBlobAsync(ImageName repository, Descriptor blob, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repository);
         ArgumentNullException.ThrowIfNull(blob);
         string what = $"registry {RegistryTransport.HostOf(repository)}: {repository.Path}@{blob.Digest}";
         if (blob.Size is < 0 or > Json.MaxDocumentBytes)
             throw new PeerException($"{what}: a config of {blob.Size} bytes is over the {Json.MaxDocumentBytes}-byte limit");
-        await using var stream = await Client(repository).OpenBlobAsync(repository.Path, blob.Digest, blob.Size, cancel).ConfigureAwait(false);
+        await using var stream = await Client(repository).OpenBlobAsync(repository.Path, blob.Digest, blob.Size, cancellationToken).ConfigureAwait(false);
         var bytes = new byte[blob.Size];
-        await stream.ReadExactlyAsync(bytes, cancel).ConfigureAwait(false);
+        await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
         if (Digest.Sha256Of(bytes) != blob.Digest)
             throw new DigestMismatchException($"{what}: the blob does not hash to its digest");
         return bytes;

@@ -38,17 +38,17 @@ public static class ImageSetResolver
     private sealed record Wanted(ImageName Name, PlatformSelection Platforms, bool Referrers, string From);
 
     /// <summary>Resolves <paramref name="set"/> through <paramref name="registries"/>.</summary>
-    public static async Task<ImageSetResolution> ResolveAsync(ImageSet set, IRegistryCatalog registries, ImageSetResolveOptions? options = null, CancellationToken cancel = default)
+    public static async Task<ImageSetResolution> ResolveAsync(ImageSet set, IRegistryCatalog registries, ImageSetResolveOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(set);
         ArgumentNullException.ThrowIfNull(registries);
         options ??= new ImageSetResolveOptions();
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancel };
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = cancellationToken };
         var failures = new ConcurrentBag<ImageSetFailure>();
         var manifests = new ConcurrentDictionary<string, Task<RegistryManifest>>(StringComparer.Ordinal);
 
         Task<RegistryManifest> Manifest(ImageName reference) =>
-            manifests.GetOrAdd(reference.ToString(), _ => registries.GetManifestAsync(reference, cancel));
+            manifests.GetOrAdd(reference.ToString(), _ => registries.GetManifestAsync(reference, cancellationToken));
 
         // Repositories first: their tags become images.
         var locked = new ConcurrentBag<LockedRepository>();
@@ -134,7 +134,7 @@ public static class ImageSetResolver
         }
     }
 
-    private static async Task<LockedImage> LockAsync(IRegistryCatalog registries, Wanted w, RegistryManifest m, CancellationToken cancel)
+    private static async Task<LockedImage> LockAsync(IRegistryCatalog registries, Wanted w, RegistryManifest m, CancellationToken cancellationToken)
     {
         string what = $"{w.Name}";
         if (IsIndex(m))
@@ -157,7 +157,7 @@ public static class ImageSetResolver
         Platform? platform = null;
         if (manifest.IsRunnableImage)
         {
-            var config = ImageConfig.Parse(await registries.GetBlobAsync(w.Name, manifest.Config, cancel).ConfigureAwait(false), what + " config");
+            var config = ImageConfig.Parse(await registries.GetBlobAsync(w.Name, manifest.Config, cancellationToken).ConfigureAwait(false), what + " config");
             platform = config.Platform;
         }
         if (!w.Platforms.IsAll && manifest.IsRunnableImage && (platform is null || !w.Platforms.Matches(platform)))
@@ -170,7 +170,7 @@ public static class ImageSetResolver
         d.Annotations?.TryGetValue("vnd.docker.reference.type", out var t) == true && t == "attestation-manifest";
 
     /// <summary>A tag's config <c>created</c>: of its manifest, or for an index of the first child of a wanted platform (any platform for all).</summary>
-    private static async Task<DateTimeOffset?> CreatedAsync(IRegistryCatalog registries, ImageName repository, RegistryManifest m, PlatformSelection platforms, CancellationToken cancel)
+    private static async Task<DateTimeOffset?> CreatedAsync(IRegistryCatalog registries, ImageName repository, RegistryManifest m, PlatformSelection platforms, CancellationToken cancellationToken)
     {
         string what = $"{repository.FullRepository}@{m.Digest}";
         ImageManifest manifest;
@@ -181,7 +181,7 @@ public static class ImageSetResolver
                 ?? index.Manifests.FirstOrDefault(d => MediaTypes.IsImageManifest(d.MediaType) && !IsAttestation(d));
             if (child is null)
                 return null;
-            var cm = await registries.GetManifestAsync(repository.WithDigest(child.Digest), cancel).ConfigureAwait(false);
+            var cm = await registries.GetManifestAsync(repository.WithDigest(child.Digest), cancellationToken).ConfigureAwait(false);
             if (!MediaTypes.IsImageManifest(cm.MediaType) && IsIndex(cm))
                 return null;
             manifest = ImageManifest.Parse(cm.Bytes, child.MediaType, what);
@@ -192,7 +192,7 @@ public static class ImageSetResolver
         }
         if (!manifest.IsRunnableImage)
             return null;
-        var config = ImageConfig.Parse(await registries.GetBlobAsync(repository, manifest.Config, cancel).ConfigureAwait(false), what + " config");
+        var config = ImageConfig.Parse(await registries.GetBlobAsync(repository, manifest.Config, cancellationToken).ConfigureAwait(false), what + " config");
         return DateTimeOffset.TryParse(config.Created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when) ? when : null;
     }
 }

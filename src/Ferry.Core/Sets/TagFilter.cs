@@ -87,7 +87,7 @@ public sealed class TagFilter
     /// Applies the filter to a repository's tags. <paramref name="created"/> tells a tag's config <c>created</c> time
     /// (null when it has none); it is asked only when <see cref="Latest"/> must rank tags that are not all versions.
     /// </summary>
-    public async Task<TagSelection> ApplyAsync(IReadOnlyList<string> tags, Func<string, CancellationToken, Task<DateTimeOffset?>>? created = null, CancellationToken cancel = default)
+    public async Task<TagSelection> ApplyAsync(IReadOnlyList<string> tags, Func<string, CancellationToken, Task<DateTimeOffset?>>? created = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tags);
         var listed = tags.Distinct(StringComparer.Ordinal).ToList();
@@ -127,7 +127,7 @@ public sealed class TagFilter
                     throw new InvalidOperationException("latest on tags that are not versions needs their created times");
                 var times = new List<(string Tag, DateTimeOffset? When)>();
                 foreach (var t in remaining)
-                    times.Add((t, await created(t, cancel).ConfigureAwait(false)));
+                    times.Add((t, await created(t, cancellationToken).ConfigureAwait(false)));
                 undated = times.Where(x => x.When is null).Select(x => x.Tag).Order(StringComparer.Ordinal).ToList();
                 // The newest first; ties (one image under several tags) by name; tags without a time last.
                 remaining = times.OrderByDescending(x => x.When.HasValue).ThenByDescending(x => x.When)

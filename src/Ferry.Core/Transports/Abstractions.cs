@@ -23,11 +23,11 @@ public interface ITransport
 
     /// <summary>Opens the images <paramref name="reference"/> names for reading.</summary>
     /// <exception cref="FerryException">The source is missing, unreachable or malformed.</exception>
-    ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default);
+    ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default);
 
     /// <summary>Opens <paramref name="reference"/> for writing. Nothing is visible there until <see cref="IImageDestination.CommitAsync"/>.</summary>
     /// <exception cref="FerryException">The destination cannot be written.</exception>
-    ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default);
+    ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A parsed SOURCE or DEST: a transport and what it names. <see cref="object.ToString"/> gives the reference back.</summary>
@@ -289,10 +289,10 @@ public interface IImageDestination : IAsyncDisposable
 
     /// <summary>Starts writing one image under the names the copy gives it.</summary>
     /// <exception cref="FerryException">The destination cannot take the image under these names (e.g. a registry and an image without a repository).</exception>
-    ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default);
+    ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancellationToken = default);
 
     /// <summary>Makes everything written visible; returns what the destination reports (e.g. the daemon's "Loaded image" lines).</summary>
-    ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default);
+    ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Before <see cref="CommitAsync"/>, only when <see cref="DestinationCapabilities.KeepsIncremental"/>: the layers this
@@ -305,26 +305,26 @@ public interface IImageDestination : IAsyncDisposable
 public interface IImageWriter
 {
     /// <summary>Whether the destination has the blob already, or can mount it from <paramref name="origin"/> without its bytes.</summary>
-    ValueTask<BlobReuse> TryReuseBlobAsync(Descriptor blob, BlobOrigin? origin, CancellationToken cancel = default);
+    ValueTask<BlobReuse> TryReuseBlobAsync(Descriptor blob, BlobOrigin? origin, CancellationToken cancellationToken = default);
 
     /// <summary>Stores a blob (a config or a layer). <paramref name="content"/> may be opened now or at commit; it checks its digest and size as it is read.</summary>
-    ValueTask PutBlobAsync(Descriptor blob, BlobContent content, CancellationToken cancel = default);
+    ValueTask PutBlobAsync(Descriptor blob, BlobContent content, CancellationToken cancellationToken = default);
 
     /// <summary>Stores a manifest or index with exactly these bytes (children before parents).</summary>
-    ValueTask PutManifestAsync(Descriptor manifest, ReadOnlyMemory<byte> bytes, CancellationToken cancel = default);
+    ValueTask PutManifestAsync(Descriptor manifest, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Records that the manifest <paramref name="artifact"/> (already put, with its blobs) refers to another one, as
     /// <paramref name="referrer"/> says (a cosign tag, or an OCI 1.1 subject). Only called when
     /// <see cref="DestinationCapabilities.KeepsReferrers"/>, subjects before their referrers.
     /// </summary>
-    ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancel = default);
+    ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Ends the image: <paramref name="root"/> is its manifest or index (null when the destination does not keep
     /// manifests), <paramref name="docker"/> the one image for docker (when the destination needs it).
     /// </summary>
-    ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancel = default);
+    ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancellationToken = default);
 }
 
 /// <summary>An image a copy is about to write: what identifies it in the source, and the names it gets.</summary>
@@ -380,7 +380,7 @@ public sealed class BlobContent
     public BlobOrigin? Origin { get; }
 
     /// <summary>Opens the content; reading it to its end verifies it (a mismatch throws <see cref="DigestMismatchException"/>).</summary>
-    public ValueTask<Stream> OpenAsync(CancellationToken cancel = default) => _open(cancel);
+    public ValueTask<Stream> OpenAsync(CancellationToken cancellationToken = default) => _open(cancellationToken);
 
     /// <summary>A blob of a source, verified as it is read.</summary>
     public static BlobContent FromSource(BlobSource source, Digest digest, long size, string what) =>

@@ -10,26 +10,26 @@ public static class ImageSources
     /// of one manifest) is one image with all their names. Registry references share one client per registry.
     /// </summary>
     /// <exception cref="FerryException">A reference cannot be opened; the ones already opened are closed.</exception>
-    public static async ValueTask<IImageSource> OpenAsync(IReadOnlyList<ImageReference> references, TransportOptions options, CancellationToken cancel = default)
+    public static async ValueTask<IImageSource> OpenAsync(IReadOnlyList<ImageReference> references, TransportOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(references);
         if (references.Count == 0)
             throw new UsageException("no image to read");
         if (references.All(r => r is Registry.RegistryReference))
-            return await Registry.RegistrySource.OpenAsync([.. references.Cast<Registry.RegistryReference>()], options, cancel).ConfigureAwait(false);
+            return await Registry.RegistrySource.OpenAsync([.. references.Cast<Registry.RegistryReference>()], options, cancellationToken).ConfigureAwait(false);
         if (references.Count == 1)
-            return await references[0].Transport.OpenSourceAsync(references[0], options, cancel).ConfigureAwait(false);
-        return new MergedSource(await OpenEachAsync(references, options, cancel).ConfigureAwait(false));
+            return await references[0].Transport.OpenSourceAsync(references[0], options, cancellationToken).ConfigureAwait(false);
+        return new MergedSource(await OpenEachAsync(references, options, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>Opens every reference as a source of its own; when one fails, the ones already opened are closed.</summary>
-    internal static async ValueTask<List<IImageSource>> OpenEachAsync(IReadOnlyList<ImageReference> references, TransportOptions options, CancellationToken cancel)
+    internal static async ValueTask<List<IImageSource>> OpenEachAsync(IReadOnlyList<ImageReference> references, TransportOptions options, CancellationToken cancellationToken)
     {
         var opened = new List<IImageSource>();
         try
         {
             foreach (var r in references)
-                opened.Add(await r.Transport.OpenSourceAsync(r, options, cancel).ConfigureAwait(false));
+                opened.Add(await r.Transport.OpenSourceAsync(r, options, cancellationToken).ConfigureAwait(false));
             return opened;
         }
         catch

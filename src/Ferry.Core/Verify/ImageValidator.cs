@@ -81,19 +81,19 @@ public static class ImageValidator
 {
     /// <summary>Opens and verifies <paramref name="reference"/>; a source that cannot even be opened yields one error finding.</summary>
     /// <exception cref="UsageException">The reference or options are invalid.</exception>
-    public static Task<ValidationReport> VerifyAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default) =>
-        VerifyAsync(reference, options, new VerifyOptions(), cancel);
+    public static Task<ValidationReport> VerifyAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default) =>
+        VerifyAsync(reference, options, new VerifyOptions(), cancellationToken);
 
     /// <summary>Opens and verifies <paramref name="reference"/>, signatures too (<paramref name="verify"/>); a source that cannot even be opened yields one error finding.</summary>
     /// <exception cref="UsageException">The reference or options are invalid.</exception>
-    public static async Task<ValidationReport> VerifyAsync(ImageReference reference, TransportOptions options, VerifyOptions verify, CancellationToken cancel = default)
+    public static async Task<ValidationReport> VerifyAsync(ImageReference reference, TransportOptions options, VerifyOptions verify, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(verify);
         IImageSource source;
         try
         {
-            source = await reference.Transport.OpenSourceAsync(reference, options, cancel).ConfigureAwait(false);
+            source = await reference.Transport.OpenSourceAsync(reference, options, cancellationToken).ConfigureAwait(false);
         }
         catch (FerryException e) when (e is not UsageException)
         {
@@ -101,25 +101,25 @@ public static class ImageValidator
             return new ValidationReport(name, null, [new Finding(Severity.Error, name, e.Message)], 0, 0);
         }
         await using (source)
-            return await VerifyAsync(source, verify, cancel).ConfigureAwait(false);
+            return await VerifyAsync(source, verify, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Verifies every image of an opened source.</summary>
-    public static Task<ValidationReport> VerifyAsync(IImageSource source, CancellationToken cancel = default) =>
-        VerifyAsync(source, new VerifyOptions(), cancel);
+    public static Task<ValidationReport> VerifyAsync(IImageSource source, CancellationToken cancellationToken = default) =>
+        VerifyAsync(source, new VerifyOptions(), cancellationToken);
 
     /// <summary>Verifies every image of an opened source, and (with <see cref="VerifyOptions.Keys"/>) that each is signed.</summary>
-    public static async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancel = default)
+    public static async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(verify);
-        await using var v = new Run(source.Incremental, verify.Progress, cancel);
-        return await v.VerifyAsync(source, verify, cancel).ConfigureAwait(false);
+        await using var v = new Run(source.Incremental, verify.Progress, cancellationToken);
+        return await v.VerifyAsync(source, verify, cancellationToken).ConfigureAwait(false);
     }
 
     private sealed class Run(ShipRecord? incremental, Progress.ICopyProgress? progress, CancellationToken outer) : IAsyncDisposable
     {
-        public async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancel)
+        public async Task<ValidationReport> VerifyAsync(IImageSource source, VerifyOptions verify, CancellationToken cancellationToken)
         {
             var v = this;
             // A name loaders refuse is an error (below), not also a warning.
@@ -131,10 +131,10 @@ public static class ImageValidator
                     v.Findings.Add(new Finding(Severity.Warning, image.Key.ToString(), "image has no name"));
                 foreach (var problem in image.NameProblems)
                     v.Findings.Add(new Finding(Severity.Error, image.Key.ToString(), problem));
-                await v.WalkAsync(image.Root, cancel).ConfigureAwait(false);
-                await v.ReferrersAsync(image, cancel).ConfigureAwait(false);
+                await v.WalkAsync(image.Root, cancellationToken).ConfigureAwait(false);
+                await v.ReferrersAsync(image, cancellationToken).ConfigureAwait(false);
                 if (verify.Keys.Count > 0)
-                    await v.SignedAsync(image, verify.Keys, cancel).ConfigureAwait(false);
+                    await v.SignedAsync(image, verify.Keys, cancellationToken).ConfigureAwait(false);
             }
             // docker before 23.0 (and the classic store of later ones) applies only gzip and plain layers.
         if (v.ZstdLayers.Count > 0 && source.Format is "portable" or "docker-archive")
@@ -143,7 +143,7 @@ public static class ImageValidator
                 v.Findings.Add(new Finding(Severity.Note, "", $"incremental: {digests.Count} layer{(digests.Count == 1 ? " is" : "s are")} expected from {carrier} (give --base to check them)"));
             if (source is Transports.Files.ArchiveSource { TarIndex.File: { ChecksumFile: string sums } file })
             {
-                foreach (var part in await file.BadPartsAsync(cancel).ConfigureAwait(false))
+                foreach (var part in await file.BadPartsAsync(cancellationToken).ConfigureAwait(false))
                     v.Findings.Add(new Finding(Severity.Error, part.Path, $"part does not match its sha256 in {sums} (corrupted or replaced)"));
             }
             return new ValidationReport(source.DisplayName, source.Format, await v.Findings.AllAsync().ConfigureAwait(false), v.Images, v.Seen.Count) { Signatures = v.Signed };
@@ -201,20 +201,20 @@ public static class ImageValidator
         public int Images { get; private set; }
 
         /// <summary>Checks every node of an image's graph, each once (<see cref="ImageWalk"/>), parents first.</summary>
-        public async Task WalkAsync(ManifestNode root, CancellationToken cancel)
+        public async Task WalkAsync(ManifestNode root, CancellationToken cancellationToken)
         {
             foreach (var node in ImageWalk.Nodes(root))
-                await node.Accept(new NodeCheck(this, root, cancel)).ConfigureAwait(false);
+                await node.Accept(new NodeCheck(this, root, cancellationToken)).ConfigureAwait(false);
         }
 
         /// <summary>What checking each kind of node is. A manifest met before (in another image) is not checked again.</summary>
-        private sealed class NodeCheck(Run v, ManifestNode root, CancellationToken cancel) : IManifestVisitor<Task>
+        private sealed class NodeCheck(Run v, ManifestNode root, CancellationToken cancellationToken) : IManifestVisitor<Task>
         {
             public async Task Index(IndexNode idx)
             {
                 if (v.Seen.Contains(idx.Index.Digest))
                     return;
-                await v.CheckBlobAsync(idx.Blob, idx.Descriptor!.Digest, idx.Descriptor.Size, "index", cancel).ConfigureAwait(false);
+                await v.CheckBlobAsync(idx.Blob, idx.Descriptor!.Digest, idx.Descriptor.Size, "index", cancellationToken).ConfigureAwait(false);
                 v.Sparse(idx);
             }
 
@@ -229,7 +229,7 @@ public static class ImageValidator
                 }
                 if (!string.IsNullOrEmpty(o.Descriptor!.MediaType) && !MediaTypes.IsLayer(o.Descriptor.MediaType))
                     v.Findings.Add(new Finding(Severity.Warning, o.Descriptor.Digest.ToString(), $"unknown media type '{o.Descriptor.MediaType}'; copied as it is"));
-                await v.CheckBlobAsync(o.Blob, o.Descriptor.Digest, o.Descriptor.Size, "blob", cancel).ConfigureAwait(false);
+                await v.CheckBlobAsync(o.Blob, o.Descriptor.Digest, o.Descriptor.Size, "blob", cancellationToken).ConfigureAwait(false);
             }
 
             public async Task Image(ImageNode img)
@@ -237,26 +237,26 @@ public static class ImageValidator
                 if (img.Image.Manifest is { } m && v.Seen.Contains(m.Digest))
                     return;
                 v.Images++;
-                await v.CheckImageAsync(img, cancel).ConfigureAwait(false);
+                await v.CheckImageAsync(img, cancellationToken).ConfigureAwait(false);
             }
 
             public async Task Artifact(ArtifactNode art)
             {
                 if (v.Seen.Contains(art.Manifest.Digest))
                     return;
-                await v.CheckBlobAsync(art.Blob, art.Manifest.Digest, art.Manifest.Raw.LongLength, "artifact", cancel).ConfigureAwait(false);
+                await v.CheckBlobAsync(art.Blob, art.Manifest.Digest, art.Manifest.Raw.LongLength, "artifact", cancellationToken).ConfigureAwait(false);
                 foreach (var (d, src) in art.Blobs)
                 {
                     if (src is null)
                         v.Findings.Add(new Finding(Severity.Warning, d.Digest.ToString(), $"blob of artifact {art.Manifest.Digest} is not in the source"));
                     else
-                        await v.CheckBlobAsync(src, d.Digest, d.Size, "artifact blob", cancel).ConfigureAwait(false);
+                        await v.CheckBlobAsync(src, d.Digest, d.Size, "artifact blob", cancellationToken).ConfigureAwait(false);
                 }
             }
         }
 
         /// <summary>Every referrer's manifest and blobs against their digests, that its subject is in the graph, and that a signature signs its subject.</summary>
-        public async Task ReferrersAsync(NamedImage image, CancellationToken cancel)
+        public async Task ReferrersAsync(NamedImage image, CancellationToken cancellationToken)
         {
             var present = image.ManifestDigests().Concat(image.Referrers.Select(r => r.Artifact.Manifest.Digest)).ToHashSet();
             foreach (var r in image.Referrers)
@@ -267,17 +267,17 @@ public static class ImageValidator
                     Findings.Add(new Finding(Severity.Error, subject, $"refers to {r.Subject}, which is not in the source"));
                 if (a.Manifest.Subject is { } own && own.Digest != r.Subject)
                     Findings.Add(new Finding(Severity.Error, subject, $"its manifest's subject is {own.Digest}, not {r.Subject}"));
-                await CheckBlobAsync(a.Blob, a.Manifest.Digest, a.Manifest.Raw.LongLength, "referrer", cancel).ConfigureAwait(false);
+                await CheckBlobAsync(a.Blob, a.Manifest.Digest, a.Manifest.Raw.LongLength, "referrer", cancellationToken).ConfigureAwait(false);
                 foreach (var (d, src) in a.Blobs)
                 {
                     if (src is null)
                         Findings.Add(new Finding(Severity.Warning, d.Digest.ToString(), $"blob of {subject} is not in the source"));
                     else
-                        await CheckBlobAsync(src, d.Digest, d.Size, "referrer blob", cancel).ConfigureAwait(false);
+                        await CheckBlobAsync(src, d.Digest, d.Size, "referrer blob", cancellationToken).ConfigureAwait(false);
                 }
                 if (r.Kind == ReferrerKind.Signature)
                 {
-                    var signed = await Signatures.SignedDigestsAsync(a, cancel).ConfigureAwait(false);
+                    var signed = await Signatures.SignedDigestsAsync(a, cancellationToken).ConfigureAwait(false);
                     if (signed.Count > 0 && !signed.Contains(r.Subject.ToString()))
                         Findings.Add(new Finding(Severity.Error, subject, $"signs {string.Join(", ", signed)}, not its subject {r.Subject}"));
                 }
@@ -299,14 +299,14 @@ public static class ImageValidator
         /// without signatures of its own, every present platform's manifest (signers such as Red Hat's sign only those),
         /// has a signature layer that a key verifies and whose payload names that digest.
         /// </summary>
-        public async Task SignedAsync(NamedImage image, IReadOnlyList<SignatureKey> keys, CancellationToken cancel)
+        public async Task SignedAsync(NamedImage image, IReadOnlyList<SignatureKey> keys, CancellationToken cancellationToken)
         {
             var byDigest = new Dictionary<Digest, VerifiedSignature>();
             int unverified = 0;
             foreach (var r in image.Referrers.Where(r => r.Kind == ReferrerKind.Signature))
             {
                 int verified = 0;
-                foreach (var p in await Ferry.Images.Signatures.PayloadsAsync(r.Artifact, cancel).ConfigureAwait(false))
+                foreach (var p in await Ferry.Images.Signatures.PayloadsAsync(r.Artifact, cancellationToken).ConfigureAwait(false))
                 {
                     var key = p.Signature is null ? null : keys.FirstOrDefault(k => k.Verifies(p.Bytes, p.Signature));
                     if (key is null)
@@ -343,11 +343,11 @@ public static class ImageValidator
             Findings.Add(new Finding(Severity.Error, image.Label, $"not signed with {keyNames}: no signature that verifies names {image.Key}{(platforms.Count > 0 ? " or each of its platforms' manifests" : "")}{others}"));
         }
 
-        private async Task CheckImageAsync(ImageNode node, CancellationToken cancel)
+        private async Task CheckImageAsync(ImageNode node, CancellationToken cancellationToken)
         {
             var image = node.Image;
             bool attestation = NamedImage.IsAttestation(node);
-            await CheckBlobAsync(image.ConfigBlob, image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size, "config", cancel).ConfigureAwait(false);
+            await CheckBlobAsync(image.ConfigBlob, image.ConfigDescriptor.Digest, image.ConfigDescriptor.Size, "config", cancellationToken).ConfigureAwait(false);
             if (image.Manifest is { } m && Seen.Add(m.Digest))
             {
                 foreach (var l in m.Layers.Where(l => !MediaTypes.IsLayer(l.MediaType) && !(attestation && l.MediaType == MediaTypes.InTotoLayer)))
@@ -355,7 +355,7 @@ public static class ImageValidator
             }
             foreach (var layer in image.Layers)
             {
-                cancel.ThrowIfCancellationRequested();
+                cancellationToken.ThrowIfCancellationRequested();
                 var d = layer.Descriptor;
                 string subject = layer.Blob is null ? d.Digest.ToString() : $"{layer.Blob.Name} ({d.Digest})";
                 if (layer.Blob is null && incremental?.CarrierOf(d.Digest) is { } carrier)
@@ -416,24 +416,24 @@ public static class ImageValidator
         /// A layer against its digest and its diff_id, and its tar entries for names that escape the root. An
         /// uncompressed layer is hashed once: its diff_id is its digest.
         /// </summary>
-        private static async Task<List<Finding>> CheckLayerAsync(BlobSource blob, Descriptor d, CompressionKind compression, Digest? diffId, string subject, bool scan, Progress.ICopyProgress? progress, CancellationToken cancel)
+        private static async Task<List<Finding>> CheckLayerAsync(BlobSource blob, Descriptor d, CompressionKind compression, Digest? diffId, string subject, bool scan, Progress.ICopyProgress? progress, CancellationToken cancellationToken)
         {
             var found = new List<Finding>();
             string item = Progress.ProgressNames.Of(d);
             VerifyingStream? opened = null;
             try
             {
-                await using var raw = opened = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
+                await using var raw = opened = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancellationToken).ConfigureAwait(false);
                 progress?.Started(item, d.Size);
                 // Disposing it reports the item finished (and disposes raw, which allows it twice).
                 await using var read = new Progress.ProgressReadStream(raw, item, progress);
                 await using var plain = BoundedDecompression.Open(read, compression, $"layer {d.Digest}");
                 await using var diff = compression == CompressionKind.None ? null : new VerifyingStream(plain, "layer (uncompressed)", null, null, leaveOpen: true);
                 // Only a tar layer is scanned for escaping names (an attestation's layer is JSON).
-                if (scan && await ScanLayerEntriesAsync((Stream?)diff ?? read, cancel).ConfigureAwait(false) is { } odd)
+                if (scan && await ScanLayerEntriesAsync((Stream?)diff ?? read, cancellationToken).ConfigureAwait(false) is { } odd)
                     found.Add(new Finding(Severity.Warning, subject, odd));
-                var actualDiff = diff is null ? default(Digest?) : await diff.DrainAsync(cancel).ConfigureAwait(false);
-                var actualDigest = await raw.DrainAsync(cancel).ConfigureAwait(false);
+                var actualDiff = diff is null ? default(Digest?) : await diff.DrainAsync(cancellationToken).ConfigureAwait(false);
+                var actualDigest = await raw.DrainAsync(cancellationToken).ConfigureAwait(false);
                 actualDiff ??= actualDigest;
                 if (diffId is Digest want && actualDiff != want)
                     found.Add(new Finding(Severity.Error, subject, $"uncompressed content hashes to {actualDiff}, but the config's diff_id is {want}"));
@@ -446,7 +446,7 @@ public static class ImageValidator
             {
                 // Bytes that do not inflate are most often bytes that changed: the digest says so first, as copy does,
                 // then what the decompressor said.
-                if (opened is not null && await MismatchOfRestAsync(blob, d, cancel).ConfigureAwait(false) is string mismatch)
+                if (opened is not null && await MismatchOfRestAsync(blob, d, cancellationToken).ConfigureAwait(false) is string mismatch)
                     found.Add(new Finding(Severity.Error, subject, mismatch));
                 found.Add(new Finding(Severity.Error, subject, e is ArchiveFormatException ? e.Message : $"cannot decompress ({Compressions.Name(compression)}): {e.Message}"));
             }
@@ -454,12 +454,12 @@ public static class ImageValidator
         }
 
         /// <summary>The blob's bytes against its digest and size, read again from the start (after its decompression failed midway); null when they match.</summary>
-        private static async Task<string?> MismatchOfRestAsync(BlobSource blob, Descriptor d, CancellationToken cancel)
+        private static async Task<string?> MismatchOfRestAsync(BlobSource blob, Descriptor d, CancellationToken cancellationToken)
         {
             try
             {
-                await using var again = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancel).ConfigureAwait(false);
-                await again.DrainAsync(cancel).ConfigureAwait(false);
+                await using var again = await blob.OpenVerifiedAsync(d.Digest, d.Size, "layer", cancellationToken).ConfigureAwait(false);
+                await again.DrainAsync(cancellationToken).ConfigureAwait(false);
                 return null;
             }
             catch (DigestMismatchException e)
@@ -477,14 +477,14 @@ public static class ImageValidator
         /// root when extracted: absolute names, <c>..</c> components, links pointing out. Layers are opaque to Ferry and are
         /// copied untouched; the loaders sanitise such entries, so these are warnings.
         /// </summary>
-        private static async Task<string?> ScanLayerEntriesAsync(Stream uncompressed, CancellationToken cancel)
+        private static async Task<string?> ScanLayerEntriesAsync(Stream uncompressed, CancellationToken cancellationToken)
         {
             var odd = new List<string>();
             int count = 0;
             try
             {
                 await using var reader = new System.Formats.Tar.TarReader(uncompressed, leaveOpen: true);
-                while (await reader.GetNextEntryAsync(copyData: false, cancel).ConfigureAwait(false) is { } e)
+                while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } e)
                 {
                     count++;
                     if (Escapes(e.Name) || (e.EntryType is System.Formats.Tar.TarEntryType.HardLink && Escapes(e.LinkName)))
@@ -501,14 +501,14 @@ public static class ImageValidator
             static bool Escapes(string name) => name.StartsWith('/') || name.Split('/').Contains("..");
         }
 
-        private async Task CheckBlobAsync(BlobSource blob, Digest digest, long size, string kind, CancellationToken cancel)
+        private async Task CheckBlobAsync(BlobSource blob, Digest digest, long size, string kind, CancellationToken cancellationToken)
         {
             if (!Seen.Add(digest))
                 return;
             try
             {
-                await using var v = await blob.OpenVerifiedAsync(digest, size, kind, cancel).ConfigureAwait(false);
-                await v.DrainAsync(cancel).ConfigureAwait(false);
+                await using var v = await blob.OpenVerifiedAsync(digest, size, kind, cancellationToken).ConfigureAwait(false);
+                await v.DrainAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is DigestMismatchException or ImageNotFoundException)
             {

@@ -74,7 +74,7 @@ public sealed class FakeCatalog : IRegistryCatalog
             throw new PeerException($"registry {name.Domain}: connection refused");
     }
 
-    public Task<IReadOnlyList<string>> ListTagsAsync(ImageName repository, CancellationToken cancel = default)
+    public Task<IReadOnlyList<string>> ListTagsAsync(ImageName repository, CancellationToken cancellationToken = default)
     {
         Check(repository);
         if (!_tags.TryGetValue(repository.FullRepository, out var tags))
@@ -83,7 +83,7 @@ public sealed class FakeCatalog : IRegistryCatalog
         return Task.FromResult<IReadOnlyList<string>>((Reverse ? list.Reverse() : list).ToList());
     }
 
-    public Task<RegistryManifest> GetManifestAsync(ImageName reference, CancellationToken cancel = default)
+    public Task<RegistryManifest> GetManifestAsync(ImageName reference, CancellationToken cancellationToken = default)
     {
         Check(reference);
         Digest d;
@@ -96,7 +96,7 @@ public sealed class FakeCatalog : IRegistryCatalog
         return Task.FromResult(new RegistryManifest("docker://" + reference, m.MediaType, d, m.Bytes));
     }
 
-    public Task<byte[]> GetBlobAsync(ImageName repository, Descriptor blob, CancellationToken cancel = default)
+    public Task<byte[]> GetBlobAsync(ImageName repository, Descriptor blob, CancellationToken cancellationToken = default)
     {
         Check(repository);
         return _blobs.TryGetValue(blob.Digest, out var b) ? Task.FromResult(b) : throw new ImageNotFoundException($"blob {blob.Digest}: BLOB_UNKNOWN");

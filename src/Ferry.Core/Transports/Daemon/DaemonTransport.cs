@@ -32,13 +32,13 @@ internal sealed class DaemonTransport : ITransport
         new DaemonReference(reference.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     /// <summary>Saves the images (<c>GET /images/get</c>) into one temp file, deleted when the source is disposed, and reads it as an archive.</summary>
-    public async ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    public async ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
         var r = Check(reference);
         if (r.Names.Count == 0)
             throw new UsageException("docker-daemon: needs an image name or ID (docker-daemon:NAME[:TAG])");
         using var client = new DockerEngineClient(options.Daemon.Host, options.Timeout) { MaxSaveBytes = options.Daemon.MaxSaveBytes };
-        await client.NegotiateAsync(cancel).ConfigureAwait(false);
+        await client.NegotiateAsync(cancellationToken).ConfigureAwait(false);
         string temp = TemporaryFiles.New(options.TempDir, "", "save-", ".tar");
         try
         {
@@ -56,7 +56,7 @@ internal sealed class DaemonTransport : ITransport
             try
             {
                 await using (fs)
-                    await client.SaveAsync(r.Names, options.Progress is { } progress ? new Progress.ProgressWriteStream(fs, item, progress) : fs, options.TempDir, cancel).ConfigureAwait(false);
+                    await client.SaveAsync(r.Names, options.Progress is { } progress ? new Progress.ProgressWriteStream(fs, item, progress) : fs, options.TempDir, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -71,7 +71,7 @@ internal sealed class DaemonTransport : ITransport
         }
     }
 
-    public async ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    public async ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
         var r = Check(reference);
         if (r.Names.Count > 1)
@@ -84,8 +84,8 @@ internal sealed class DaemonTransport : ITransport
         var client = new DockerEngineClient(options.Daemon.Host, options.Timeout);
         try
         {
-            await client.NegotiateAsync(cancel).ConfigureAwait(false);
-            bool? store = await client.UsesContainerdStoreAsync(cancel).ConfigureAwait(false);
+            await client.NegotiateAsync(cancellationToken).ConfigureAwait(false);
+            bool? store = await client.UsesContainerdStoreAsync(cancellationToken).ConfigureAwait(false);
             if (store is null)
                 options.Log?.Invoke($"note: {client.Peer} refuses GET /info (a socket proxy?), so its image store is unknown: loading a docker-archive, which both stores take (the containerd store then gives the image a new manifest digest)");
             bool containerd = store ?? false;
@@ -141,16 +141,16 @@ internal sealed class DaemonDestination : IImageDestination
 
     public string? RequestedName { get; }
 
-    public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default)
+    public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _images);
         return ValueTask.FromResult<IImageWriter>(new LayoutDestination.Writer(_builder, image.Names, image.RefNames,
             (root, docker) => _containerdStore && root is not null ? root.Digest : docker?.Config.Digest));
     }
 
-    public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default)
+    public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancellationToken = default)
     {
-        var loaded = await _client.LoadAsync((stream, ct) => _builder.WriteTarAsync(stream, ct), cancel).ConfigureAwait(false);
+        var loaded = await _client.LoadAsync((stream, ct) => _builder.WriteTarAsync(stream, ct), cancellationToken).ConfigureAwait(false);
         if (_images > 0 && loaded.Count == 0)
             throw new FerryException($"docker daemon at {_client.Host} reported no loaded image");
         return loaded;

@@ -32,12 +32,12 @@ internal sealed class DockerEngineClient : IDisposable
             string socketPath = Host["unix://".Length..];
             var handler = new SocketsHttpHandler
             {
-                ConnectCallback = async (_, cancel) =>
+                ConnectCallback = async (_, cancellationToken) =>
                 {
                     var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
                     try
                     {
-                        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancel).ConfigureAwait(false);
+                        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
                         return new NetworkStream(socket, ownsSocket: true);
                     }
                     catch
@@ -92,20 +92,20 @@ internal sealed class DockerEngineClient : IDisposable
     public bool SupportsZstd => CompareVersions(ApiVersion, "1.42") >= 0;
 
     /// <summary>Asks the daemon for its version and picks the API version to use.</summary>
-    public async Task NegotiateAsync(CancellationToken cancel = default)
+    public async Task NegotiateAsync(CancellationToken cancellationToken = default)
     {
-        using var doc = await GetJsonAsync("version", "/version", cancel).ConfigureAwait(false);
+        using var doc = await GetJsonAsync("version", "/version", cancellationToken).ConfigureAwait(false);
         string server = Json.OptString(doc.RootElement, "ApiVersion") ?? "1.24";
         ServerVersion = Json.OptString(doc.RootElement, "Version");
         _apiVersion = CompareVersions(server, MaxApiVersion) < 0 ? server : MaxApiVersion;
     }
 
     /// <summary>GETs a small JSON document (<c>/version</c>, <c>/info</c>) within a size limit and the timeout.</summary>
-    private async Task<JsonDocument> GetJsonAsync(string path, string what, CancellationToken cancel)
+    private async Task<JsonDocument> GetJsonAsync(string path, string what, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, path), cancel).ConfigureAwait(false);
-        await EnsureSuccess(response, what.TrimStart('/'), cancel).ConfigureAwait(false);
-        byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxDaemonDocumentBytes, Timeout, Peer, what, cancel).ConfigureAwait(false);
+        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, path), cancellationToken).ConfigureAwait(false);
+        await EnsureSuccess(response, what.TrimStart('/'), cancellationToken).ConfigureAwait(false);
+        byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxDaemonDocumentBytes, Timeout, Peer, what, cancellationToken).ConfigureAwait(false);
         try
         {
             return JsonDocument.Parse(body);
@@ -123,14 +123,14 @@ internal sealed class DockerEngineClient : IDisposable
     /// holds <c>["driver-type", "io.containerd.snapshotter.v1"]</c>.
     /// </summary>
     /// <returns>Null when the daemon does not answer <c>/info</c> (a socket proxy such as docker-socket-proxy blocks it by default).</returns>
-    public async Task<bool?> UsesContainerdStoreAsync(CancellationToken cancel = default)
+    public async Task<bool?> UsesContainerdStoreAsync(CancellationToken cancellationToken = default)
     {
-        using (var probe = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/info"), cancel).ConfigureAwait(false))
+        using (var probe = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/info"), cancellationToken).ConfigureAwait(false))
         {
             if (probe.StatusCode is System.Net.HttpStatusCode.Forbidden or System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.NotFound or System.Net.HttpStatusCode.MethodNotAllowed)
                 return null;
         }
-        using var doc = await GetJsonAsync($"v{ApiVersion}/info", "/info", cancel).ConfigureAwait(false);
+        using var doc = await GetJsonAsync($"v{ApiVersion}/info", "/info", cancellationToken).ConfigureAwait(false);
         if (Json.OptArray(doc.RootElement, "DriverStatus") is not JsonElement status)
             return false;
         foreach (var pair in status.EnumerateArray())
@@ -152,10 +152,10 @@ internal sealed class DockerEngineClient : IDisposable
     /// line by line, within limits.
     /// </summary>
     /// <exception cref="FerryException">The daemon is unreachable, stalls, or rejects the archive.</exception>
-    public async Task<IReadOnlyList<string>> LoadAsync(Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancel = default)
+    public async Task<IReadOnlyList<string>> LoadAsync(Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken = default)
     {
         using var watchdog = new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, watchdog.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, watchdog.Token);
         var request = new HttpRequestMessage(HttpMethod.Post, $"v{ApiVersion}/images/load?quiet=0")
         {
             Content = new StreamingContent((stream, ct) => writeTar(new ActivityStream(stream, watchdog, Timeout), ct)),
@@ -167,19 +167,19 @@ internal sealed class DockerEngineClient : IDisposable
         {
             response = await SendAsync(request, linked.Token, ownTimeout: false).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!cancel.IsCancellationRequested && watchdog.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && watchdog.IsCancellationRequested)
         {
             throw new PeerException($"{Peer}: load: no answer within {HttpLimits.Seconds(Timeout)}");
         }
         using (response)
         {
-            await EnsureSuccess(response, "load", cancel).ConfigureAwait(false);
+            await EnsureSuccess(response, "load", cancellationToken).ConfigureAwait(false);
             var loaded = new List<string>();
-            await using var body = new IdleTimeoutStream(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), Timeout);
+            await using var body = new IdleTimeoutStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), Timeout);
             var lines = new BoundedLineReader(body, MaxLoadLineBytes, MaxLoadAnswerBytes);
             try
             {
-                while (await lines.ReadLineAsync(cancel).ConfigureAwait(false) is string line)
+                while (await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false) is string line)
                 {
                     if (line.Trim().Length == 0)
                         continue;
@@ -229,30 +229,30 @@ internal sealed class DockerEngineClient : IDisposable
     /// free space falls to <see cref="SaveReserveBytes"/> (the daemon declares no size).
     /// </summary>
     /// <exception cref="ImageNotFoundException">The daemon has no such image.</exception>
-    public async Task SaveAsync(IReadOnlyList<string> names, Stream destination, string tempDir, CancellationToken cancel = default)
+    public async Task SaveAsync(IReadOnlyList<string> names, Stream destination, string tempDir, CancellationToken cancellationToken = default)
     {
         string query = string.Join("&", names.Select(n => "names=" + Uri.EscapeDataString(n)));
         using var watchdog = new CancellationTokenSource(Timeout);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, watchdog.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, watchdog.Token);
         HttpResponseMessage response;
         try
         {
             response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/images/get?{query}"), linked.Token, ownTimeout: false).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!cancel.IsCancellationRequested && watchdog.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && watchdog.IsCancellationRequested)
         {
             throw new PeerException($"{Peer}: save: no answer within {HttpLimits.Seconds(Timeout)}");
         }
         using (response)
         {
-            await EnsureSuccess(response, "save " + string.Join(" ", names), cancel).ConfigureAwait(false);
-            await using var body = new IdleTimeoutStream(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), Timeout);
+            await EnsureSuccess(response, "save " + string.Join(" ", names), cancellationToken).ConfigureAwait(false);
+            await using var body = new IdleTimeoutStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), Timeout);
             byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
             try
             {
                 long total = 0, checkedAt = 0;
                 int n;
-                while ((n = await body.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+                while ((n = await body.ReadAsync(buf, cancellationToken).ConfigureAwait(false)) > 0)
                 {
                     total += n;
                     if (total > MaxSaveBytes)
@@ -266,7 +266,7 @@ internal sealed class DockerEngineClient : IDisposable
                     }
                     try
                     {
-                        await destination.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                        await destination.WriteAsync(buf.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
                     }
                     catch (IOException e)
                     {
@@ -298,23 +298,23 @@ internal sealed class DockerEngineClient : IDisposable
     }
 
     /// <summary>Whether the daemon has an image of this name or ID.</summary>
-    public async Task<bool> ExistsAsync(string name, CancellationToken cancel = default)
+    public async Task<bool> ExistsAsync(string name, CancellationToken cancellationToken = default)
     {
-        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/images/{Uri.EscapeDataString(name)}/json"), cancel).ConfigureAwait(false);
+        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/images/{Uri.EscapeDataString(name)}/json"), cancellationToken).ConfigureAwait(false);
         return response.StatusCode == HttpStatusCode.OK;
     }
 
     /// <summary>Sends a request and waits for the answer's headers (within the timeout, unless the caller keeps its own watchdog); the body is not read.</summary>
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancel, bool ownTimeout = true)
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken, bool ownTimeout = true)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (ownTimeout)
             timer.CancelAfter(Timeout);
         try
         {
             return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timer.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (ownTimeout && !cancel.IsCancellationRequested && timer.IsCancellationRequested)
+        catch (OperationCanceledException e) when (ownTimeout && !cancellationToken.IsCancellationRequested && timer.IsCancellationRequested)
         {
             throw new PeerException($"{Peer}: {request.RequestUri}: no answer within {HttpLimits.Seconds(Timeout)}", e);
         }
@@ -358,14 +358,14 @@ internal sealed class DockerEngineClient : IDisposable
         return null;
     }
 
-    private async Task EnsureSuccess(HttpResponseMessage response, string what, CancellationToken cancel)
+    private async Task EnsureSuccess(HttpResponseMessage response, string what, CancellationToken cancellationToken)
     {
         if (response.IsSuccessStatusCode)
             return;
         string message = $"{(int)response.StatusCode} {response.ReasonPhrase}";
         try
         {
-            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxErrorBytes, Timeout, Peer, "error", cancel).ConfigureAwait(false);
+            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxErrorBytes, Timeout, Peer, "error", cancellationToken).ConfigureAwait(false);
             message = System.Text.Encoding.UTF8.GetString(body);
             using var doc = JsonDocument.Parse(body);
             message = Json.OptString(doc.RootElement, "message") ?? message;
@@ -421,7 +421,7 @@ internal sealed class BoundedLineReader(Stream stream, int maxLine, long maxTota
     private int _end;
     private long _total;
 
-    public async Task<string?> ReadLineAsync(CancellationToken cancel)
+    public async Task<string?> ReadLineAsync(CancellationToken cancellationToken)
     {
         using var line = new MemoryStream();
         while (true)
@@ -429,7 +429,7 @@ internal sealed class BoundedLineReader(Stream stream, int maxLine, long maxTota
             if (_start == _end)
             {
                 _start = 0;
-                _end = await stream.ReadAsync(_buf, cancel).ConfigureAwait(false);
+                _end = await stream.ReadAsync(_buf, cancellationToken).ConfigureAwait(false);
                 if (_end == 0)
                     return line.Length == 0 ? null : System.Text.Encoding.UTF8.GetString(line.ToArray());
                 _total += _end;

@@ -60,7 +60,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
 
     /// <summary>Opens an archive, a layout directory, or stdin (<c>-</c>), keeping the images <paramref name="selector"/> names (all when null).</summary>
     /// <exception cref="FerryException">The source is missing, unreadable or malformed.</exception>
-    public static async ValueTask<ArchiveSource> OpenAsync(string path, ArchiveKind kind, string? selector, TransportOptions options, CancellationToken cancel)
+    public static async ValueTask<ArchiveSource> OpenAsync(string path, ArchiveKind kind, string? selector, TransportOptions options, CancellationToken cancellationToken)
     {
         IEntryStore store;
         CompressionKind compression = CompressionKind.None;
@@ -69,7 +69,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             if (kind == ArchiveKind.OciDirectory)
                 throw new UsageException("an OCI layout directory cannot be read from stdin");
             await using var input = (options.Archive.Stdin ?? Console.OpenStandardInput)();
-            (var index, compression) = await SpoolAsync(input, "stdin", options.TempDir, options.Progress, cancel).ConfigureAwait(false);
+            (var index, compression) = await SpoolAsync(input, "stdin", options.TempDir, options.Progress, cancellationToken).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
         else if (ArchiveFile.TryOpenSplit(path) is { } split)
@@ -79,7 +79,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
                 split.Dispose();
                 throw new UsageException($"{path}: is a split archive, not an OCI layout directory");
             }
-            (var index, compression) = await OpenFileAsync(split, options.TempDir, options.Progress, cancel).ConfigureAwait(false);
+            (var index, compression) = await OpenFileAsync(split, options.TempDir, options.Progress, cancellationToken).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
         else if (Directory.Exists(path))
@@ -92,7 +92,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         {
             if (kind == ArchiveKind.OciDirectory)
                 throw new UsageException($"{path}: is a file, not an OCI layout directory");
-            (var index, compression) = await OpenFileAsync(OpenInput(path), options.TempDir, options.Progress, cancel).ConfigureAwait(false);
+            (var index, compression) = await OpenFileAsync(OpenInput(path), options.TempDir, options.Progress, cancellationToken).ConfigureAwait(false);
             store = new TarEntryStore(index);
         }
         else
@@ -102,7 +102,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         Lineage lineage;
         try
         {
-            (store, lineage) = await WithBasesAsync(store, options, cancel).ConfigureAwait(false);
+            (store, lineage) = await WithBasesAsync(store, options, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -137,7 +137,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     }
 
     /// <summary>An incremental archive reads the layers it leaves out from its bases (<see cref="ArchiveOptions.Bases"/>), when given.</summary>
-    private static async ValueTask<(IEntryStore, Lineage)> WithBasesAsync(IEntryStore store, TransportOptions options, CancellationToken cancel)
+    private static async ValueTask<(IEntryStore, Lineage)> WithBasesAsync(IEntryStore store, TransportOptions options, CancellationToken cancellationToken)
     {
         var lineage = LineageOf(store);
         if (lineage.Omitted is not { } record)
@@ -152,7 +152,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
         {
             foreach (var path in options.Archive.Bases)
             {
-                var b = await OpenAsync(path, ArchiveKind.Any, null, options with { Archive = options.Archive with { Bases = [] } }, cancel).ConfigureAwait(false);
+                var b = await OpenAsync(path, ArchiveKind.Any, null, options with { Archive = options.Archive with { Bases = [] } }, cancellationToken).ConfigureAwait(false);
                 bases.Add(b);
                 if (record.Archives.All(a => a.Id != b.Identity))
                     options.Log?.Invoke($"warning: --base {path} ({b.Identity}) is not one of the archives {store.DisplayName} extends ({string.Join(", ", record.Archives)}); its layers are used where their digests match");
@@ -260,14 +260,14 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     }
 
     /// <summary>Indexes an archive file (one file or split parts), spooling it first when it is compressed as a whole.</summary>
-    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(ArchiveFile file, string tempDir, Progress.ICopyProgress? progress, CancellationToken cancel)
+    private static async ValueTask<(TarIndex, CompressionKind)> OpenFileAsync(ArchiveFile file, string tempDir, Progress.ICopyProgress? progress, CancellationToken cancellationToken)
     {
         string path = file.DisplayName;
         try
         {
             byte[] head = new byte[512];
             int n = 0;
-            while (n < head.Length && await file.ReadAsync(head.AsMemory(n), n, cancel).ConfigureAwait(false) is > 0 and int got)
+            while (n < head.Length && await file.ReadAsync(head.AsMemory(n), n, cancellationToken).ConfigureAwait(false) is > 0 and int got)
                 n += got;
             if (n == 0)
                 throw new ArchiveFormatException($"{path}: empty file");
@@ -279,7 +279,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             }
             TarIndex spooled;
             await using (var joined = file.OpenRead())
-                (spooled, _) = await SpoolAsync(joined, path, tempDir, progress, cancel).ConfigureAwait(false);
+                (spooled, _) = await SpoolAsync(joined, path, tempDir, progress, cancellationToken).ConfigureAwait(false);
             file.Dispose();
             return (spooled, compression);
         }
@@ -340,12 +340,12 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     }
 
     /// <summary>Copies a non-seekable or compressed input into one temp file (deleted on dispose) and indexes it.</summary>
-    private static async ValueTask<(TarIndex, CompressionKind)> SpoolAsync(Stream input, string displayName, string tempDir, Progress.ICopyProgress? progress, CancellationToken cancel)
+    private static async ValueTask<(TarIndex, CompressionKind)> SpoolAsync(Stream input, string displayName, string tempDir, Progress.ICopyProgress? progress, CancellationToken cancellationToken)
     {
         var buffered = new BufferedStream(input, 1 << 16);
         // Sniff without losing bytes: the prefix read here is replayed in front of the rest.
         byte[] prefix = new byte[Compressions.SniffLength];
-        int n = await buffered.ReadAtLeastAsync(prefix, prefix.Length, throwOnEndOfStream: false, cancel).ConfigureAwait(false);
+        int n = await buffered.ReadAtLeastAsync(prefix, prefix.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         if (n == 0)
             throw new ArchiveFormatException($"{displayName}: empty input");
         var compression = Compressions.Sniff(prefix.AsSpan(0, n));
@@ -359,7 +359,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
                 progress?.Started(item, -1);
                 await using var src = BoundedDecompression.Open(new Progress.ProgressReadStream(joined, item, progress), compression, displayName);
                 await using var dst = IO.LocalFiles.CreatePrivate(temp);
-                await CopyToSpoolAsync(src, dst, cancel).ConfigureAwait(false);
+                await CopyToSpoolAsync(src, dst, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SpoolWriteException or UnauthorizedAccessException || (e is IOException && e is not EndOfStreamException && e.InnerException is null && !File.Exists(temp)))
             {
@@ -384,17 +384,17 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
     private sealed class SpoolWriteException(IOException inner) : IOException(inner.Message, inner);
 
     /// <summary>Copies the input into the spool file; a failed write is told apart from a failed read.</summary>
-    private static async Task CopyToSpoolAsync(Stream src, Stream dst, CancellationToken cancel)
+    private static async Task CopyToSpoolAsync(Stream src, Stream dst, CancellationToken cancellationToken)
     {
         byte[] buf = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
             int n;
-            while ((n = await src.ReadAsync(buf, cancel).ConfigureAwait(false)) > 0)
+            while ((n = await src.ReadAsync(buf, cancellationToken).ConfigureAwait(false)) > 0)
             {
                 try
                 {
-                    await dst.WriteAsync(buf.AsMemory(0, n), cancel).ConfigureAwait(false);
+                    await dst.WriteAsync(buf.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
                 }
                 catch (IOException e)
                 {
@@ -403,7 +403,7 @@ internal sealed class ArchiveSource : IImageSource, IDisposable
             }
             try
             {
-                await dst.FlushAsync(cancel).ConfigureAwait(false);
+                await dst.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (IOException e)
             {

@@ -26,13 +26,13 @@ internal abstract class FileTransport : ITransport
         return new ArchiveReference(this, path, name is { Length: 0 } ? null : name);
     }
 
-    public async ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    public async ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
         var r = Check(reference);
-        return await ArchiveSource.OpenAsync(r.Path, Kind, r.Name, options, cancel).ConfigureAwait(false);
+        return await ArchiveSource.OpenAsync(r.Path, Kind, r.Name, options, cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    public ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
         var r = Check(reference);
         if (ImpliedFormat is { } implied && options.Archive.Format is { } requested && requested != implied)

@@ -25,11 +25,11 @@ internal static class HttpLimits
     /// and <paramref name="deadline"/> (the whole body, so a peer sending a byte a second cannot hold us).
     /// </summary>
     /// <exception cref="PeerException">The body is larger than the limit, or not complete in time.</exception>
-    public static async Task<byte[]> ReadBodyAsync(HttpResponseMessage response, int limit, TimeSpan deadline, string peer, string what, CancellationToken cancel)
+    public static async Task<byte[]> ReadBodyAsync(HttpResponseMessage response, int limit, TimeSpan deadline, string peer, string what, CancellationToken cancellationToken)
     {
         if (response.Content.Headers.ContentLength is long declared && declared > limit)
             throw new PeerException($"{peer}: {what} is {declared} bytes, over the {limit}-byte limit");
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(deadline);
         try
         {
@@ -45,7 +45,7 @@ internal static class HttpLimits
             }
             return ms.ToArray();
         }
-        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new PeerException($"{peer}: {what} was not complete within {Seconds(deadline)} (a stalled peer?)");
         }

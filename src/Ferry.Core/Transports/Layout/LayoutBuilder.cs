@@ -99,21 +99,21 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     }
 
     /// <summary>Writes the layout as a tar to <paramref name="output"/> (left open).</summary>
-    public async Task WriteTarAsync(Stream output, CancellationToken cancel)
+    public async Task WriteTarAsync(Stream output, CancellationToken cancellationToken)
     {
         using var tar = new DeterministicTarWriter(output, mtime, leaveOpen: true);
         foreach (var (name, content) in Entries())
         {
-            cancel.ThrowIfCancellationRequested();
+            cancellationToken.ThrowIfCancellationRequested();
             if (content is null)
             {
-                await tar.AddDirectoryAsync(name, cancel).ConfigureAwait(false);
+                await tar.AddDirectoryAsync(name, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            await using var src = await content.OpenAsync(cancel).ConfigureAwait(false);
-            await tar.AddFileAsync(name, src, content.Size, cancel).ConfigureAwait(false);
+            await using var src = await content.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await tar.AddFileAsync(name, src, content.Size, cancellationToken).ConfigureAwait(false);
         }
-        await tar.FinishAsync(cancel).ConfigureAwait(false);
+        await tar.FinishAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -122,13 +122,13 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     /// up to <paramref name="parallelism"/> blobs are copied at once, largest first, each at its offset and each
     /// verified as it is read.
     /// </summary>
-    public async Task WriteTarAtAsync(SafeFileHandle file, int parallelism, CancellationToken cancel)
+    public async Task WriteTarAtAsync(SafeFileHandle file, int parallelism, CancellationToken cancellationToken)
     {
         var blobs = new List<(long Offset, string Name, BlobContent Content)>();
         long offset = 0;
         foreach (var (name, content) in Entries())
         {
-            cancel.ThrowIfCancellationRequested();
+            cancellationToken.ThrowIfCancellationRequested();
             byte[] header = content is null ? DeterministicTarWriter.DirectoryHeader(name, mtime) : DeterministicTarWriter.FileHeader(name, content.Size, mtime);
             RandomAccess.Write(file, header, offset);
             if (content is not null)
@@ -137,7 +137,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
         }
         // Padding and the two end blocks are the zeros a file extended past what was written reads as.
         RandomAccess.SetLength(file, offset + DeterministicTarWriter.EndLength);
-        await Parallel.ForEachAsync(blobs.OrderByDescending(b => b.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancel },
+        await Parallel.ForEachAsync(blobs.OrderByDescending(b => b.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancellationToken },
             async (b, ct) =>
             {
                 await using var src = await b.Content.OpenAsync(ct).ConfigureAwait(false);
@@ -152,13 +152,13 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     /// by its entries and these images': a name given here moves to the new image (said through
     /// <paramref name="log"/>), an entry written again is not doubled. On failure index.json is as it was.
     /// </summary>
-    public async Task AddToLayoutAsync(string root, string displayName, int parallelism, Action<string>? log, CancellationToken cancel)
+    public async Task AddToLayoutAsync(string root, string displayName, int parallelism, Action<string>? log, CancellationToken cancellationToken)
     {
         var oci = format.Indexes.OfType<OciLayout.OciIndexFiles>().Single();
         string indexPath = Path.Combine(root, "index.json");
         byte[] existingBytes;
         await using (var f = new FileStream(indexPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous))
-            existingBytes = await Json.ReadLimitedAsync(f, $"{displayName}/index.json", cancel).ConfigureAwait(false);
+            existingBytes = await Json.ReadLimitedAsync(f, $"{displayName}/index.json", cancellationToken).ConfigureAwait(false);
         var existing = ImageIndex.Parse(existingBytes, MediaTypes.OciIndex, $"{displayName}/index.json");
         Dictionary<string, string> annotations;
         using (var doc = Json.Parse(existingBytes, $"{displayName}/index.json"))
@@ -183,7 +183,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
                 temps.Add((temp, final));
                 files.Add((temp, name, content));
             }
-            await Parallel.ForEachAsync(files.OrderByDescending(f => f.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancel },
+            await Parallel.ForEachAsync(files.OrderByDescending(f => f.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancellationToken },
                 async (f, ct) =>
                 {
                     await using var src = await f.Content.OpenAsync(ct).ConfigureAwait(false);
@@ -198,7 +198,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
             temps.Clear();
             string indexTemp = TemporaryFiles.New(root, ".index.json.", "", ".tmp");
             temps.Add((indexTemp, indexPath));
-            await File.WriteAllBytesAsync(indexTemp, ImageIndex.CreateOci(entries, annotations), cancel).ConfigureAwait(false);
+            await File.WriteAllBytesAsync(indexTemp, ImageIndex.CreateOci(entries, annotations), cancellationToken).ConfigureAwait(false);
             if (!OperatingSystem.IsWindows())
                 File.SetUnixFileMode(indexTemp, File.GetUnixFileMode(indexPath));
             File.Move(indexTemp, indexPath, overwrite: true);
@@ -245,7 +245,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
     }
 
     /// <summary>Writes the layout as files under <paramref name="root"/> (an empty directory Ferry created), up to <paramref name="parallelism"/> blobs at once.</summary>
-    public async Task WriteDirectoryAsync(string root, int parallelism, CancellationToken cancel)
+    public async Task WriteDirectoryAsync(string root, int parallelism, CancellationToken cancellationToken)
     {
         var files = new List<(string Path, string Name, BlobContent Content)>();
         foreach (var (name, content) in Entries())
@@ -256,7 +256,7 @@ internal sealed class LayoutBuilder(LayoutFormat format, long mtime)
             if (content is not null)
                 files.Add((path, name, content));
         }
-        await Parallel.ForEachAsync(files.OrderByDescending(f => f.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancel },
+        await Parallel.ForEachAsync(files.OrderByDescending(f => f.Content.Size), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = cancellationToken },
             async (f, ct) =>
             {
                 await using var src = await f.Content.OpenAsync(ct).ConfigureAwait(false);

@@ -65,21 +65,21 @@ internal sealed class LayoutDestination : IImageDestination
 
     public void RecordOmitted(Incremental.ShipRecord omitted) => _builder.SetIncremental(omitted);
 
-    public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default) =>
+    public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult<IImageWriter>(new Writer(_builder, image.Names, image.RefNames, null) { NameAsGiven = _builder.Format.HasOciIndex ? RequestedName : null });
 
-    public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default)
+    public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancellationToken = default)
     {
         try
         {
             if (_target.Store is string store)
-                await _builder.AddToLayoutAsync(store, DisplayName, _parallelism, _log, cancel).ConfigureAwait(false);
+                await _builder.AddToLayoutAsync(store, DisplayName, _parallelism, _log, cancellationToken).ConfigureAwait(false);
             else if (_target.Directory is string dir)
-                await _builder.WriteDirectoryAsync(dir, _parallelism, cancel).ConfigureAwait(false);
+                await _builder.WriteDirectoryAsync(dir, _parallelism, cancellationToken).ConfigureAwait(false);
             else if (_target.FileHandle is { } file)
-                await _builder.WriteTarAtAsync(file, _parallelism, cancel).ConfigureAwait(false);
+                await _builder.WriteTarAtAsync(file, _parallelism, cancellationToken).ConfigureAwait(false);
             else
-                await _builder.WriteTarAsync(_target.Stream, cancel).ConfigureAwait(false);
+                await _builder.WriteTarAsync(_target.Stream, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is UnauthorizedAccessException || (e is IOException && e is not FileNotFoundException and not EndOfStreamException && e.InnerException is not FerryException))
         {
@@ -115,15 +115,15 @@ internal sealed class LayoutDestination : IImageDestination
         /// <summary>The destination's own name as the user typed it (OCI layouts write it so in ref.name).</summary>
         public string? NameAsGiven { get; init; }
 
-        public ValueTask<BlobReuse> TryReuseBlobAsync(Descriptor blob, BlobOrigin? origin, CancellationToken cancel = default) => ValueTask.FromResult(BlobReuse.None);
+        public ValueTask<BlobReuse> TryReuseBlobAsync(Descriptor blob, BlobOrigin? origin, CancellationToken cancellationToken = default) => ValueTask.FromResult(BlobReuse.None);
 
-        public ValueTask PutBlobAsync(Descriptor blob, BlobContent content, CancellationToken cancel = default)
+        public ValueTask PutBlobAsync(Descriptor blob, BlobContent content, CancellationToken cancellationToken = default)
         {
             builder.AddBlob(blob.Digest, content);
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask PutManifestAsync(Descriptor manifest, ReadOnlyMemory<byte> bytes, CancellationToken cancel = default)
+        public ValueTask PutManifestAsync(Descriptor manifest, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
         {
             builder.AddBlob(manifest.Digest, BlobContent.FromBytes(bytes, $"manifest {manifest.Digest}"));
             return ValueTask.CompletedTask;
@@ -131,13 +131,13 @@ internal sealed class LayoutDestination : IImageDestination
 
         private readonly List<(Descriptor Artifact, Referrer Referrer)> _referrers = [];
 
-        public ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancel = default)
+        public ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancellationToken = default)
         {
             _referrers.Add((artifact, referrer));
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancel = default)
+        public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancellationToken = default)
         {
             builder.AddImage(new LayoutImage(root, names, refNames, docker) { NameAsGiven = NameAsGiven });
             foreach (var (artifact, referrer) in _referrers)

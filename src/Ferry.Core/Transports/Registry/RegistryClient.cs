@@ -115,7 +115,7 @@ internal sealed class RegistryClient : IDisposable
     // ---- reading ---------------------------------------------------------------------------------------------------
 
     /// <summary>GETs a manifest or index (within <see cref="Json.MaxDocumentBytes"/> and the timeout); checks its digest (the reference's, or the Docker-Content-Digest header).</summary>
-    public async Task<(byte[] Bytes, string MediaType, Digest Digest)> GetManifestAsync(string repo, string reference, CancellationToken cancel)
+    public async Task<(byte[] Bytes, string MediaType, Digest Digest)> GetManifestAsync(string repo, string reference, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(() =>
         {
@@ -123,9 +123,9 @@ internal sealed class RegistryClient : IDisposable
             foreach (var a in ManifestAccept)
                 r.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(a));
             return r;
-        }, Scope(repo, push: false), $"manifest {At(repo, reference)}", cancel).ConfigureAwait(false);
-        await EnsureSuccess(response, At(repo, reference), cancel, repo).ConfigureAwait(false);
-        byte[] bytes = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"manifest {At(repo, reference)}", cancel).ConfigureAwait(false);
+        }, Scope(repo, push: false), $"manifest {At(repo, reference)}", cancellationToken).ConfigureAwait(false);
+        await EnsureSuccess(response, At(repo, reference), cancellationToken, repo).ConfigureAwait(false);
+        byte[] bytes = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"manifest {At(repo, reference)}", cancellationToken).ConfigureAwait(false);
         var digest = Digest.Sha256Of(bytes);
         if (Digest.TryParse(reference, out var wanted) && wanted != digest)
             throw new DigestMismatchException($"registry {Registry}: manifest {repo}@{reference} hashes to {digest}") { Expected = wanted, Actual = digest };
@@ -136,13 +136,13 @@ internal sealed class RegistryClient : IDisposable
     }
 
     /// <summary>Opens a blob for reading (the first request is made now); a broken or stalled download resumes with a Range request.</summary>
-    public async ValueTask<Stream> OpenBlobAsync(string repo, Digest digest, long size, CancellationToken cancel)
+    public async ValueTask<Stream> OpenBlobAsync(string repo, Digest digest, long size, CancellationToken cancellationToken)
     {
-        var first = await OpenBlobAtAsync(repo, digest, 0, cancel).ConfigureAwait(false);
-        return new ResumingBlobStream(this, repo, digest, size, first, _options.Resumes, cancel);
+        var first = await OpenBlobAtAsync(repo, digest, 0, cancellationToken).ConfigureAwait(false);
+        return new ResumingBlobStream(this, repo, digest, size, first, _options.Resumes, cancellationToken);
     }
 
-    internal async Task<Stream> OpenBlobAtAsync(string repo, Digest digest, long offset, CancellationToken cancel)
+    internal async Task<Stream> OpenBlobAtAsync(string repo, Digest digest, long offset, CancellationToken cancellationToken)
     {
         var response = await SendAsync(() =>
         {
@@ -150,13 +150,13 @@ internal sealed class RegistryClient : IDisposable
             if (offset > 0)
                 r.Headers.Range = new RangeHeaderValue(offset, null);
             return r;
-        }, Scope(repo, push: false), $"blob {repo}@{digest}", cancel).ConfigureAwait(false);
+        }, Scope(repo, push: false), $"blob {repo}@{digest}", cancellationToken).ConfigureAwait(false);
         try
         {
-            await EnsureSuccess(response, $"{repo}: blob {digest}", cancel, repo).ConfigureAwait(false);
+            await EnsureSuccess(response, $"{repo}: blob {digest}", cancellationToken, repo).ConfigureAwait(false);
             if (offset > 0 && response.StatusCode != HttpStatusCode.PartialContent)
                 throw new PeerException($"registry {Registry}: blob {repo}@{digest}: cannot resume the download at byte {offset} (no Range support)");
-            var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             return new IdleTimeoutStream(body, _timeout, response, HttpLimits.MinTransferRate);
         }
         catch
@@ -170,20 +170,20 @@ internal sealed class RegistryClient : IDisposable
     /// The referrers of a manifest through the OCI 1.1 referrers API (<c>GET /v2/REPO/referrers/DIGEST</c>), or null when
     /// the registry has no such API (404: the caller then reads the <c>sha256-HEX</c> fallback tag).
     /// </summary>
-    public async Task<IReadOnlyList<Descriptor>?> GetReferrersAsync(string repo, Digest digest, CancellationToken cancel)
+    public async Task<IReadOnlyList<Descriptor>?> GetReferrersAsync(string repo, Digest digest, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(() =>
         {
             var r = new HttpRequestMessage(HttpMethod.Get, $"v2/{repo}/referrers/{digest}");
             r.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciIndex));
             return r;
-        }, Scope(repo, push: false), $"referrers of {repo}@{digest}", cancel).ConfigureAwait(false);
+        }, Scope(repo, push: false), $"referrers of {repo}@{digest}", cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.BadRequest)
             return null;
-        await EnsureSuccess(response, $"referrers of {repo}@{digest}", cancel, repo).ConfigureAwait(false);
+        await EnsureSuccess(response, $"referrers of {repo}@{digest}", cancellationToken, repo).ConfigureAwait(false);
         if (response.Content.Headers.ContentType?.MediaType is string type && type != MediaTypes.OciIndex && !type.Contains("json", StringComparison.Ordinal))
             return null;
-        byte[] body = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"referrers of {repo}@{digest}", cancel).ConfigureAwait(false);
+        byte[] body = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"referrers of {repo}@{digest}", cancellationToken).ConfigureAwait(false);
         return ImageIndex.Parse(body, MediaTypes.OciIndex, $"registry {Registry}: referrers of {repo}@{digest}").Manifests;
     }
 
@@ -194,16 +194,16 @@ internal sealed class RegistryClient : IDisposable
     /// Every tag of a repository (<c>GET /v2/REPO/tags/list</c>), following the <c>Link</c> header's next pages on the
     /// registry's own origin, each page within <see cref="Json.MaxDocumentBytes"/>, at most <see cref="MaxTags"/> in all.
     /// </summary>
-    public async Task<IReadOnlyList<string>> ListTagsAsync(string repo, CancellationToken cancel)
+    public async Task<IReadOnlyList<string>> ListTagsAsync(string repo, CancellationToken cancellationToken)
     {
         var tags = new List<string>();
         string? next = $"v2/{repo}/tags/list?n=1000";
         for (int page = 0; next is not null; page++)
         {
             string url = next;
-            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, url), Scope(repo, push: false), $"tags of {repo}", cancel).ConfigureAwait(false);
-            await EnsureSuccess(response, $"tags of {repo}", cancel, repo).ConfigureAwait(false);
-            byte[] body = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"tags of {repo}", cancel).ConfigureAwait(false);
+            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, url), Scope(repo, push: false), $"tags of {repo}", cancellationToken).ConfigureAwait(false);
+            await EnsureSuccess(response, $"tags of {repo}", cancellationToken, repo).ConfigureAwait(false);
+            byte[] body = await HttpLimits.ReadBodyAsync(response, Json.MaxDocumentBytes, _timeout, $"registry {Registry}", $"tags of {repo}", cancellationToken).ConfigureAwait(false);
             try
             {
                 using var doc = JsonDocument.Parse(body);
@@ -250,42 +250,42 @@ internal sealed class RegistryClient : IDisposable
     /// Deletes a manifest by digest (<c>DELETE /v2/REPO/manifests/DIGEST</c>): every tag pointing at it goes with it,
     /// as the distribution spec has it. A registry that does not allow deletes says so (405).
     /// </summary>
-    public async Task DeleteManifestAsync(string repo, Digest digest, CancellationToken cancel)
+    public async Task DeleteManifestAsync(string repo, Digest digest, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repo}/manifests/{digest}"), $"repository:{repo}:delete,pull,push", $"manifest {repo}@{digest}", cancel, retry: false).ConfigureAwait(false);
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repo}/manifests/{digest}"), $"repository:{repo}:delete,pull,push", $"manifest {repo}@{digest}", cancellationToken, retry: false).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.MethodNotAllowed)
             throw new PeerException($"registry {Registry}: {repo}@{digest}: the registry does not allow deletes (405; docker-registry needs storage.delete.enabled)");
-        await EnsureSuccess(response, $"{repo}@{digest}", cancel, repo).ConfigureAwait(false);
+        await EnsureSuccess(response, $"{repo}@{digest}", cancellationToken, repo).ConfigureAwait(false);
     }
 
     /// <summary>Whether the repository has the blob (HEAD).</summary>
-    public async Task<bool> HasBlobAsync(string repo, Digest digest, CancellationToken cancel)
+    public async Task<bool> HasBlobAsync(string repo, Digest digest, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Head, $"v2/{repo}/blobs/{digest}"), Scope(repo, push: true), $"blob {repo}@{digest}", cancel).ConfigureAwait(false);
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Head, $"v2/{repo}/blobs/{digest}"), Scope(repo, push: true), $"blob {repo}@{digest}", cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
             return false;
-        await EnsureSuccess(response, $"{repo}: blob {digest}", cancel, repo).ConfigureAwait(false);
+        await EnsureSuccess(response, $"{repo}: blob {digest}", cancellationToken, repo).ConfigureAwait(false);
         return true;
     }
 
     /// <summary>Checks that the registry takes the credentials (<c>GET /v2/</c>, authenticating when challenged), for <c>ferry login</c>.</summary>
-    public async Task CheckLoginAsync(CancellationToken cancel)
+    public async Task CheckLoginAsync(CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, "v2/"), "", "login", cancel).ConfigureAwait(false);
-        await EnsureSuccess(response, "login", cancel).ConfigureAwait(false);
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, "v2/"), "", "login", cancellationToken).ConfigureAwait(false);
+        await EnsureSuccess(response, "login", cancellationToken).ConfigureAwait(false);
     }
 
     // ---- writing ---------------------------------------------------------------------------------------------------
 
     /// <summary>Mounts a blob from another repository of this registry; false when the registry uploads instead (it then starts an upload we abandon).</summary>
-    public async Task<bool> TryMountAsync(string repo, Digest digest, string from, CancellationToken cancel)
+    public async Task<bool> TryMountAsync(string repo, Digest digest, string from, CancellationToken cancellationToken)
     {
         string scope = Scope(repo, push: true) + " " + Scope(from, push: false);
         using var start = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"v2/{repo}/blobs/uploads/?mount={digest}&from={Uri.EscapeDataString(from)}") { Content = new ByteArrayContent([]) },
-            scope, $"mount {repo}@{digest} from {from}", cancel).ConfigureAwait(false);
+            scope, $"mount {repo}@{digest} from {from}", cancellationToken).ConfigureAwait(false);
         if (start.StatusCode == HttpStatusCode.Created)
             return true;
-        await EnsureSuccess(start, $"{repo}: mount of {digest} from {from}", cancel, repo).ConfigureAwait(false);
+        await EnsureSuccess(start, $"{repo}: mount of {digest} from {from}", cancellationToken, repo).ConfigureAwait(false);
         return false;
     }
 
@@ -293,19 +293,19 @@ internal sealed class RegistryClient : IDisposable
     /// Uploads a blob: one PUT, or PATCH chunks for blobs over <see cref="RegistryOptions.ChunkSize"/>. The content is
     /// opened by <paramref name="open"/> (again for each attempt of a monolithic upload).
     /// </summary>
-    public async Task UploadBlobAsync(string repo, Digest digest, long size, Func<CancellationToken, ValueTask<Stream>> open, CancellationToken cancel)
+    public async Task UploadBlobAsync(string repo, Digest digest, long size, Func<CancellationToken, ValueTask<Stream>> open, CancellationToken cancellationToken)
     {
         Uri location;
         using (var start = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"v2/{repo}/blobs/uploads/") { Content = new ByteArrayContent([]) },
-                   Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false))
+                   Scope(repo, push: true), $"upload {repo}@{digest}", cancellationToken).ConfigureAwait(false))
         {
-            await EnsureSuccess(start, $"{repo}: start upload of {digest}", cancel, repo).ConfigureAwait(false);
+            await EnsureSuccess(start, $"{repo}: start upload of {digest}", cancellationToken, repo).ConfigureAwait(false);
             location = start.Headers.Location ?? throw new PeerException($"registry {Registry}: {repo}: upload of {digest} gave no Location");
         }
-        location = await Absolute(location, cancel).ConfigureAwait(false);
+        location = await Absolute(location, cancellationToken).ConfigureAwait(false);
         if (size > _options.ChunkSize)
         {
-            await PushChunkedAsync(repo, digest, size, open, location, cancel).ConfigureAwait(false);
+            await PushChunkedAsync(repo, digest, size, open, location, cancellationToken).ConfigureAwait(false);
             return;
         }
         var opened = new List<Stream>();
@@ -317,8 +317,8 @@ internal sealed class RegistryClient : IDisposable
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
                 content.Headers.ContentLength = size;
                 return new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = content };
-            }, Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
-            await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel, repo).ConfigureAwait(false);
+            }, Scope(repo, push: true), $"upload {repo}@{digest}", cancellationToken).ConfigureAwait(false);
+            await EnsureSuccess(done, $"{repo}: upload of {digest}", cancellationToken, repo).ConfigureAwait(false);
             RequireCreated(done, $"{repo}: upload of {digest}");
         }
         finally
@@ -348,8 +348,8 @@ internal sealed class RegistryClient : IDisposable
         }
     }
 
-    private async Task<Uri> Absolute(Uri location, CancellationToken cancel) =>
-        location.IsAbsoluteUri ? location : new Uri(new Uri(await BaseAsync(cancel).ConfigureAwait(false)), location);
+    private async Task<Uri> Absolute(Uri location, CancellationToken cancellationToken) =>
+        location.IsAbsoluteUri ? location : new Uri(new Uri(await BaseAsync(cancellationToken).ConfigureAwait(false)), location);
 
     private static Uri WithDigest(Uri location, Digest digest) =>
         new(location + (location.Query.Length > 0 ? "&" : "?") + "digest=" + Uri.EscapeDataString(digest.ToString()));
@@ -358,9 +358,9 @@ internal sealed class RegistryClient : IDisposable
     /// A chunked upload: PATCH the blob in <see cref="RegistryOptions.ChunkSize"/> pieces (each a window of the one source
     /// stream, never held in memory), following the Location each answer gives, then PUT with the digest.
     /// </summary>
-    private async Task PushChunkedAsync(string repo, Digest digest, long size, Func<CancellationToken, ValueTask<Stream>> open, Uri location, CancellationToken cancel)
+    private async Task PushChunkedAsync(string repo, Digest digest, long size, Func<CancellationToken, ValueTask<Stream>> open, Uri location, CancellationToken cancellationToken)
     {
-        await using var source = await open(cancel).ConfigureAwait(false);
+        await using var source = await open(cancellationToken).ConfigureAwait(false);
         long offset = 0;
         while (offset < size)
         {
@@ -376,18 +376,18 @@ internal sealed class RegistryClient : IDisposable
                 var r = new HttpRequestMessage(HttpMethod.Patch, target) { Content = content };
                 r.Content.Headers.TryAddWithoutValidation("Content-Range", $"{from}-{from + length - 1}");
                 return r;
-            }, Scope(repo, push: true), $"upload {repo}@{digest} bytes {from}-{from + length - 1}", cancel, retry: false).ConfigureAwait(false);
-            await EnsureSuccess(response, $"{repo}: chunk {from}-{from + length - 1} of {digest}", cancel, repo).ConfigureAwait(false);
-            location = await Absolute(response.Headers.Location ?? location, cancel).ConfigureAwait(false);
+            }, Scope(repo, push: true), $"upload {repo}@{digest} bytes {from}-{from + length - 1}", cancellationToken, retry: false).ConfigureAwait(false);
+            await EnsureSuccess(response, $"{repo}: chunk {from}-{from + length - 1} of {digest}", cancellationToken, repo).ConfigureAwait(false);
+            location = await Absolute(response.Headers.Location ?? location, cancellationToken).ConfigureAwait(false);
             offset += length;
         }
         using var done = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = new ByteArrayContent([]) },
-            Scope(repo, push: true), $"upload {repo}@{digest}", cancel).ConfigureAwait(false);
-        await EnsureSuccess(done, $"{repo}: upload of {digest}", cancel, repo).ConfigureAwait(false);
+            Scope(repo, push: true), $"upload {repo}@{digest}", cancellationToken).ConfigureAwait(false);
+        await EnsureSuccess(done, $"{repo}: upload of {digest}", cancellationToken, repo).ConfigureAwait(false);
         RequireCreated(done, $"{repo}: upload of {digest}");
         // Reading the end of the content checks its digest (the registry has checked it too).
         byte[] rest = new byte[1];
-        if (await source.ReadAsync(rest, cancel).ConfigureAwait(false) != 0)
+        if (await source.ReadAsync(rest, cancellationToken).ConfigureAwait(false) != 0)
             throw new DigestMismatchException($"{repo}@{digest}: content is longer than its declared size {size}");
     }
 
@@ -414,15 +414,15 @@ internal sealed class RegistryClient : IDisposable
     /// PUTs a manifest or index under a tag or its digest; checks the digest the registry answers with. Returns whether
     /// the registry says it indexed the manifest's <c>subject</c> (an <c>OCI-Subject</c> header: it has the referrers API).
     /// </summary>
-    public async Task<bool> PutManifestAsync(string repo, string reference, byte[] bytes, string mediaType, CancellationToken cancel)
+    public async Task<bool> PutManifestAsync(string repo, string reference, byte[] bytes, string mediaType, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(() =>
         {
             var content = new ByteArrayContent(bytes);
             content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
             return new HttpRequestMessage(HttpMethod.Put, $"v2/{repo}/manifests/{reference}") { Content = content };
-        }, Scope(repo, push: true), $"manifest {At(repo, reference)}", cancel).ConfigureAwait(false);
-        await EnsureSuccess(response, At(repo, reference), cancel, repo).ConfigureAwait(false);
+        }, Scope(repo, push: true), $"manifest {At(repo, reference)}", cancellationToken).ConfigureAwait(false);
+        await EnsureSuccess(response, At(repo, reference), cancellationToken, repo).ConfigureAwait(false);
         RequireCreated(response, $"manifest {At(repo, reference)}");
         var digest = Digest.Sha256Of(bytes);
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var header) && header != digest)
@@ -448,38 +448,38 @@ internal sealed class RegistryClient : IDisposable
     /// https, or http for a registry that does not speak TLS at all when that is allowed (loopback, <c>--insecure</c>).
     /// A TLS registry whose certificate fails is an error naming the reason, never a fall back to plain HTTP.
     /// </summary>
-    private async Task<string> BaseAsync(CancellationToken cancel)
+    private async Task<string> BaseAsync(CancellationToken cancellationToken)
     {
         if (_scheme is not null)
             return $"{_scheme}://{Registry}/";
-        await _schemeLock.WaitAsync(cancel).ConfigureAwait(false);
+        await _schemeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (_scheme is not null)
                 return $"{_scheme}://{Registry}/";
-            using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             probe.CancelAfter(ProbeTimeout);
             try
             {
                 using var r = await _http.GetAsync($"https://{Registry}/v2/", HttpCompletionOption.ResponseHeadersRead, probe.Token).ConfigureAwait(false);
                 _scheme = "https";
             }
-            catch (Exception e) when (!cancel.IsCancellationRequested && _tlsProblem is not null)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && _tlsProblem is not null)
             {
                 throw new PeerException($"registry {Registry}: {_tlsProblem} (trust its CA with --ca-cert FILE, or skip verification with --insecure)", e);
             }
-            catch (Exception e) when (AllowHttp && !cancel.IsCancellationRequested &&
+            catch (Exception e) when (AllowHttp && !cancellationToken.IsCancellationRequested &&
                                       (e is OperationCanceledException || e.InnerException is System.Security.Authentication.AuthenticationException or IOException))
             {
                 // Not TLS at all (a plain-HTTP registry hangs up on the handshake, or answers with something else).
-                using var plain = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                using var plain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 plain.CancelAfter(ProbeTimeout);
                 using var r = await _http.GetAsync($"http://{Registry}/v2/", HttpCompletionOption.ResponseHeadersRead, plain.Token).ConfigureAwait(false);
                 _scheme = "http";
             }
             return $"{_scheme}://{Registry}/";
         }
-        catch (OperationCanceledException e) when (!cancel.IsCancellationRequested)
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             throw new PeerException($"registry {Registry}: unreachable: no answer within {HttpLimits.Seconds(ProbeTimeout)}", e);
         }
@@ -499,9 +499,9 @@ internal sealed class RegistryClient : IDisposable
     /// by hand (without credentials when they leave it), and retries 429/5xx, broken connections and timeouts.
     /// The response body is not read: callers read it with a limit.
     /// </summary>
-    internal async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, string scope, string what, CancellationToken cancel, bool retry = true)
+    internal async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, string scope, string what, CancellationToken cancellationToken, bool retry = true)
     {
-        var root = new Uri(await BaseAsync(cancel).ConfigureAwait(false));
+        var root = new Uri(await BaseAsync(cancellationToken).ConfigureAwait(false));
         bool authenticated = false;
         TimeSpan delay = _options.RetryDelay;
         long started = Stopwatch.GetTimestamp();
@@ -536,7 +536,7 @@ internal sealed class RegistryClient : IDisposable
                 }
                 try
                 {
-                    response = await SendWithTimeoutAsync(request, cancel).ConfigureAwait(false);
+                    response = await SendWithTimeoutAsync(request, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (retry && attempt < _options.Attempts && e is HttpRequestException && e.InnerException is not FerryException)
                 {
@@ -564,7 +564,7 @@ internal sealed class RegistryClient : IDisposable
             }
             if (response is null)
             {
-                await Task.Delay(delay, cancel).ConfigureAwait(false);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay *= 2;
                 continue;
             }
@@ -572,7 +572,7 @@ internal sealed class RegistryClient : IDisposable
             {
                 authenticated = true;
                 response.Dispose();
-                string header = await AuthenticateAsync(challenge, scope, root, cancel).ConfigureAwait(false);
+                string header = await AuthenticateAsync(challenge, scope, root, cancellationToken).ConfigureAwait(false);
                 lock (_tokenLock)
                     _tokens[scope] = header;
                 attempt--;
@@ -583,7 +583,7 @@ internal sealed class RegistryClient : IDisposable
             {
                 var wait = response.Headers.RetryAfter?.Delta ?? delay;
                 response.Dispose();
-                await Task.Delay(wait < TimeSpan.FromSeconds(30) ? wait : TimeSpan.FromSeconds(30), cancel).ConfigureAwait(false);
+                await Task.Delay(wait < TimeSpan.FromSeconds(30) ? wait : TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
                 delay *= 2;
                 continue;
             }
@@ -592,10 +592,10 @@ internal sealed class RegistryClient : IDisposable
     }
 
     /// <summary>Sends and waits for the answer's headers: the timeout runs from the last byte of the request body on.</summary>
-    private async Task<HttpResponseMessage> SendWithTimeoutAsync(HttpRequestMessage request, CancellationToken cancel)
+    private async Task<HttpResponseMessage> SendWithTimeoutAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         using var watchdog = new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, watchdog.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, watchdog.Token);
         watchdog.CancelAfter(_timeout);
         if (request.Content is not null)
             request.Content = new WatchedContent(request.Content, watchdog, _timeout);
@@ -603,7 +603,7 @@ internal sealed class RegistryClient : IDisposable
         {
             return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (!cancel.IsCancellationRequested && watchdog.IsCancellationRequested)
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && watchdog.IsCancellationRequested)
         {
             throw new TimeoutException("no answer", e);
         }
@@ -652,7 +652,7 @@ internal sealed class RegistryClient : IDisposable
     /// token from the realm. A realm that downgrades from https to http is refused (unless the registry is on loopback
     /// and <c>--insecure</c> is given); the token reply is read with a limit and a timeout.
     /// </summary>
-    private async Task<string> AuthenticateAsync(AuthenticationHeaderValue challenge, string scope, Uri root, CancellationToken cancel)
+    private async Task<string> AuthenticateAsync(AuthenticationHeaderValue challenge, string scope, Uri root, CancellationToken cancellationToken)
     {
         if (string.Equals(challenge.Scheme, "Basic", StringComparison.OrdinalIgnoreCase))
             return "Basic " + (Basic ?? throw new PeerException($"registry {Registry}: authentication required (use --creds, --authfile or ferry login)"));
@@ -677,7 +677,7 @@ internal sealed class RegistryClient : IDisposable
         HttpResponseMessage response;
         try
         {
-            response = await SendWithTimeoutAsync(request, cancel).ConfigureAwait(false);
+            response = await SendWithTimeoutAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
@@ -694,7 +694,7 @@ internal sealed class RegistryClient : IDisposable
                 throw new PeerException($"{server} refused the credentials ({(int)response.StatusCode})");
             if (!response.IsSuccessStatusCode)
                 throw new PeerException($"{server}: {(int)response.StatusCode} {response.ReasonPhrase}");
-            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxTokenBytes, _timeout, server, "token reply", cancel).ConfigureAwait(false);
+            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxTokenBytes, _timeout, server, "token reply", cancellationToken).ConfigureAwait(false);
             try
             {
                 using var doc = JsonDocument.Parse(body);
@@ -728,7 +728,7 @@ internal sealed class RegistryClient : IDisposable
     /// Refused credentials are said of the registry and the repository (<paramref name="repo"/>) they were refused for,
     /// not of the blob or manifest that happened to be asked for first.
     /// </remarks>
-    private async Task EnsureSuccess(HttpResponseMessage response, string what, CancellationToken cancel, string? repo = null)
+    private async Task EnsureSuccess(HttpResponseMessage response, string what, CancellationToken cancellationToken, string? repo = null)
     {
         if (response.IsSuccessStatusCode)
             return;
@@ -736,7 +736,7 @@ internal sealed class RegistryClient : IDisposable
         string? code = null;
         try
         {
-            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxErrorBytes, _timeout, $"registry {Registry}", "error", cancel).ConfigureAwait(false);
+            byte[] body = await HttpLimits.ReadBodyAsync(response, HttpLimits.MaxErrorBytes, _timeout, $"registry {Registry}", "error", cancellationToken).ConfigureAwait(false);
             using var doc = JsonDocument.Parse(body);
             if (Json.OptArray(doc.RootElement, "errors") is JsonElement errors)
             {
@@ -770,7 +770,7 @@ internal sealed class RegistryClient : IDisposable
 /// with a Range request, a bounded number of times, then fails naming the blob and the registry. Read asynchronously
 /// only: a network read must not block a thread.
 /// </summary>
-internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size, Stream first, int resumes, CancellationToken cancel) : Ferry.Archive.ReadOnlyStream
+internal sealed class ResumingBlobStream(RegistryClient client, string repo, Digest digest, long size, Stream first, int resumes, CancellationToken downloadCancellation) : Ferry.Archive.ReadOnlyStream
 {
     private Stream? _current = first;
     private long _position;
@@ -783,7 +783,7 @@ internal sealed class ResumingBlobStream(RegistryClient client, string repo, Dig
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, cancellationToken);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(downloadCancellation, cancellationToken);
         while (true)
         {
             _current ??= await client.OpenBlobAtAsync(repo, digest, _position, linked.Token).ConfigureAwait(false);

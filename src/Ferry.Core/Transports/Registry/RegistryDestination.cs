@@ -59,7 +59,7 @@ internal sealed class RegistryDestination : IImageDestination
         }
     }
 
-    public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancel = default)
+    public ValueTask<IImageWriter> BeginImageAsync(PlannedImage image, CancellationToken cancellationToken = default)
     {
         var targets = new List<ImageName>();
         if (_single is not null)
@@ -84,7 +84,7 @@ internal sealed class RegistryDestination : IImageDestination
     /// then the cosign tags of their signatures, attestations and SBOMs (<c>sha256-HEX.sig</c>, in the same repository),
     /// then, where the registry has no referrers API, the <c>sha256-HEX</c> fallback indexes of their OCI 1.1 referrers.
     /// </summary>
-    public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancel = default)
+    public async ValueTask<IReadOnlyList<string>> CommitAsync(CancellationToken cancellationToken = default)
     {
         foreach (var (client, repo, tag, bytes, mediaType, signature) in _tags.Select(t => (t.Client, t.Repo, t.Tag, t.Bytes, t.MediaType, false))
                      .Concat(_signatureTags.Select(t => (t.Client, t.Repo, t.Tag, t.Bytes, t.MediaType, true))))
@@ -94,13 +94,13 @@ internal sealed class RegistryDestination : IImageDestination
                 byte[] put = bytes;
                 if (signature)
                 {
-                    if (await MergeSignaturesAsync(client, repo, tag, bytes, cancel).ConfigureAwait(false) is not { } merged)
+                    if (await MergeSignaturesAsync(client, repo, tag, bytes, cancellationToken).ConfigureAwait(false) is not { } merged)
                         continue;
                     put = merged.Bytes;
                     if (merged.Added > 0)
                         _options.Log?.Invoke($"note: {client.Registry}/{repo}:{tag} already held signatures; the carried ones were added to them ({merged.Added} added)");
                 }
-                await client.PutManifestAsync(repo, tag, put, mediaType, cancel).ConfigureAwait(false);
+                await client.PutManifestAsync(repo, tag, put, mediaType, cancellationToken).ConfigureAwait(false);
             }
             catch (FerryException e) when (e is not UsageException)
             {
@@ -110,7 +110,7 @@ internal sealed class RegistryDestination : IImageDestination
         foreach (var group in _fallback.GroupBy(f => (f.Client, f.Repo, f.Subject)))
         {
             var (client, repo, subject) = group.Key;
-            await UpdateFallbackAsync(client, repo, subject, [.. group.Select(g => g.Artifact)], cancel).ConfigureAwait(false);
+            await UpdateFallbackAsync(client, repo, subject, [.. group.Select(g => g.Artifact)], cancellationToken).ConfigureAwait(false);
         }
         return [];
     }
@@ -121,12 +121,12 @@ internal sealed class RegistryDestination : IImageDestination
     /// itself would make, the one there with our signature layers appended (and its config's diff_ids with them), so
     /// a push never drops a signature. The tag schema's manifests are not themselves signed.
     /// </summary>
-    private static async Task<(byte[] Bytes, int Added)?> MergeSignaturesAsync(RegistryClient client, string repo, string tag, byte[] ours, CancellationToken cancel)
+    private static async Task<(byte[] Bytes, int Added)?> MergeSignaturesAsync(RegistryClient client, string repo, string tag, byte[] ours, CancellationToken cancellationToken)
     {
         byte[] existing;
         try
         {
-            (existing, _, _) = await client.GetManifestAsync(repo, tag, cancel).ConfigureAwait(false);
+            (existing, _, _) = await client.GetManifestAsync(repo, tag, cancellationToken).ConfigureAwait(false);
         }
         catch (ImageNotFoundException)
         {
@@ -154,26 +154,26 @@ internal sealed class RegistryDestination : IImageDestination
         foreach (var l in missing)
             layers.Add(l!.DeepClone());
         // The config lists the layers' digests as its diff_ids (the payloads are not compressed).
-        var configBytes = await ReadConfigAsync(client, repo, Digest.Parse(configDigest), cancel).ConfigureAwait(false);
+        var configBytes = await ReadConfigAsync(client, repo, Digest.Parse(configDigest), cancellationToken).ConfigureAwait(false);
         if (configBytes is not null && JsonNode.Parse(configBytes) is JsonObject config && config["rootfs"] is JsonObject rootfs)
         {
             rootfs["diff_ids"] = new JsonArray([.. layers.Select(l => (JsonNode?)JsonValue.Create(l!["digest"]!.GetValue<string>()))]);
             byte[] newConfig = Json.Write(w => config.WriteTo(w));
             var d = Digest.Sha256Of(newConfig);
-            await client.UploadBlobAsync(repo, d, newConfig.LongLength, _ => ValueTask.FromResult<Stream>(new MemoryStream(newConfig, writable: false)), cancel).ConfigureAwait(false);
+            await client.UploadBlobAsync(repo, d, newConfig.LongLength, _ => ValueTask.FromResult<Stream>(new MemoryStream(newConfig, writable: false)), cancellationToken).ConfigureAwait(false);
             there["config"]!["digest"] = d.ToString();
             there["config"]!["size"] = newConfig.LongLength;
         }
         return (Json.Write(w => there.WriteTo(w)), missing.Count);
     }
 
-    private static async Task<byte[]?> ReadConfigAsync(RegistryClient client, string repo, Digest digest, CancellationToken cancel)
+    private static async Task<byte[]?> ReadConfigAsync(RegistryClient client, string repo, Digest digest, CancellationToken cancellationToken)
     {
         try
         {
-            await using var s = await client.OpenBlobAtAsync(repo, digest, 0, cancel).ConfigureAwait(false);
+            await using var s = await client.OpenBlobAtAsync(repo, digest, 0, cancellationToken).ConfigureAwait(false);
             byte[] buffer = new byte[1 << 20];
-            int n = await s.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancel).ConfigureAwait(false);
+            int n = await s.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
             // A signature's config is a few hundred bytes; one that is not, or does not match its digest, is left as it is.
             return n < buffer.Length && Digest.Sha256Of(buffer.AsSpan(0, n)) == digest ? buffer[..n] : null;
         }
@@ -184,13 +184,13 @@ internal sealed class RegistryDestination : IImageDestination
     }
 
     /// <summary>Adds referrers to the <c>sha256-HEX</c> index of a subject (distribution-spec: the client keeps it where the registry has no referrers API).</summary>
-    private static async Task UpdateFallbackAsync(RegistryClient client, string repo, Digest subject, List<Descriptor> add, CancellationToken cancel)
+    private static async Task UpdateFallbackAsync(RegistryClient client, string repo, Digest subject, List<Descriptor> add, CancellationToken cancellationToken)
     {
         string tag = Referrer.TagOf(subject, null);
         var existing = new List<Descriptor>();
         try
         {
-            var (bytes, _, _) = await client.GetManifestAsync(repo, tag, cancel).ConfigureAwait(false);
+            var (bytes, _, _) = await client.GetManifestAsync(repo, tag, cancellationToken).ConfigureAwait(false);
             existing.AddRange(ImageIndex.Parse(bytes, MediaTypes.OciIndex, $"{client.Registry}/{repo}:{tag}").Manifests);
         }
         catch (ImageNotFoundException)
@@ -199,7 +199,7 @@ internal sealed class RegistryDestination : IImageDestination
         var all = existing.Concat(add.Where(a => existing.All(e => e.Digest != a.Digest))).ToList();
         if (all.Count == existing.Count)
             return;
-        await client.PutManifestAsync(repo, tag, ImageIndex.CreateOci(all), MediaTypes.OciIndex, cancel).ConfigureAwait(false);
+        await client.PutManifestAsync(repo, tag, ImageIndex.CreateOci(all), MediaTypes.OciIndex, cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask DisposeAsync()
@@ -235,12 +235,12 @@ internal sealed class RegistryDestination : IImageDestination
             _repos = targets.Select(t => (dest.Client(RegistryTransport.HostOf(t)), t.Path)).Distinct().ToList();
         }
 
-        public async ValueTask<BlobReuse> TryReuseBlobAsync(Descriptor blob, BlobOrigin? origin, CancellationToken cancel = default)
+        public async ValueTask<BlobReuse> TryReuseBlobAsync(Descriptor blob, BlobOrigin? origin, CancellationToken cancellationToken = default)
         {
             var result = BlobReuse.Present;
             foreach (var (client, repo) in _repos)
             {
-                var r = Record(client, repo, blob.Digest, await ReuseOneAsync(client, repo, blob.Digest, origin, cancel).ConfigureAwait(false));
+                var r = Record(client, repo, blob.Digest, await ReuseOneAsync(client, repo, blob.Digest, origin, cancellationToken).ConfigureAwait(false));
                 if (r == BlobReuse.None)
                     return BlobReuse.None;
                 if (r == BlobReuse.Mounted)
@@ -249,9 +249,9 @@ internal sealed class RegistryDestination : IImageDestination
             return result;
         }
 
-        private async Task<BlobReuse> ReuseOneAsync(RegistryClient client, string repo, Digest digest, BlobOrigin? origin, CancellationToken cancel)
+        private async Task<BlobReuse> ReuseOneAsync(RegistryClient client, string repo, Digest digest, BlobOrigin? origin, CancellationToken cancellationToken)
         {
-            if (await client.HasBlobAsync(repo, digest, cancel).ConfigureAwait(false))
+            if (await client.HasBlobAsync(repo, digest, cancellationToken).ConfigureAwait(false))
             {
                 _dest._pushedIn.TryAdd((client.Registry, digest), repo);
                 return BlobReuse.Present;
@@ -263,7 +263,7 @@ internal sealed class RegistryDestination : IImageDestination
                 sources.Add(other);
             foreach (var from in sources)
             {
-                if (await client.TryMountAsync(repo, digest, from, cancel).ConfigureAwait(false))
+                if (await client.TryMountAsync(repo, digest, from, cancellationToken).ConfigureAwait(false))
                 {
                     _dest._pushedIn.TryAdd((client.Registry, digest), repo);
                     return BlobReuse.Mounted;
@@ -272,19 +272,19 @@ internal sealed class RegistryDestination : IImageDestination
             return BlobReuse.None;
         }
 
-        public async ValueTask PutBlobAsync(Descriptor blob, BlobContent content, CancellationToken cancel = default)
+        public async ValueTask PutBlobAsync(Descriptor blob, BlobContent content, CancellationToken cancellationToken = default)
         {
             foreach (var (client, repo) in _repos)
             {
-                if (Record(client, repo, blob.Digest, await ReuseOneAsync(client, repo, blob.Digest, content.Origin, cancel).ConfigureAwait(false)) != BlobReuse.None)
+                if (Record(client, repo, blob.Digest, await ReuseOneAsync(client, repo, blob.Digest, content.Origin, cancellationToken).ConfigureAwait(false)) != BlobReuse.None)
                     continue;
-                await client.UploadBlobAsync(repo, blob.Digest, content.Size, content.OpenAsync, cancel).ConfigureAwait(false);
+                await client.UploadBlobAsync(repo, blob.Digest, content.Size, content.OpenAsync, cancellationToken).ConfigureAwait(false);
                 _dest._pushedIn.TryAdd((client.Registry, blob.Digest), repo);
                 _actions.GetOrAdd((client, repo), _ => new())[blob.Digest] = BlobAction.Written;
             }
         }
 
-        public async ValueTask PutManifestAsync(Descriptor manifest, ReadOnlyMemory<byte> bytes, CancellationToken cancel = default)
+        public async ValueTask PutManifestAsync(Descriptor manifest, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
         {
             byte[] raw = bytes.ToArray();
             _manifests[manifest.Digest] = (raw, manifest.MediaType);
@@ -292,7 +292,7 @@ internal sealed class RegistryDestination : IImageDestination
             {
                 try
                 {
-                    bool indexed = await client.PutManifestAsync(repo, manifest.Digest.ToString(), raw, manifest.MediaType, cancel).ConfigureAwait(false);
+                    bool indexed = await client.PutManifestAsync(repo, manifest.Digest.ToString(), raw, manifest.MediaType, cancellationToken).ConfigureAwait(false);
                     if (indexed)
                         _indexedBy.TryAdd((client, repo, manifest.Digest), true);
                 }
@@ -312,7 +312,7 @@ internal sealed class RegistryDestination : IImageDestination
             return [.. index.Manifests.Where(m => MediaTypes.IsManifestOrIndex(m.MediaType) && !_manifests.ContainsKey(m.Digest)).Select(m => m.Platform?.ToString() ?? m.Digest.ToString())];
         }
 
-        public ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancel = default)
+        public ValueTask PutReferrerAsync(Descriptor artifact, Referrer referrer, CancellationToken cancellationToken = default)
         {
             if (!_manifests.TryGetValue(artifact.Digest, out var m))
                 throw new InvalidOperationException("the referrer's manifest was not put before PutReferrerAsync");
@@ -333,7 +333,7 @@ internal sealed class RegistryDestination : IImageDestination
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancel = default)
+        public ValueTask<WrittenImage> FinishAsync(Descriptor? root, DockerImage? docker, CancellationToken cancellationToken = default)
         {
             if (root is null || !_manifests.TryGetValue(root.Digest, out var m))
                 throw new InvalidOperationException("the root manifest was not put before FinishAsync");

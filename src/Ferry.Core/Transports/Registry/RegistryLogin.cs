@@ -14,14 +14,14 @@ public static class RegistryLogin
     /// </summary>
     /// <returns>The auth file written, and the helper that keeps the password (null: the file does).</returns>
     /// <exception cref="FerryException">The registry refused the credentials or is unreachable, or the helper failed; nothing was written.</exception>
-    public static async Task<(string AuthFile, string? Helper)> LoginAsync(string registry, string user, string password, RegistryOptions options, TimeSpan timeout, string? authFile = null, CancellationToken cancel = default)
+    public static async Task<(string AuthFile, string? Helper)> LoginAsync(string registry, string user, string password, RegistryOptions options, TimeSpan timeout, string? authFile = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         string host = Host(registry);
         if (user.Length == 0 || user.Contains(':', StringComparison.Ordinal))
             throw new UsageException("the user name must be given and cannot contain ':'");
         using (var client = new RegistryClient(host == "docker.io" ? "registry-1.docker.io" : host, options with { Credentials = $"{user}:{password}" }, timeout))
-            await client.CheckLoginAsync(cancel).ConfigureAwait(false);
+            await client.CheckLoginAsync(cancellationToken).ConfigureAwait(false);
         string file = Credentials.LoginFile(authFile);
         if (Credentials.HelperFor(file, host) is { } helper)
         {

@@ -17,21 +17,21 @@ public sealed record RegistryManifest(string Reference, string MediaType, Digest
 public static class RegistryOperations
 {
     /// <summary>Every tag of the repository <paramref name="repository"/> (<c>[docker://]HOST/REPO</c>; a tag or digest in it is ignored), as the registry orders them.</summary>
-    public static async Task<IReadOnlyList<string>> ListTagsAsync(string repository, TransportOptions options, CancellationToken cancel = default)
+    public static async Task<IReadOnlyList<string>> ListTagsAsync(string repository, TransportOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var name = Parse(repository);
         using var client = new RegistryClient(RegistryTransport.HostOf(name), options.Registry, options.Timeout);
-        return await client.ListTagsAsync(name.Path, cancel).ConfigureAwait(false);
+        return await client.ListTagsAsync(name.Path, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The manifest or index <paramref name="reference"/> names (<c>[docker://]HOST/REPO[:TAG|@DIGEST]</c>, default tag latest), byte for byte.</summary>
-    public static async Task<RegistryManifest> GetManifestAsync(string reference, TransportOptions options, CancellationToken cancel = default)
+    public static async Task<RegistryManifest> GetManifestAsync(string reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var name = Parse(reference);
         using var client = new RegistryClient(RegistryTransport.HostOf(name), options.Registry, options.Timeout);
-        var (bytes, mediaType, digest) = await client.GetManifestAsync(name.Path, name.Digest?.ToString() ?? name.Tag!, cancel).ConfigureAwait(false);
+        var (bytes, mediaType, digest) = await client.GetManifestAsync(name.Path, name.Digest?.ToString() ?? name.Tag!, cancellationToken).ConfigureAwait(false);
         if (mediaType.Length == 0 || mediaType == "application/json" || mediaType == "text/plain")
             mediaType = DeclaredMediaType(bytes) ?? mediaType;
         return new RegistryManifest("docker://" + name, mediaType, digest, bytes);
@@ -41,13 +41,13 @@ public static class RegistryOperations
     /// Deletes the manifest <paramref name="reference"/> names (a tag is resolved to its digest first) and returns that
     /// digest. Registries delete by digest: every tag of that manifest goes too.
     /// </summary>
-    public static async Task<Digest> DeleteAsync(string reference, TransportOptions options, CancellationToken cancel = default)
+    public static async Task<Digest> DeleteAsync(string reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var name = Parse(reference);
         using var client = new RegistryClient(RegistryTransport.HostOf(name), options.Registry, options.Timeout);
-        var digest = name.Digest ?? (await client.GetManifestAsync(name.Path, name.Tag!, cancel).ConfigureAwait(false)).Digest;
-        await client.DeleteManifestAsync(name.Path, digest, cancel).ConfigureAwait(false);
+        var digest = name.Digest ?? (await client.GetManifestAsync(name.Path, name.Tag!, cancellationToken).ConfigureAwait(false)).Digest;
+        await client.DeleteManifestAsync(name.Path, digest, cancellationToken).ConfigureAwait(false);
         return digest;
     }
 

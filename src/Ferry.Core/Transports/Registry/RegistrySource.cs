@@ -12,8 +12,8 @@ internal sealed class RegistryBlob(RegistryClient client, string repo, Digest di
     public override long Length => size;
     public override BlobOrigin Origin => new(client.Registry, repo);
 
-    public override async ValueTask<Stream> OpenReadAsync(CancellationToken cancel = default) =>
-        await client.OpenBlobAsync(repo, digest, size, cancel).ConfigureAwait(false);
+    public override async ValueTask<Stream> OpenReadAsync(CancellationToken cancellationToken = default) =>
+        await client.OpenBlobAsync(repo, digest, size, cancellationToken).ConfigureAwait(false);
 }
 
 /// <summary>Images in registries: manifests, indexes and configs are fetched when the source is opened, layers streamed when they are read.</summary>
@@ -41,7 +41,7 @@ internal sealed class RegistrySource : IImageSource
     /// <paramref name="references"/>. An image named twice (two tags of one manifest) is one image with both names; a
     /// reference by digest keeps its repository as a digest-pinned name.
     /// </summary>
-    public static async ValueTask<RegistrySource> OpenAsync(IReadOnlyList<RegistryReference> references, TransportOptions options, CancellationToken cancel)
+    public static async ValueTask<RegistrySource> OpenAsync(IReadOnlyList<RegistryReference> references, TransportOptions options, CancellationToken cancellationToken)
     {
         var clients = new Dictionary<string, RegistryClient>(StringComparer.Ordinal);
         var fetched = new StrongBox<int>();
@@ -54,7 +54,7 @@ internal sealed class RegistrySource : IImageSource
                 if (!clients.TryGetValue(r.Host, out var client))
                     clients[r.Host] = client = new RegistryClient(r.Host, options.Registry, options.Timeout);
                 string reference = name.Digest?.ToString() ?? name.Tag!;
-                var root = await new Walk(client, name.Path, options.Registry.MaxManifests, fetched).LoadNodeAsync(null, reference, 0, options.Platforms, cancel).ConfigureAwait(false);
+                var root = await new Walk(client, name.Path, options.Registry.MaxManifests, fetched).LoadNodeAsync(null, reference, 0, options.Platforms, cancellationToken).ConfigureAwait(false);
                 var key = KeyOf(root);
                 var image = images.FirstOrDefault(i => i.Key == key);
                 if (image is null)
@@ -67,7 +67,7 @@ internal sealed class RegistrySource : IImageSource
                 image.AddName(name.Tag is not null ? name.WithTag(name.Tag) : name.WithDigest(key));
                 var selection = options.Referrers;
                 if (!selection.IsNone)
-                    await new Walk(client, name.Path, options.Registry.MaxManifests, fetched).ReferrersAsync(image, selection, cancel).ConfigureAwait(false);
+                    await new Walk(client, name.Path, options.Registry.MaxManifests, fetched).ReferrersAsync(image, selection, cancellationToken).ConfigureAwait(false);
             }
             string display = "docker://" + string.Join(",", references.Select(x => x.Name.ToString()));
             return new RegistrySource(display, images, [.. clients.Values]);
@@ -91,17 +91,17 @@ internal sealed class RegistrySource : IImageSource
     {
         private readonly Dictionary<Digest, Task<ManifestNode>> _nodes = [];
 
-        public async Task<ManifestNode> LoadNodeAsync(Descriptor? descriptor, string reference, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancel)
+        public async Task<ManifestNode> LoadNodeAsync(Descriptor? descriptor, string reference, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancellationToken)
         {
             if (depth > OciLayout.OciLayoutReader.MaxIndexDepth)
                 throw new ArchiveFormatException($"registry {client.Registry}: {repo}: indexes nested deeper than {OciLayout.OciLayoutReader.MaxIndexDepth}");
             if (descriptor is not null)
             {
                 if (!_nodes.TryGetValue(descriptor.Digest, out var known))
-                    _nodes[descriptor.Digest] = known = FetchAsync(descriptor, reference, depth, platforms, cancel);
+                    _nodes[descriptor.Digest] = known = FetchAsync(descriptor, reference, depth, platforms, cancellationToken);
                 return Reparent(await known.ConfigureAwait(false), descriptor);
             }
-            return await FetchAsync(descriptor, reference, depth, platforms, cancel).ConfigureAwait(false);
+            return await FetchAsync(descriptor, reference, depth, platforms, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>Whether an index child is left unfetched: it declares a platform none of the wanted ones matches (a nested index or a child without a platform is always read).</summary>
@@ -111,11 +111,11 @@ internal sealed class RegistrySource : IImageSource
         private static ManifestNode Reparent(ManifestNode node, Descriptor descriptor) =>
             ReferenceEquals(node.Descriptor, descriptor) ? node : node.WithDescriptor(descriptor);
 
-        private async Task<ManifestNode> FetchAsync(Descriptor? descriptor, string reference, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancel)
+        private async Task<ManifestNode> FetchAsync(Descriptor? descriptor, string reference, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancellationToken)
         {
             if (Interlocked.Increment(ref fetched.Value) > maxManifests)
                 throw new ArchiveFormatException($"registry {client.Registry}: {repo}: more than {maxManifests} manifests and indexes in one copy (a hostile index graph?)");
-            var (bytes, headerType, digest) = await client.GetManifestAsync(repo, reference, cancel).ConfigureAwait(false);
+            var (bytes, headerType, digest) = await client.GetManifestAsync(repo, reference, cancellationToken).ConfigureAwait(false);
             string what = $"docker://{client.Registry}/{repo}@{digest}";
             string kind;
             using (var doc = Json.Parse(bytes, what))
@@ -126,7 +126,7 @@ internal sealed class RegistrySource : IImageSource
                 // Children of platforms the copy leaves out are not fetched (a 10,000-wide index costs one request).
                 var children = new List<ManifestNode>();
                 foreach (var child in index.Manifests)
-                    children.Add(LeftOut(child, platforms) ? new OpaqueNode { Descriptor = child } : await LoadChildAsync(child, depth + 1, platforms, cancel).ConfigureAwait(false));
+                    children.Add(LeftOut(child, platforms) ? new OpaqueNode { Descriptor = child } : await LoadChildAsync(child, depth + 1, platforms, cancellationToken).ConfigureAwait(false));
                 return new IndexNode
                 {
                     Descriptor = descriptor ?? new Descriptor(index.MediaType, digest, bytes.LongLength),
@@ -154,7 +154,7 @@ internal sealed class RegistrySource : IImageSource
                 };
             }
             var cfgBlob = new RegistryBlob(client, repo, manifest.Config.Digest, manifest.Config.Size);
-            byte[] cfgBytes = await cfgBlob.ReadDocumentAsync(manifest.Config.Digest, manifest.Config.Size, $"config {manifest.Config.Digest}", cancel).ConfigureAwait(false);
+            byte[] cfgBytes = await cfgBlob.ReadDocumentAsync(manifest.Config.Digest, manifest.Config.Size, $"config {manifest.Config.Digest}", cancellationToken).ConfigureAwait(false);
             var config = ImageConfig.Parse(cfgBytes, $"docker://{client.Registry}/{repo} config {manifest.Config.Digest}");
             if (config.DiffIds.Count != manifest.Layers.Count)
                 throw new ArchiveFormatException($"{what}: config has {config.DiffIds.Count} diff_ids but the manifest has {manifest.Layers.Count} layers");
@@ -182,7 +182,7 @@ internal sealed class RegistrySource : IImageSource
         /// (<c>sha256-HEX.sig/.att/.sbom</c>) and the OCI 1.1 referrers (the referrers API, else its <c>sha256-HEX</c>
         /// fallback tag).
         /// </summary>
-        public async Task ReferrersAsync(NamedImage image, ReferrerSelection selection, CancellationToken cancel)
+        public async Task ReferrersAsync(NamedImage image, ReferrerSelection selection, CancellationToken cancellationToken)
         {
             var queue = new Queue<(Digest Subject, int Depth)>(image.ManifestDigests().Select(d => (d, 0)));
             var seen = new HashSet<Digest>(queue.Select(q => q.Subject));
@@ -192,19 +192,19 @@ internal sealed class RegistrySource : IImageSource
                 var found = new List<Referrer>();
                 foreach (var (suffix, kind) in new[] { ("sig", ReferrerKind.Signature), ("att", ReferrerKind.Attestation), ("sbom", ReferrerKind.Sbom) })
                 {
-                    if (selection.WantsTag(suffix) && await TryArtifactAsync(Referrer.TagOf(subject, suffix), null, cancel).ConfigureAwait(false) is { } art)
+                    if (selection.WantsTag(suffix) && await TryArtifactAsync(Referrer.TagOf(subject, suffix), null, cancellationToken).ConfigureAwait(false) is { } art)
                         found.Add(new Referrer(subject, art, kind));
                 }
                 if (selection.WantsOciReferrers)
                 {
-                    var listed = await client.GetReferrersAsync(repo, subject, cancel).ConfigureAwait(false);
-                    if (listed is null && await TryDocumentAsync(Referrer.TagOf(subject, null), cancel).ConfigureAwait(false) is { } fallback)
+                    var listed = await client.GetReferrersAsync(repo, subject, cancellationToken).ConfigureAwait(false);
+                    if (listed is null && await TryDocumentAsync(Referrer.TagOf(subject, null), cancellationToken).ConfigureAwait(false) is { } fallback)
                         listed = ImageIndex.Parse(fallback, MediaTypes.OciIndex, $"docker://{client.Registry}/{repo}:{Referrer.TagOf(subject, null)}").Manifests;
                     foreach (var d in listed ?? [])
                     {
                         if (found.Any(f => f.Artifact.Manifest.Digest == d.Digest) || !MediaTypes.IsImageManifest(d.MediaType))
                             continue;
-                        if (await TryArtifactAsync(d.Digest.ToString(), d, cancel).ConfigureAwait(false) is { } art)
+                        if (await TryArtifactAsync(d.Digest.ToString(), d, cancellationToken).ConfigureAwait(false) is { } art)
                             found.Add(new Referrer(subject, art, ReferrerKind.Referrer));
                     }
                 }
@@ -218,14 +218,14 @@ internal sealed class RegistrySource : IImageSource
         }
 
         /// <summary>A manifest as an artifact (its blobs read from the registry when copied), or null when the registry has no such tag.</summary>
-        private async Task<ArtifactNode?> TryArtifactAsync(string reference, Descriptor? descriptor, CancellationToken cancel)
+        private async Task<ArtifactNode?> TryArtifactAsync(string reference, Descriptor? descriptor, CancellationToken cancellationToken)
         {
             if (Interlocked.Increment(ref fetched.Value) > maxManifests)
                 throw new ArchiveFormatException($"registry {client.Registry}: {repo}: more than {maxManifests} manifests and referrers in one copy");
             (byte[] Bytes, string MediaType, Digest Digest) got;
             try
             {
-                got = await client.GetManifestAsync(repo, reference, cancel).ConfigureAwait(false);
+                got = await client.GetManifestAsync(repo, reference, cancellationToken).ConfigureAwait(false);
             }
             catch (ImageNotFoundException)
             {
@@ -243,11 +243,11 @@ internal sealed class RegistrySource : IImageSource
         }
 
         /// <summary>A manifest or index's bytes by tag, or null when there is none.</summary>
-        private async Task<byte[]?> TryDocumentAsync(string tag, CancellationToken cancel)
+        private async Task<byte[]?> TryDocumentAsync(string tag, CancellationToken cancellationToken)
         {
             try
             {
-                return (await client.GetManifestAsync(repo, tag, cancel).ConfigureAwait(false)).Bytes;
+                return (await client.GetManifestAsync(repo, tag, cancellationToken).ConfigureAwait(false)).Bytes;
             }
             catch (ImageNotFoundException)
             {
@@ -256,11 +256,11 @@ internal sealed class RegistrySource : IImageSource
         }
 
         /// <summary>An index child; a child the registry lacks (a sparse index) is kept as a reference, as an OCI layout may.</summary>
-        private async Task<ManifestNode> LoadChildAsync(Descriptor child, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancel)
+        private async Task<ManifestNode> LoadChildAsync(Descriptor child, int depth, IReadOnlyList<Platform>? platforms, CancellationToken cancellationToken)
         {
             try
             {
-                return await LoadNodeAsync(child, child.Digest.ToString(), depth, platforms, cancel).ConfigureAwait(false);
+                return await LoadNodeAsync(child, child.Digest.ToString(), depth, platforms, cancellationToken).ConfigureAwait(false);
             }
             catch (ImageNotFoundException) when (child.Platform is not null)
             {

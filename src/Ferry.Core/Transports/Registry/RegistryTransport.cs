@@ -124,14 +124,14 @@ internal sealed class RegistryTransport : ITransport
     /// <summary>The host to connect to for a name's domain.</summary>
     public static string HostOf(ImageName name) => name.Domain == ImageName.DefaultDomain ? "registry-1.docker.io" : name.Domain;
 
-    public async ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    public async ValueTask<IImageSource> OpenSourceAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
         if (reference is not RegistryReference r)
             throw new UsageException($"'{reference}': a registry prefix names no image to read; name one (docker://HOST/REPO:TAG)");
-        return await RegistrySource.OpenAsync([r], options, cancel).ConfigureAwait(false);
+        return await RegistrySource.OpenAsync([r], options, cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancel = default)
+    public ValueTask<IImageDestination> OpenDestinationAsync(ImageReference reference, TransportOptions options, CancellationToken cancellationToken = default)
     {
         if (options.Archive.Format is { } f)
             throw new UsageException($"--format {Layout.LayoutFormat.For(f).Name} applies to archives and layouts, not to the registry destination '{reference}'");
