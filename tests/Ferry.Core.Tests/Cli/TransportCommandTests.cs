@@ -143,7 +143,7 @@ public sealed class TransportCommandTests : IDisposable
         Ok(Run("pull", $"{r1.Address}/library/base@{digest}", "-o", set, "-q"));
         using (var s = F.Open(set))
             Assert.Equal($"{r1.Address}/library/base@{digest}", s.Images.Single().Names.Single().ToString());
-        Assert.True(F.Verify(set).Ok);
+        F.AssertValid(set);
         var push = Run("push", set, $"{r2.Address}/airgap");
         Ok(push);
         Assert.Contains($"Pushed {r2.Address}/airgap/library/base@{digest}", push.Err, StringComparison.Ordinal);

@@ -48,7 +48,7 @@ public class CopyTests
         string dst = dir.Path(format == OutputFormat.Oci ? "out" : "out.tar");
         F.Copy(src, dst, format);
         Assert.Equal(F.Summary(src), F.Summary(dst));
-        Assert.True(F.Verify(dst).Ok);
+        F.AssertValid(dst);
     }
 
     [Theory]
@@ -85,7 +85,7 @@ public class CopyTests
         Assert.Equal(stdout.ToArray(), file);
         var parts = Directory.GetFiles(dir.Root, "split.tar.0*").Order(StringComparer.Ordinal).SelectMany(File.ReadAllBytes).ToArray();
         Assert.Equal(file, parts);
-        Assert.True(F.Verify(dir.Path("file.tar")).Ok);
+        F.AssertValid(dir.Path("file.tar"));
     }
 
     [Fact]
@@ -116,7 +116,7 @@ public class CopyTests
         Assert.All(img.Layers, l => Assert.Equal(Ferry.Compression.CompressionKind.Gzip, l.ActualCompression));
         Assert.Equal(z.ImageId, img.ImageId.ToString());
         Assert.Equal(z.Layers.Select(l => l.DiffId), img.Layers.Select(l => l.DiffId!.Value.ToString()));
-        Assert.True(F.Verify(s).Ok);
+        F.AssertValid(F.Verify(s));
     }
 
     [Fact]
@@ -218,7 +218,7 @@ public class CopyTests
         Assert.All(img.Layers, l => Assert.Equal(expected, l.ActualCompression));
         Assert.All(img.Layers, l => Assert.Equal(expected, Ferry.Model.MediaTypes.LayerCompression(l.Descriptor.MediaType)));
         Assert.Equal(g.ImageId, img.ImageId.ToString());
-        Assert.True(F.Verify(s).Ok);
+        F.AssertValid(F.Verify(s));
     }
 
     [Fact]

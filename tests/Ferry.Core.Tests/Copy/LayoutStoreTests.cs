@@ -47,7 +47,7 @@ public sealed class LayoutStoreTests : IDisposable
         Assert.Equal([("a", A.ManifestDigest), ("b", B.ManifestDigest)], Entries());
         // The shared layer once: the 4 blobs of A, then B's config, its own layer and its manifest.
         Assert.Equal(7, Blobs().Length);
-        Assert.True(F.Verify(Layout).Ok);
+        F.AssertValid(Layout);
         Assert.DoesNotContain(Directory.GetFiles(Layout, "*", SearchOption.AllDirectories), f => f.EndsWith(".tmp", StringComparison.Ordinal));
     }
 

@@ -87,7 +87,7 @@ public sealed class PlatformTests : IDisposable
         Ok(r);
         var root = Assert.IsType<ImageNode>(Root(_dir.Path("out.tar")));
         Assert.Equal(Arm.ManifestDigest, root.Image.Manifest!.Digest.ToString());
-        Assert.True(F.Verify(_dir.Path("out.tar")).Ok);
+        F.AssertValid(_dir.Path("out.tar"));
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class PlatformTests : IDisposable
         Assert.NotEqual(inner, nested.Index.Digest.ToString());
         Assert.Equal([Amd.ManifestDigest, Arm.ManifestDigest], nested.Children.Select(c => ((ImageNode)c).Image.Manifest!.Digest.ToString()));
         Assert.Contains($"index {outer} subset to linux/amd64, linux/arm64/v8: new index {root.Index.Digest}", r.Err, StringComparison.Ordinal);
-        Assert.True(F.Verify(_dir.Path("out.tar")).Ok);
+        F.AssertValid(_dir.Path("out.tar"));
     }
 
     [Fact]

@@ -42,7 +42,7 @@ public sealed class ReferrerTests : IDisposable
         Assert.Equal([("sig", sig.Digest), ("application/spdx+json", sbom.Digest)], image.Referrers.Select(r => (r.Name, r.Artifact.Manifest.Digest.ToString())));
         Assert.All(image.Referrers, r => Assert.Equal(App.ManifestDigest, r.Subject.ToString()));
         Assert.Equal("a key", image.Referrers[0].SignedBy);
-        Assert.True(F.Verify(p).Ok);
+        F.AssertValid(p);
     }
 
     [Theory]
@@ -118,7 +118,7 @@ public sealed class ReferrerTests : IDisposable
         string back = _dir.Path("back.tar");
         Ok(Run("pull", $"{reg.Address}/{repo}:1", "-o", back, "-q"));
         Assert.Equal(Referrers(p).Select(x => x.Digest).Order(), Referrers(back).Select(x => x.Digest).Order());
-        Assert.True(F.Verify(back).Ok);
+        F.AssertValid(back);
         var verify = Run("verify", $"docker://{reg.Address}/{repo}:1");
         Ok(verify);
     }
@@ -159,7 +159,7 @@ public sealed class ReferrerTests : IDisposable
         Assert.Contains("\"kind\": \"artifact\"", inspect.Out, StringComparison.Ordinal);
         Assert.Contains("\"artifactType\": \"application/vnd.cncf.helm.config.v1+json\"", inspect.Out, StringComparison.Ordinal);
         Ok(Run("inspect", p));
-        Assert.True(F.Verify(p).Ok);
+        F.AssertValid(p);
         using var reg = new FakeRegistry();
         Ok(Run("copy", p, $"docker://{reg.Address}/charts/demo:1.0.0", "-q"));
         Assert.Equal(chart.Digest, reg.Resolve("charts/demo", "1.0.0"));
@@ -206,7 +206,7 @@ public sealed class ReferrerTests : IDisposable
         var (p, _) = Multi();
         Ok(Run("copy", p, "oci-archive:" + _dir.Path("arm.tar"), "--platform", "linux/arm64", "-q"));
         Assert.Equal(Arm.ManifestDigest, RootDigest(_dir.Path("arm.tar")));
-        Assert.True(F.Verify(_dir.Path("arm.tar")).Ok);
+        F.AssertValid(_dir.Path("arm.tar"));
     }
 
     [Fact]

@@ -55,6 +55,13 @@ public static class F
 
     public static ValidationReport Verify(IImageSource source) => ImageValidator.VerifyAsync(source).GetAwaiter().GetResult();
 
+    /// <summary>Asserts that the validator finds nothing wrong, showing its findings when it does.</summary>
+    public static void AssertValid(string reference) => AssertValid(Verify(reference), reference);
+
+    /// <summary>Asserts that a report has no errors, showing its findings when it has.</summary>
+    public static void AssertValid(ValidationReport report, string? what = null) =>
+        Assert.True(report.Ok, $"{what ?? report.Source}: {string.Join("; ", report.Findings)}");
+
     /// <summary>name → (image ID, diff_ids) for every image name of a source, plus untagged images under their ID.</summary>
     public static SortedDictionary<string, string> Summary(string path)
     {
