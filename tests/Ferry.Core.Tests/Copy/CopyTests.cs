@@ -272,7 +272,7 @@ public class CopyTests
     {
         using var dir = new TempDir();
         string src = DockerArchive(dir, App);
-        FlipByteOf(src, App.Layers[1].Digest[7..] + ".tar");
+        F.FlipByteOf(src, App.Layers[1].Digest[7..] + ".tar");
         File.WriteAllText(dir.Path("o.tar"), "previous");
         var e = Assert.Throws<DigestMismatchException>(() => F.Copy(src, dir.Path("o.tar")));
         Assert.Contains(App.Layers[1].Digest, e.Message);
@@ -308,21 +308,5 @@ public class CopyTests
         using var s = F.Open(dir.Path("h.tar"));
         Assert.Equal("portable", s.Format);
         Assert.Equal(["docker.io/library/app:1.0", "docker.io/library/app:latest"], s.Images.Single().Names.Select(n => n.ToString()));
-    }
-
-    /// <summary>Flips one bit in the middle of an entry's data.</summary>
-    internal static void FlipByteOf(string archive, string entry)
-    {
-        long at;
-        using (var index = Ferry.Archive.TarIndex.Open(archive, archive))
-        {
-            var e = index.Find(entry) ?? throw new Xunit.Sdk.XunitException(entry + " not found");
-            at = e.DataOffset + e.Length / 2;
-        }
-        using var fs = new FileStream(archive, FileMode.Open, FileAccess.ReadWrite);
-        fs.Position = at;
-        int b = fs.ReadByte();
-        fs.Position = at;
-        fs.WriteByte((byte)(b ^ 0x40));
     }
 }

@@ -87,7 +87,7 @@ public sealed class LayoutStoreTests : IDisposable
         byte[] before = File.ReadAllBytes(Path.Combine(Layout, "index.json"));
         var blobs = Blobs();
         string bad = Archive(B);
-        CopyTests.FlipByteOf(bad, B.ImageId[7..] + ".json");
+        F.FlipByteOf(bad, B.ImageId[7..] + ".json");
         var r = Run("copy", bad, $"oci:{Layout}:b");
         Assert.NotEqual(0, r.Code);
         Assert.Equal(before, File.ReadAllBytes(Path.Combine(Layout, "index.json")));

@@ -5,13 +5,6 @@ using Ferry.Tests.TestSupport;
 
 namespace Ferry.Tests.Hostile;
 
-/// <summary>Hostile-peer tests share the process's allocation counter and the loopback ports: one at a time.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class HostilePeerCollection
-{
-    public const string Name = "hostile peers";
-}
-
 /// <summary>
 /// Registries, token servers and Docker Engines that lie, stall, send forever or point elsewhere (in-process, on
 /// loopback, one misbehaviour per case): no credential reaches another host, reading stops at the limit, every wait

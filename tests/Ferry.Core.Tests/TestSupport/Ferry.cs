@@ -55,6 +55,22 @@ public static class F
 
     public static ValidationReport Verify(IImageSource source) => ImageValidator.VerifyAsync(source).GetAwaiter().GetResult();
 
+    /// <summary>Flips one byte in the middle of an archive entry's data (a corrupted blob).</summary>
+    internal static void FlipByteOf(string archive, string entry)
+    {
+        long at;
+        using (var index = Ferry.Archive.TarIndex.Open(archive, archive))
+        {
+            var e = index.Find(entry) ?? throw new Xunit.Sdk.XunitException(entry + " not found");
+            at = e.DataOffset + e.Length / 2;
+        }
+        using var fs = new FileStream(archive, FileMode.Open, FileAccess.ReadWrite);
+        fs.Position = at;
+        int b = fs.ReadByte();
+        fs.Position = at;
+        fs.WriteByte((byte)(b ^ 0x40));
+    }
+
     /// <summary>Asserts that the validator finds nothing wrong, showing its findings when it does.</summary>
     public static void AssertValid(string reference) => AssertValid(Verify(reference), reference);
 

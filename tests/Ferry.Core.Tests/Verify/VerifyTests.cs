@@ -1,4 +1,3 @@
-using Ferry.Tests.Copy;
 using Ferry.Tests.TestSupport;
 using Ferry.Verify;
 
@@ -30,7 +29,7 @@ public class VerifyTests
         {
             string bad = dir.Path("bad.tar");
             File.Copy(clean, bad, overwrite: true);
-            CopyTests.FlipByteOf(bad, "blobs/sha256/" + digest[7..]);
+            F.FlipByteOf(bad, "blobs/sha256/" + digest[7..]);
             var r = F.Verify(bad);
             Assert.False(r.Ok, digest);
             Assert.Contains(r.Findings, f => f.Severity == Severity.Error && f.ToString().Contains(digest[7..], StringComparison.Ordinal));
@@ -72,7 +71,7 @@ public class VerifyTests
         {
             string entry = s.Images[0].SelectImage(null)!.Image.Layers[1].Blob!.Name;
             s.Dispose();
-            CopyTests.FlipByteOf(p, entry);
+            F.FlipByteOf(p, entry);
         }
         var r = F.Verify(p);
         var f = Assert.Single(r.Findings, x => x.Severity == Severity.Error);
@@ -86,8 +85,8 @@ public class VerifyTests
         using var dir = new TempDir();
         string p = dir.Path("x.tar");
         ImageBuilder.WriteOciLayout(p, [Img]);
-        CopyTests.FlipByteOf(p, "blobs/sha256/" + Img.Layers[0].Digest[7..]);
-        CopyTests.FlipByteOf(p, "blobs/sha256/" + Img.Layers[2].Digest[7..]);
+        F.FlipByteOf(p, "blobs/sha256/" + Img.Layers[0].Digest[7..]);
+        F.FlipByteOf(p, "blobs/sha256/" + Img.Layers[2].Digest[7..]);
         var r = F.Verify(p);
         Assert.Equal([Img.Layers[0].Digest, Img.Layers[2].Digest], r.Findings.Where(f => f.Severity == Severity.Error && f.Message.Contains("content hashes to", StringComparison.Ordinal)).Select(f => f.Subject[^72..^1]));
     }

@@ -113,7 +113,7 @@ public sealed partial class JsonSchemaTests : IDisposable
         Assert.All(verifies, Ok);
         // An archive with a finding (one that cannot be read at all is an error line, no report: see VerifyCliTests).
         File.Copy(oci, _dir.Path("bad.tar"));
-        Ferry.Tests.Copy.CopyTests.FlipByteOf(_dir.Path("bad.tar"), "blobs/sha256/" + signed.Layers[0].Digest[7..]);
+        F.FlipByteOf(_dir.Path("bad.tar"), "blobs/sha256/" + signed.Layers[0].Digest[7..]);
         var bad = Run("verify", _dir.Path("bad.tar"), "--json");
         Assert.Equal(1, bad.Code);
         Conforms("verify", [.. verifies.Select(v => v.Out), bad.Out]);

@@ -101,14 +101,14 @@ public class CliTests
         Assert.Equal(0, Run("verify", Sample).Code);
         using var dir = new TempDir();
         File.Copy(Sample, dir.Path("bad.tar"));
-        Ferry.Tests.Copy.CopyTests.FlipByteOf(dir.Path("bad.tar"), "22345e9880a282682f584f0617c4fcf05603e73d5c36fe4f57c7743342691632.json");
+        F.FlipByteOf(dir.Path("bad.tar"), "22345e9880a282682f584f0617c4fcf05603e73d5c36fe4f57c7743342691632.json");
         // A config docker-archive reading needs is checked as it is opened: that is the table's exit code, 4.
         var (code, _, err) = Run("verify", dir.Path("bad.tar"));
         Assert.Equal(4, code);
         Assert.StartsWith($"ferry: {dir.Path("bad.tar")}: config '22345e9880a282682f584f0617c4fcf05603e73d5c36fe4f57c7743342691632.json' hashes to sha256:", err, StringComparison.Ordinal);
         // A layer is checked by the walk: a finding of the report, exit 1.
         File.Copy(Sample, dir.Path("layer.tar"));
-        Ferry.Tests.Copy.CopyTests.FlipByteOf(dir.Path("layer.tar"), "5e6ad3b5dcff3c779fd6e59bbfdbcdded98cabd10b6ed72e74ef57de8c316f97/layer.tar");
+        F.FlipByteOf(dir.Path("layer.tar"), "5e6ad3b5dcff3c779fd6e59bbfdbcdded98cabd10b6ed72e74ef57de8c316f97/layer.tar");
         var layer = Run("verify", dir.Path("layer.tar"));
         Assert.Equal(1, layer.Code);
         Assert.Contains("ferry: error: 5e6ad3b5dcff3c779fd6e59bbfdbcdded98cabd10b6ed72e74ef57de8c316f97/layer.tar", layer.Err, StringComparison.Ordinal);
