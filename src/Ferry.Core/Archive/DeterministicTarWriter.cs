@@ -30,16 +30,6 @@ internal sealed class DeterministicTarWriter : IDisposable
     /// <summary>Bytes written so far.</summary>
     public long Position { get; private set; }
 
-    public void AddDirectory(string name) => WriteHeader(name.EndsWith('/') ? name : name + "/", 0, (byte)'5', 0x1ed);
-
-    public void AddFile(string name, ReadOnlySpan<byte> data)
-    {
-        WriteHeader(name, data.Length, (byte)'0', 0x1a4);
-        _output.Write(data);
-        Position += data.Length;
-        Pad(data.Length);
-    }
-
     /// <summary>
     /// Adds a file of exactly <paramref name="size"/> bytes copied from <paramref name="data"/>, which is read to its end
     /// (so a verifying stream gets to check its digest). A source shorter or longer than the size is an error.

@@ -43,15 +43,6 @@ public abstract class BlobSource
         await using var v = await OpenVerifiedAsync(digest, size, what, cancellationToken).ConfigureAwait(false);
         return await Json.ReadLimitedAsync(v, $"{what} ({Name})", cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>The first bytes (for compression sniffing).</summary>
-    internal async ValueTask<byte[]> ReadHeadAsync(int count, CancellationToken cancellationToken)
-    {
-        await using var s = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
-        byte[] buf = new byte[(int)Math.Min(count, Length)];
-        int n = await s.ReadAtLeastAsync(buf, buf.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        return buf[..n];
-    }
 }
 
 /// <summary>A blob on the local disk (a tar entry or a layout file), also readable synchronously by the archive readers.</summary>

@@ -297,13 +297,6 @@ internal sealed class DockerEngineClient : IDisposable
         }
     }
 
-    /// <summary>Whether the daemon has an image of this name or ID.</summary>
-    public async Task<bool> ExistsAsync(string name, CancellationToken cancellationToken = default)
-    {
-        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"v{ApiVersion}/images/{Uri.EscapeDataString(name)}/json"), cancellationToken).ConfigureAwait(false);
-        return response.StatusCode == HttpStatusCode.OK;
-    }
-
     /// <summary>Sends a request and waits for the answer's headers (within the timeout, unless the caller keeps its own watchdog); the body is not read.</summary>
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken, bool ownTimeout = true)
     {
