@@ -98,6 +98,8 @@ internal sealed class CopyFlags
     public Option<string> Host { get; } = DaemonOptions.Host();
     public Option<string> Timeout { get; } = TimeoutOption.Create();
     public Option<bool> NoVerifyDiffIds { get; } = new("--no-verify-diff-ids") { Description = "Do not check layers against their config's diff_ids while copying (they are checked by default)" };
+    public Option<bool> NoCache { get; } = new("--no-cache") { Description = "Do not use the verified-layer cache: inflate every compressed layer to check its diff_id, and remember nothing (FERRY_CACHE_DIR moves the cache; set empty, it is off)" };
+    public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Also say how each layer was checked against its diff_id (now, or by the verified-layer cache)" };
     public Option<string> Split { get; } = new("--split") { Description = "Write the archive in parts of at most SIZE (4G, 4095M, 4700MB; K/M/G/T are powers of 1024, KB/MB/GB/TB of 1000): PATH.000, PATH.001, … and PATH.sha256" };
     public Option<string[]> Since { get; } = new("--since") { Description = "Write an incremental archive: leave out the layers this earlier archive (or its --record file) shipped; repeatable" };
     public Option<string> Record { get; } = new("--record") { Description = "Also write FILE: a small record of every layer the archive written (and those it extends) shipped, for a later --since" };
@@ -123,7 +125,7 @@ internal sealed class CopyFlags
     /// <param name="writesArchives">Whether its destination can be an archive file (<c>--split</c>).</param>
     public void AddTo(Command c, bool host = true, bool writesArchives = true)
     {
-        foreach (var o in new Option[] { Image, Tag, Compress, Level, GzipCodec, Platform, Progress, Quiet, Json, Timeout, NoVerifyDiffIds, KeepIndex, ExcludeReferrers, Referrers, RemoveSignatures })
+        foreach (var o in new Option[] { Image, Tag, Compress, Level, GzipCodec, Platform, Progress, Quiet, Json, Timeout, NoVerifyDiffIds, NoCache, Verbose, KeepIndex, ExcludeReferrers, Referrers, RemoveSignatures })
             c.Options.Add(o);
         _writesArchives = writesArchives;
         if (writesArchives)
@@ -171,6 +173,7 @@ internal sealed class CopyFlags
                 _ => Ferry.Compression.GzipCodec.Auto,
             },
             VerifyDiffIds = !p.GetValue(NoVerifyDiffIds),
+            UseLayerCache = !p.GetValue(NoCache),
             Images = p.GetValue(Image) ?? [],
             Tags = p.GetValue(Tag) ?? [],
             Log = log,
@@ -217,7 +220,7 @@ internal sealed class CopyFlags
         if (p.GetValue(Json))
             (toStdout ? io.Err : io.Out).WriteLine(JsonOut.Copy(result));
         else if (!p.GetValue(Quiet))
-            Summary.Write(io.Err, result);
+            Summary.Write(io.Err, result, p.GetValue(Verbose));
         return ExitCodes.Ok;
     }
 }

@@ -8,8 +8,10 @@ namespace Ferry.Cli.Rendering;
 /// <summary>The human summary of a copy: what was pushed, loaded, or written where.</summary>
 internal static class Summary
 {
-    public static void Write(TextWriter w, CopyResult result)
+    public static void Write(TextWriter w, CopyResult result, bool verbose = false)
     {
+        if (verbose)
+            Checks(w, result);
         if (result.DestinationFormat == "registry")
         {
             foreach (var i in result.Images)
@@ -37,6 +39,16 @@ internal static class Summary
         var omitted = images.SelectMany(i => i.Blobs).Where(b => b.Action == BlobAction.Omitted).DistinctBy(b => b.Digest).ToList();
         if (omitted.Count > 0)
             w.WriteLine($"  incremental: {omitted.Count} layer{(omitted.Count == 1 ? "" : "s")} ({Size(omitted.Sum(b => b.Size))}) left out, shipped before");
+    }
+
+    /// <summary>With -v: how each layer was checked against its diff_id (now, or by the verified-layer cache).</summary>
+    private static void Checks(TextWriter w, CopyResult result)
+    {
+        var layers = result.Images.SelectMany(i => i.Blobs).Where(b => b.Check != LayerCheck.None).DistinctBy(b => b.Digest).ToList();
+        foreach (var b in layers)
+            w.WriteLine($"ferry: layer {b.Digest}: diff_id {(b.Check == LayerCheck.Cached ? "known from the verified-layer cache (not inflated)" : "checked now (inflated)")}");
+        if (layers.Count > 0)
+            w.WriteLine($"ferry: diff_ids: {layers.Count(b => b.Check == LayerCheck.Inflated)} layer(s) checked now, {layers.Count(b => b.Check == LayerCheck.Cached)} by the verified-layer cache");
     }
 
     private static string Size(long bytes) => bytes >= 1 << 20 ? $"{bytes / 1048576.0:F1} MiB" : $"{bytes / 1024.0:F1} KiB";
@@ -103,6 +115,8 @@ internal static class JsonOut
                 w.WriteNumber("size", b.Size);
                 w.WriteString("mediaType", b.MediaType);
                 w.WriteString("action", b.Action switch { BlobAction.Written => "written", BlobAction.Mounted => "mounted", BlobAction.Omitted => "omitted", _ => "existed" });
+                if (b.Check != LayerCheck.None)
+                    w.WriteString("diffIdCheck", b.Check == LayerCheck.Cached ? "cache" : "inflated");
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -109,11 +109,13 @@ internal sealed class BlobTransfer(CopyContext context, LayerPolicy layers)
                 if (reuse != BlobReuse.None)
                 {
                     context.Options.Progress?.Skipped(item, d.Size);
-                    return new CopiedBlob(d.Digest, d.Size, d.MediaType, reuse == BlobReuse.Mounted ? BlobAction.Mounted : BlobAction.Present);
+                    // Not read: its diff_id is known only when the verified-layer cache vouches for it.
+                    return new CopiedBlob(d.Digest, d.Size, d.MediaType, reuse == BlobReuse.Mounted ? BlobAction.Mounted : BlobAction.Present)
+                    { Check = blob.Check == LayerCheck.Cached ? LayerCheck.Cached : LayerCheck.None };
                 }
             }
             await state.Writer.PutBlobAsync(d, content.Reporting(context.Options.Progress, item, countedBefore: blob.Recompressed), cancellationToken).ConfigureAwait(false);
-            return new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Written);
+            return new CopiedBlob(d.Digest, d.Size, d.MediaType, BlobAction.Written) { Check = blob.Check };
         }));
         return lazy.Value;
     }

@@ -46,6 +46,10 @@ internal sealed class CopyContext(IImageSource source, IImageDestination destina
     /// <summary>The layers left out of an incremental archive, and the archives that carried them.</summary>
     public ConcurrentDictionary<Digest, ShippedArchive> Omitted { get; } = new();
 
+    /// <summary>The verified-layer cache of this copy (disabled unless <see cref="CopyOptions.UseLayerCache"/>).</summary>
+    public Caching.VerifiedLayerCache LayerCache { get; } = !options.UseLayerCache ? Caching.VerifiedLayerCache.Disabled
+        : Caching.VerifiedLayerCache.Open(options.LayerCacheDirectory ?? Caching.VerifiedLayerCache.DefaultDirectory(), m => options.Log?.Invoke("warning: " + m));
+
     /// <summary>Whether the destination is written as an incremental archive (<see cref="CopyOptions.Since"/>, or an incremental source without its bases).</summary>
     public bool Incremental { get; set; }
 

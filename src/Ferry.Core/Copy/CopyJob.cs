@@ -133,5 +133,10 @@ internal sealed class CopyJob(IImageSource source, IImageDestination destination
         };
     }
 
-    public void Dispose() => _recompressor?.Dispose();
+    /// <summary>Frees staged layers, and keeps the pairs the verified-layer cache learnt (true whether or not the copy finished).</summary>
+    public void Dispose()
+    {
+        _recompressor?.Dispose();
+        _context.LayerCache.Flush();
+    }
 }

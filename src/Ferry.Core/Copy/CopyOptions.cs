@@ -85,6 +85,20 @@ public sealed record CopyOptions
     /// <summary>An image <see cref="Admission"/> refuses is left out (and reported in <see cref="CopyResult.Refused"/>) instead of stopping the copy.</summary>
     public bool ContinueOnError { get; init; }
 
+    /// <summary>
+    /// Whether the verified-layer cache is used: once a compressed layer was inflated and matched its diff_id, the pair
+    /// is remembered (per user, in <see cref="LayerCacheDirectory"/>) and the layer is not inflated again by a later copy
+    /// (its compressed digest is still checked on every byte). Off by default for the library; <c>ferry</c> turns it on
+    /// (<c>--no-cache</c> turns it off).
+    /// </summary>
+    public bool UseLayerCache { get; init; }
+
+    /// <summary>
+    /// Where the verified-layer cache is kept (default: <c>$FERRY_CACHE_DIR</c>, else <c>$XDG_CACHE_HOME/ferry</c>, else
+    /// <c>~/.cache/ferry</c>; <c>FERRY_CACHE_DIR</c> set empty turns it off).
+    /// </summary>
+    public string? LayerCacheDirectory { get; init; }
+
     /// <summary>How many layers are recompressed at once (default: the processor count).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
@@ -96,7 +110,27 @@ public sealed record CopyOptions
 }
 
 /// <summary>A blob (config or layer) of a copied image and what became of it.</summary>
-public sealed record CopiedBlob(Digest Digest, long Size, string MediaType, BlobAction Action);
+public sealed record CopiedBlob(Digest Digest, long Size, string MediaType, BlobAction Action)
+{
+    /// <summary>How a layer was checked against its config's diff_id (none for configs, uncompressed layers and blobs left out).</summary>
+    public LayerCheck Check { get; init; }
+}
+
+/// <summary>How a compressed layer was checked against its config's diff_id.</summary>
+public enum LayerCheck
+{
+    /// <summary>Not checked here (a config, an artifact's blob, an uncompressed layer whose digest is its diff_id, <see cref="CopyOptions.VerifyDiffIds"/> off).</summary>
+    None,
+
+    /// <summary>Inflated and hashed during this copy.</summary>
+    Inflated,
+
+    /// <summary>
+    /// The verified-layer cache knew its compressed digest and diff_id: not inflated again (its compressed bytes are
+    /// still hashed on every byte, so they are the ones the cache verified).
+    /// </summary>
+    Cached,
+}
 
 /// <summary>What was written for one image.</summary>
 /// <param name="Names">The names it was written under (full names, then bare ref names).</param>

@@ -12,6 +12,9 @@ internal sealed record Outgoing(Descriptor Descriptor, BlobContent? Content)
 {
     /// <summary>A layer recompressed before it goes out: its bytes were counted by the recompression's item.</summary>
     public bool Recompressed { get; init; }
+
+    /// <summary>How the layer is checked against its diff_id as it goes out.</summary>
+    public LayerCheck Check { get; init; }
 }
 
 /// <summary>
@@ -130,8 +133,14 @@ internal sealed class LayerPolicy(CopyContext context, IReadOnlyDictionary<(Dige
                 }
                 else if (layer.ActualCompression is CompressionKind.Gzip or CompressionKind.Zstd)
                 {
+                    // A layer whose pair the verified-layer cache holds is not inflated again (its compressed bytes are
+                    // hashed on every byte as always); any other is inflated beside the copy, and remembered once it matched.
+                    if (context.LayerCache.Check(src.Digest, src.MediaType, diffId) == Caching.DiffIdCheck.Cache)
+                        return new Outgoing(src, content) { Check = LayerCheck.Cached };
                     string what = $"{context.Source.DisplayName}: layer {src.Digest}";
-                    content = content.Through(s => new DiffIdVerifyingStream(s, layer.ActualCompression, diffId, what));
+                    var cache = context.LayerCache;
+                    content = content.Through(s => cache.RecordAtEnd(new DiffIdVerifyingStream(s, layer.ActualCompression, diffId, what), src.Digest, src.MediaType, diffId));
+                    return new Outgoing(src, content) { Check = LayerCheck.Inflated };
                 }
             }
             return new Outgoing(src, content);
@@ -144,7 +153,7 @@ internal sealed class LayerPolicy(CopyContext context, IReadOnlyDictionary<(Dige
         string label = $"layer {done.Digest}";
         return new Outgoing(desc, done.Path is string path ? BlobContent.FromStagedFile(path, done.Digest, done.Size, label)
             : BlobContent.Decompressed(layer.Blob, src.Digest, src.Size, layer.ActualCompression, done.Digest, done.Size, label, $"{context.Source.DisplayName}: layer {src.Digest}"))
-        { Recompressed = true };
+        { Recompressed = true, Check = layer.ActualCompression == CompressionKind.None || !context.Options.VerifyDiffIds ? LayerCheck.None : LayerCheck.Inflated };
     }
 
     /// <summary>An uncompressed layer's digest is its diff_id: a config that says otherwise is refused without reading a byte.</summary>

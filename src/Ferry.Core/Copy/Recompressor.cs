@@ -74,6 +74,7 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
             {
                 var digest = await checkedPlain!.DrainAsync(cancellationToken).ConfigureAwait(false);
                 await raw.DrainAsync(cancellationToken).ConfigureAwait(false);
+                Verified(layer);
                 return new StagedLayer(digest, checkedPlain.BytesRead, null, null);
             }
             await using var file = IO.LocalFiles.CreatePrivate(temp!, options: FileOptions.None);
@@ -96,6 +97,8 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
             if (checkedPlain is not null)
                 await checkedPlain.DrainAsync(cancellationToken).ConfigureAwait(false);
             await raw.DrainAsync(cancellationToken).ConfigureAwait(false);
+            if (checkedPlain is not null)
+                Verified(layer);
             return new StagedLayer(hashing.ComputeDigest(), hashing.Length, temp, target == CompressionKind.Gzip ? _gzip!.Description : null);
         }
         catch (IOException e) when (e is not FileNotFoundException and not EndOfStreamException && e.InnerException is not FerryException)
@@ -106,6 +109,13 @@ internal sealed class Recompressor(CopyContext context, LayerPolicy layers, Conc
         {
             context.Options.Progress?.Finished(item);
         }
+    }
+
+    /// <summary>A layer whose compressed bytes and diff_id both matched while it was recompressed: the cache remembers the pair.</summary>
+    private void Verified(SourceLayer layer)
+    {
+        if (layer.DiffId is { } diffId)
+            context.LayerCache.Record(layer.Descriptor.Digest, layer.Descriptor.MediaType, diffId);
     }
 
     public void Dispose()

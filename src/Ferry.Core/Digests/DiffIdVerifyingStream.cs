@@ -22,6 +22,7 @@ internal sealed class DiffIdVerifyingStream : Archive.ReadOnlyStream
     private readonly CancellationTokenSource _stop = new();
     private readonly Task<Digest> _consumer;
     private bool _checked;
+    private bool _disposed;
 
     public DiffIdVerifyingStream(Stream inner, CompressionKind compression, Digest diffId, string what)
     {
@@ -84,8 +85,9 @@ internal sealed class DiffIdVerifyingStream : Archive.ReadOnlyStream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !_disposed)
         {
+            _disposed = true;
             _channel.Writer.TryComplete();
             _stop.Cancel();
             try

@@ -28,6 +28,42 @@ public class CliTests
     }
 
     [Fact]
+    public void TheVerifiedLayerCacheSparesTheSecondInflateAndNoCacheTurnsItOff()
+    {
+        // The run's cache is the test process's own (IsolatedCache); these layers are in no other test.
+        using var dir = new TempDir();
+        string src = dir.Path("src.tar");
+        var img = ImageBuilder.Image(4711, 2, "gzip", "docker.io/library/cache:1");
+        ImageBuilder.WriteOciLayout(src, [img]);
+        string Layer(int i) => img.Layers[i].Digest;
+
+        var first = Run("copy", src, dir.Path("a.tar"), "-v");
+        Assert.True(first.Code == 0, first.Err);
+        Assert.Contains($"ferry: layer {Layer(0)}: diff_id checked now (inflated)", first.Err, StringComparison.Ordinal);
+        Assert.Contains("ferry: diff_ids: 2 layer(s) checked now, 0 by the verified-layer cache", first.Err, StringComparison.Ordinal);
+
+        var second = Run("copy", src, dir.Path("b.tar"), "-v");
+        Assert.True(second.Code == 0, second.Err);
+        Assert.Contains($"ferry: layer {Layer(1)}: diff_id known from the verified-layer cache (not inflated)", second.Err, StringComparison.Ordinal);
+        Assert.Contains("ferry: diff_ids: 0 layer(s) checked now, 2 by the verified-layer cache", second.Err, StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllBytes(dir.Path("a.tar")), File.ReadAllBytes(dir.Path("b.tar")));
+
+        var off = Run("copy", src, dir.Path("c.tar"), "--no-cache", "--json");
+        Assert.True(off.Code == 0, off.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(off.Out);
+        var checks = doc.RootElement.GetProperty("images")[0].GetProperty("blobs").EnumerateArray()
+            .ToDictionary(b => b.GetProperty("digest").GetString()!, b => b.TryGetProperty("diffIdCheck", out var c) ? c.GetString() : null);
+        Assert.Equal("inflated", checks[Layer(0)]);
+        Assert.Equal("inflated", checks[Layer(1)]);
+        Assert.Null(checks[img.ImageId]);
+
+        var quiet = Run("copy", src, dir.Path("d.tar"), "--json");
+        Assert.Contains("\"diffIdCheck\":\"cache\"", quiet.Out.Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        // Without -v nothing is said about it.
+        Assert.DoesNotContain("diff_id", Run("copy", src, dir.Path("e.tar")).Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AtNSelectsAnImageAndIsNeverAResponseFile()
     {
         using var dir = new TempDir();
