@@ -311,10 +311,11 @@ public sealed class ArchiveRegistry : IAsyncDisposable
 
         private void Blob(Digest digest, BlobSource? blob)
         {
-            if (blob is null)
-                return;
-            registry._blobs.TryAdd(digest, blob);
+            // The image refers to it, so its repositories serve it, even when this source left it out (an incremental
+            // archive) and another source served beside it (its base) holds the bytes.
             held.Add(digest);
+            if (blob is not null)
+                registry._blobs.TryAdd(digest, blob);
         }
 
         public bool Index(IndexNode node)

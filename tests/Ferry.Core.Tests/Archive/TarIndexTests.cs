@@ -138,6 +138,7 @@ public class DeterministicTarWriterTests
         using var ms = new MemoryStream();
         using (var w = new DeterministicTarWriter(ms, mtime, leaveOpen: true))
         {
+            w.AddDirectoryAsync("blobs/").GetAwaiter().GetResult();
             w.AddFileAsync("blobs/sha256/" + new string('a', 64), new MemoryStream(Encoding.UTF8.GetBytes("content")), 7).GetAwaiter().GetResult();
             w.AddFileAsync(new string('d', 120) + "/" + new string('f', 90), new MemoryStream(new byte[700]), 700).GetAwaiter().GetResult();
             w.Finish();

@@ -249,6 +249,29 @@ public sealed class ArchiveRegistryTests : IDisposable
     }
 
     [Fact]
+    public async Task AnIncrementalArchiveServedWithItsBaseServesTheLayersItLeftOutUnderEveryRepositoryThatUsesThem()
+    {
+        // week1 ships app; week2 ships app again and other, which shares app's first layer: both leave it out.
+        var other = ImageBuilder.Image([App.Layers[0], ImageBuilder.Layer(304, compression: "gzip")], 304, "registry.example.com/team/other:1");
+        string up1 = _dir.Path("up1.tar"), up2 = _dir.Path("up2.tar"), week1 = _dir.Path("week1.tar"), week2 = _dir.Path("week2.tar");
+        ImageBuilder.WriteOciLayout(up1, [App]);
+        ImageBuilder.WriteOciLayout(up2, [App, other]);
+        Ok(Run("copy", up1, week1, "-q"));
+        Ok(Run("copy", up2, week2, "--since", week1, "-q"));
+
+        await using var r = await OpenAsync(week1, week2);
+        var shared = await GetAsync(r, $"/v2/team/other/blobs/{App.Layers[0].Digest}");
+        Assert.Equal(200, shared.Status);
+        Assert.Equal(App.Layers[0].Blob, shared.Body);
+        Assert.Equal(200, (await GetAsync(r, $"/v2/team/other/blobs/{other.Layers[1].Digest}", "HEAD")).Status);
+        // and still nothing of app's that other does not use
+        Assert.Equal(404, (await GetAsync(r, $"/v2/team/other/blobs/{App.Layers[1].Digest}", "HEAD")).Status);
+        // Served alone, the incremental archive cannot serve the bytes it left out.
+        await using var alone = await OpenAsync(week2);
+        Assert.Equal(404, (await GetAsync(alone, $"/v2/team/other/blobs/{App.Layers[0].Digest}", "HEAD")).Status);
+    }
+
+    [Fact]
     public async Task ReferrersAreListedOnlyUnderTheirSubjectsRepository()
     {
         var sbom = ImageBuilder.Sbom(App.ManifestDigest, App.OciManifest().Length);
