@@ -16,7 +16,7 @@
 
 bench_peers() {
   CRANE= SKOPEO118= PEERS_NOTE=
-  if [ "${BENCH_PEERS:-1}" = 0 ]; then PEERS_NOTE="peers off (BENCH_PEERS=0)"; echo "bench: $PEERS_NOTE" >&2; return 0; fi
+  if [ "${BENCH_PEERS:-1}" = 0 ]; then PEERS_NOTE="off (BENCH_PEERS=0)"; echo "bench: peers $PEERS_NOTE" >&2; return 0; fi
   local dir=${BENCH_PEERS_DIR:-/var/cache/ferry-bench-peers} here tool=${BENCH_BUILD_PEERS:-}
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
   if [ -z "$tool" ]; then

@@ -828,7 +828,7 @@ if [ "${BENCH_ROWS:-all}" = transfer ] || { [ "${BENCH_ROWS:-all}" = all ] && [ 
       TPUSH[$s]=$WORK/in/$s.oci.tar
     fi
     t_row pull "pull → archive" "$s"
-    t_row push "push$([ -n "$CRANE" ] && echo " of crane's tarball (skopeo: the gzip oci-archive)")" "$s"
+    if [ -n "$CRANE" ]; then t_row push "push of crane's tarball (skopeo: the gzip oci-archive)" "$s"; else t_row push "push of the gzip oci-archive" "$s"; fi
     t_row copy "registry → registry copy" "$s"
     treg_stop src
     t_row decompress "gzip oci-archive → docker-archive, --compress none" "$s"
@@ -839,8 +839,9 @@ if [ "${BENCH_ROWS:-all}" = transfer ] || { [ "${BENCH_ROWS:-all}" = all ] && [ 
     echo
     echo "Made by \`BENCH_ROWS=transfer bench/run.sh\` on $(date -u +%Y-%m-%d): $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM,"
     echo "$(. /etc/os-release; echo "$PRETTY_NAME"); $(docker-registry --version 2>/dev/null | awk '{ print $1, $3 }'); $(skopeo --version);"
-    echo "${CRANE:+crane $("$CRANE" version) and }${SKOPEO118:+$("$SKOPEO118" --version) (Debian 13)}${PEERS_NOTE:+ (peers: $PEERS_NOTE)}."
-    echo "The disk under $TT writes 1 GiB with a flush (dd conv=fsync) at $TDISK. Median of $RUNS runs; load average"
+    echo "${CRANE:+crane $("$CRANE" version) and }${SKOPEO118:+$("$SKOPEO118" --version) (Debian 13)}${PEERS_NOTE:+ (peers: $PEERS_NOTE)};"
+    echo "Ferry NativeAOT $("$FERRY" --version). The disk under ${BENCH_TRANSFER_TMP:-/tmp/bench-transfer} writes 1 GiB with a flush (dd conv=fsync) at $TDISK."
+    echo "Median of $RUNS runs; load average"
     echo "$TLOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
     echo
     echo "$THEADER"
