@@ -10,6 +10,8 @@
 #                                     # connections, 300 slow readers: its peak RSS and a normal request's latency
 #   BENCH_ROWS=incremental bench/run.sh  # only the incremental-archive rows (issue 12), see "incremental rows" below
 #   BENCH_ROWS=scale bench/run.sh     # only the scale rows (issue 13): a 10 GiB, 100-layer image; 100 and 1,000 images
+#   BENCH_ROWS=transfer bench/run.sh  # only the transfer rows (issue 27): pull, push, registry → registry copy and
+#                                     # --compress none against crane and skopeo 1.9/1.18 (peers from bench/peers.sh)
 #   BENCH_FERRY=/path/to/ferry ...    # measure this Ferry binary instead of publishing one
 #
 # Inputs are built from files on this machine plus deterministic pseudo-random data (no network):
@@ -162,10 +164,10 @@ for s in $SIZES; do build_input "$s"; done
 
 HEADER="| row | input | Ferry s | skopeo s | Ferry/skopeo | Ferry CPU s | skopeo CPU s | Ferry RSS MiB | skopeo RSS MiB | Ferry out MiB | skopeo out MiB |
 |---|---|---|---|---|---|---|---|---|---|---|"
-case ${BENCH_ROWS:-all} in serve|incremental|scale) ;; *) echo "$HEADER" ;; esac
+case ${BENCH_ROWS:-all} in serve|incremental|scale|transfer) ;; *) echo "$HEADER" ;; esac
 O=$WORK/out
 for s in $SIZES; do
-  case ${BENCH_ROWS:-all} in registry|serve|incremental|scale) break ;; esac
+  case ${BENCH_ROWS:-all} in registry|serve|incremental|scale|transfer) break ;; esac
   D=$WORK/in/$s.docker.tar; OCI=$WORK/in/$s.oci.tar
   row "docker-archive → portable (layers kept)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" -- copy -q --dest-oci-accept-uncompressed-layers "docker-archive:$D" "oci-archive:$O/s.tar"
   row "docker-archive → oci-archive (layers kept)" "$s" "$O/f.tar" "$O/s.tar" -- copy -q "$D" "$O/f.tar" --format oci-archive -- copy -q --dest-oci-accept-uncompressed-layers "docker-archive:$D" "oci-archive:$O/s.tar"
@@ -625,6 +627,231 @@ if [ "${BENCH_ROWS:-all}" = serve ] || { [ "${BENCH_ROWS:-all}" = all ] && [ "${
   [ "${BENCH_ROWS:-all}" = serve ] && exit 0
 fi
 
+# ------------------------------------------------------------------ transfers against crane and skopeo (issue 27)
+# Ferry beside crane and skopeo 1.18 (Debian 13's, found or built by bench/peers.sh into BENCH_PEERS_DIR) and the host's
+# skopeo, against docker-registry on 127.0.0.1, on BENCH_TRANSFER_SIZES (default: medium big). The source registry gets
+# each image once (untimed, skopeo copy of the gzip oci-archive). Rows:
+#   pull → archive     ferry pull REF -o X.tar; crane pull REF X.tar (its tarball); skopeo copy docker:// oci-archive:
+#                      (every tool keeps the layers as the registry has them, gzip)
+#   push               ferry push and crane push of crane's own tarball (crane pull, untimed); skopeo copy of the gzip
+#                      oci-archive (the same gzip blobs: skopeo would decompress and recompress a tarball's layers)
+#   registry → registry copy between two registries: ferry copy docker:// docker://; crane copy; skopeo copy
+#   --compress none    gzip oci-archive → docker-archive, uncompressed: ferry copy --format docker-archive --compress
+#                      none; skopeo copy oci-archive: docker-archive: (its docker-archive is always uncompressed; its
+#                      --dest-decompress applies to dir: only); crane has no such command
+# Ferry runs three ways on each row: cache cold (FERRY_CACHE_DIR a fresh empty dir each run), cache warm (one dir,
+# primed by an untimed run of the same command before the timed runs) and --no-verify-diff-ids (cache off:
+# FERRY_CACHE_DIR set empty). Every run starts from the same state: a registry that is written (push, copy's
+# destination) is started with empty storage before each run and stopped and deleted after it; the output is deleted;
+# skopeo's blob-info caches are wiped. Tools alternate within each run. Columns: median of BENCH_RUNS of wall s, the
+# client's CPU s (user+sys) and peak RSS (GNU time), the registries' CPU s during the run (utime+stime from
+# /proc/PID/stat, source + destination), MB written (the client's file system outputs + the registries' write_bytes),
+# the 1-minute load average before the run, and each Ferry line's ratio to crane and both skopeos and the targets of
+# issue 27. Scratch is under BENCH_TRANSFER_TMP (/tmp/bench-transfer) and deleted at the end; with BENCH_ROWS=transfer
+# the table goes to $WORK/transfer.md, not bench/RESULTS.md.
+TROWS=()
+if [ "${BENCH_ROWS:-all}" = transfer ] || { [ "${BENCH_ROWS:-all}" = all ] && [ "${BENCH_TRANSFER:-1}" = 1 ] && command -v docker-registry >/dev/null; }; then
+  for c in docker-registry curl python3; do
+    command -v "$c" >/dev/null || { echo "bench: $c is required for the transfer rows (apt-get install docker-registry curl python3)" >&2; exit 1; }
+  done
+  # shellcheck source=bench/peers.sh
+  . "$REPO/bench/peers.sh"
+  bench_peers
+  TLOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+  TSIZES=${BENCH_TRANSFER_SIZES:-medium big}
+  for s in $TSIZES; do build_input "$s"; done
+  mkdir -p "${BENCH_TRANSFER_TMP:-/tmp/bench-transfer}"
+  TT=$(mktemp -d "${BENCH_TRANSFER_TMP:-/tmp/bench-transfer}/run.XXXXXX")
+  declare -A TR_PID=() TR_ADDR=()
+  transfer_cleanup() {
+    local n
+    for n in "${!TR_PID[@]}"; do [ -n "${TR_PID[$n]}" ] && kill "${TR_PID[$n]}" 2>/dev/null; done
+    rm -rf "$TT"
+  }
+  trap transfer_cleanup EXIT
+
+  # treg_start NAME: docker-registry on a free port, storage in $TT/reg-NAME (emptied first): TR_PID[NAME], TR_ADDR[NAME].
+  treg_start() {
+    local n=$1 i
+    rm -rf "$TT/reg-$n"; mkdir -p "$TT/reg-$n"
+    TR_ADDR[$n]=127.0.0.1:$(free_port)
+    printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: %s\n' "$TT/reg-$n" "${TR_ADDR[$n]}" > "$TT/reg-$n/config.yml"
+    docker-registry serve "$TT/reg-$n/config.yml" >"$TT/reg-$n/log" 2>&1 &
+    TR_PID[$n]=$!
+    for i in $(seq 1 100); do curl -sf -o /dev/null "http://${TR_ADDR[$n]}/v2/" && return; sleep 0.1; done
+    echo "bench: docker-registry did not start:" >&2; cat "$TT/reg-$n/log" >&2; exit 1
+  }
+  # treg_stop NAME: stops it and deletes its storage.
+  treg_stop() { kill "${TR_PID[$1]}"; wait "${TR_PID[$1]}" 2>/dev/null || true; TR_PID[$1]=; rm -rf "$TT/reg-$1"; }
+  reg_io() { awk '/^write_bytes:/ { print $2 }' "/proc/$1/io"; }
+
+  # Runs a command under GNU time; prints "wall cpu rss_kib bytes_written".
+  t_measure() {
+    local log; log=$(mktemp)
+    sync
+    /usr/bin/time -v "$@" >/dev/null 2>"$log" || { echo "bench: FAILED: $*" >&2; tail -5 "$log" >&2; rm -f "$log"; return 1; }
+    awk -F': ' '
+      /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = (n == 3) ? p[1]*3600 + p[2]*60 + p[3] : p[1]*60 + p[2] }
+      /User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 } /File system outputs/ { o = $2 }
+      END { printf "%.3f %.3f %d %d\n", w, u + s, r, o * 512 }' "$log"
+    rm -f "$log"
+  }
+
+  # The tools of each kind of row, in the order they run.
+  t_tools() { # kind
+    echo "ferry-cold ferry-warm ferry-noverify"
+    [ "$1" = decompress ] || [ -z "$CRANE" ] || echo crane
+    echo skopeo
+    [ -z "$SKOPEO118" ] || echo skopeo118
+  }
+  # t_cmd KIND TOOL SIZE CACHE: sets CMD (the command to time) and WRITES (registry names the run writes to: started
+  # fresh before it, stopped after). Sources: registry "src" (bench/SIZE:1), $TPUSH[SIZE], the oci-archive.
+  t_cmd() {
+    local kind=$1 tool=$2 s=$3 cache=$4 ref out=$TT/out.tar ferry=() nv=()
+    WRITES=()
+    case $tool in
+      ferry-cold|ferry-warm) ferry=(env "FERRY_CACHE_DIR=$cache" "$FERRY") ;;
+      ferry-noverify) ferry=(env FERRY_CACHE_DIR= "$FERRY"); nv=(--no-verify-diff-ids) ;;
+    esac
+    local sk=(skopeo --insecure-policy)
+    # skopeo 1.9 keeps its blob-info cache (where blobs were pushed before) in one of these; 1.18's wrapper keeps it in
+    # SKOPEO118_CACHE_DIR, a fresh dir each run.
+    [ "$tool" = skopeo ] && sk=(sh -c 'rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb "$HOME/.local/share/containers/cache/blob-info-cache-v1.boltdb"; exec skopeo --insecure-policy "$@"' sh)
+    [ "$tool" = skopeo118 ] && { rm -rf "$TT/sk118"; sk=(env "SKOPEO118_CACHE_DIR=$TT/sk118" "$SKOPEO118" --insecure-policy); }
+    ref=bench/$s:1
+    case $kind/$tool in
+      pull/ferry-*) CMD=("${ferry[@]}" pull -q --progress none "${nv[@]}" "${TR_ADDR[src]}/$ref" -o "$out") ;;
+      pull/crane) CMD=("$CRANE" pull --insecure "${TR_ADDR[src]}/$ref" "$out") ;;
+      pull/skopeo*) CMD=("${sk[@]}" copy -q --src-tls-verify=false "docker://${TR_ADDR[src]}/$ref" "oci-archive:$out") ;;
+      push/ferry-*) WRITES=(dst); CMD=("${ferry[@]}" push -q --progress none "${nv[@]}" "${TPUSH[$s]}" "docker://@dst@/$ref") ;;
+      push/crane) WRITES=(dst); CMD=("$CRANE" push --insecure "${TPUSH[$s]}" "@dst@/$ref") ;;
+      push/skopeo*) WRITES=(dst); CMD=("${sk[@]}" copy -q --dest-tls-verify=false "oci-archive:$WORK/in/$s.oci.tar" "docker://@dst@/$ref") ;;
+      copy/ferry-*) WRITES=(dst); CMD=("${ferry[@]}" copy -q --progress none "${nv[@]}" "docker://${TR_ADDR[src]}/$ref" "docker://@dst@/$ref") ;;
+      copy/crane) WRITES=(dst); CMD=("$CRANE" copy --insecure "${TR_ADDR[src]}/$ref" "@dst@/$ref") ;;
+      copy/skopeo*) WRITES=(dst); CMD=("${sk[@]}" copy -q --src-tls-verify=false --dest-tls-verify=false "docker://${TR_ADDR[src]}/$ref" "docker://@dst@/$ref") ;;
+      decompress/ferry-*) CMD=("${ferry[@]}" copy -q --progress none "${nv[@]}" "$WORK/in/$s.oci.tar" "$out" --format docker-archive --compress none) ;;
+      decompress/skopeo*) CMD=("${sk[@]}" copy -q "oci-archive:$WORK/in/$s.oci.tar" "docker-archive:$out:$ref") ;;
+      *) echo "bench: no command for $kind/$tool" >&2; exit 1 ;;
+    esac
+  }
+  # t_once KIND TOOL SIZE CACHE [timed]: one run from the starting state; timed, prints "wall cpu rss written regcpu load".
+  t_once() {
+    local kind=$1 tool=$2 s=$3 cache=$4 timed=${5:-} n m c0=0 c1=0 w0=0 w1=0 load pids=()
+    rm -rf "$TT/out.tar"
+    t_cmd "$kind" "$tool" "$s" "$cache"
+    for n in "${WRITES[@]}"; do treg_start "$n"; done
+    [ "$kind" = decompress ] || pids+=("${TR_PID[src]}")
+    for n in "${WRITES[@]}"; do pids+=("${TR_PID[$n]}"); done
+    [ "${#WRITES[@]}" = 0 ] || CMD=("${CMD[@]//@dst@/${TR_ADDR[dst]}}")
+    if [ -z "$timed" ]; then
+      "${CMD[@]}" >/dev/null 2>"$TT/prime.log" || { echo "bench: FAILED (priming): ${CMD[*]}" >&2; tail -5 "$TT/prime.log" >&2; exit 1; }
+    else
+      load=$(cut -d' ' -f1 /proc/loadavg)
+      for n in "${pids[@]}"; do c0=$(awk -v a="$c0" -v b="$(proc_cpu "$n")" 'BEGIN { print a + b }'); w0=$((w0 + $(reg_io "$n"))); done
+      m=$(t_measure "${CMD[@]}") || exit 1
+      for n in "${pids[@]}"; do c1=$(awk -v a="$c1" -v b="$(proc_cpu "$n")" 'BEGIN { print a + b }'); w1=$((w1 + $(reg_io "$n"))); done
+      read -r a b c d <<<"$m"
+      echo "$a $b $c $((d + w1 - w0)) $(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }') $load"
+    fi
+    for n in "${WRITES[@]}"; do treg_stop "$n"; done
+    rm -rf "$TT/out.tar"
+  }
+  # t_row KIND LABEL SIZE: every tool, BENCH_RUNS times each (alternating), then one line per tool with the medians.
+  t_row() {
+    local kind=$1 label=$2 s=$3 t i f tools
+    read -ra tools <<<"$(t_tools "$kind" | tr '\n' ' ')"
+    declare -A R=()
+    rm -rf "$TT/cache-warm"; mkdir -p "$TT/cache-warm"
+    t_once "$kind" ferry-warm "$s" "$TT/cache-warm"
+    for i in $(seq 1 "$RUNS"); do
+      for t in "${tools[@]}"; do
+        if [ "$t" = ferry-warm ]; then f=$TT/cache-warm; else f=$TT/cache-cold; rm -rf "$f"; mkdir -p "$f"; fi
+        R[$t]+="$(t_once "$kind" "$t" "$s" "$f" timed)"$'\n'
+      done
+    done
+    rm -rf "$TT/cache-cold" "$TT/cache-warm"
+    declare -A M=()   # tool -> "wall cpu rss written regcpu load" medians
+    for t in "${tools[@]}"; do
+      M[$t]=$(for f in 1 2 3 4 5 6; do printf '%s' "${R[$t]}" | awk -v f="$f" 'NF { print $f }' | median; done | tr '\n' ' ')
+    done
+    local cw= sw= s8w= target
+    [ -n "${M[crane]:-}" ] && cw=$(cut -d' ' -f1 <<<"${M[crane]}")
+    sw=$(cut -d' ' -f1 <<<"${M[skopeo]}")
+    [ -n "${M[skopeo118]:-}" ] && s8w=$(cut -d' ' -f1 <<<"${M[skopeo118]}")
+    for t in "${tools[@]}"; do
+      target=
+      case $kind/$t in
+        pull/ferry-cold) target="crane 1.3" ;; pull/ferry-warm) target="crane 0.8" ;;
+        push/ferry-cold|copy/ferry-cold) target="crane 1.2" ;; push/ferry-warm|copy/ferry-warm) target="crane 1.0" ;;
+        decompress/ferry-cold|decompress/ferry-warm) target="skopeo 0.30" ;;
+      esac
+      local line
+      line=$(awk -v l="$label" -v s="$s" -v t="$t" -v m="${M[$t]}" -v cw="$cw" -v sw="$sw" -v s8w="$s8w" -v tg="$target" -v k="$kind" '
+        function r(x) { return (x == "" || x == 0) ? "-" : sprintf("%.2f", w / x) }
+        BEGIN {
+          split(m, v, " "); w = v[1]
+          name["ferry-cold"] = "Ferry, cache cold"; name["ferry-warm"] = "Ferry, cache warm"; name["ferry-noverify"] = "Ferry, --no-verify-diff-ids"
+          name["crane"] = "crane"; name["skopeo"] = "skopeo 1.9"; name["skopeo118"] = "skopeo 1.18"
+          ferry = (t ~ /^ferry/)
+          goal = "-"
+          if (ferry) {
+            ok = ""
+            if (tg != "") {
+              split(tg, g, " "); base = (g[1] == "crane") ? cw : sw
+              if (base != "") ok = sprintf("≤ %s× %s: %s", g[2], g[1], (w / base <= g[2] + 0.005) ? "met" : "**missed**")
+            }
+            ok = ok (ok == "" ? "" : "; ") "≤ 64 MiB: " (v[3] / 1024 <= 64 ? "met" : "**missed**")
+            ahead = (w < sw && (s8w == "" || w < s8w))
+            goal = ok "; ahead of skopeo: " (ahead ? "met" : "**missed**")
+          }
+          printf "| %s | %s | %s | %.2f | %.2f | %s | %.1f | %.0f | %s | %s | %s | %s | %.1f |", l, s, name[t], w, v[2], (k == "decompress" ? "-" : sprintf("%.2f", v[5])),
+            v[3] / 1024, v[4] / 1e6, (ferry && cw != "") ? "**" r(cw) "**" : "-", ferry ? r(sw) : "-", ferry ? r(s8w) : "-", goal, v[6] }')
+      echo "$line"
+      TROWS+=("$line")
+    done
+  }
+
+  THEADER="| row | input | tool | s | client CPU s | registry CPU s | client RSS MiB | MB written | Ferry/crane | Ferry/skopeo 1.9 | Ferry/skopeo 1.18 | targets (issue 27) | load 1m |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  # The disk's write speed with a flush, for "what bounds each row".
+  TDISK=$(dd if=/dev/zero of="$TT/dd" bs=1M count=1024 conv=fsync 2>&1 | awk -F', ' '/copied/ { print $NF }'); rm -f "$TT/dd"
+  echo "bench: this disk writes 1 GiB with a flush at $TDISK"
+  echo "$THEADER"
+  declare -A TPUSH=()
+  for s in $TSIZES; do
+    treg_start src
+    skopeo --insecure-policy copy -q --dest-tls-verify=false "oci-archive:$WORK/in/$s.oci.tar" "docker://${TR_ADDR[src]}/bench/$s:1"
+    if [ -n "$CRANE" ]; then
+      TPUSH[$s]=$TT/crane-$s.tar
+      "$CRANE" pull --insecure "${TR_ADDR[src]}/bench/$s:1" "${TPUSH[$s]}"
+    else
+      TPUSH[$s]=$WORK/in/$s.oci.tar
+    fi
+    t_row pull "pull → archive" "$s"
+    if [ -n "$CRANE" ]; then t_row push "push of crane's tarball (skopeo: the gzip oci-archive)" "$s"; else t_row push "push of the gzip oci-archive" "$s"; fi
+    t_row copy "registry → registry copy" "$s"
+    treg_stop src
+    t_row decompress "gzip oci-archive → docker-archive, --compress none" "$s"
+    rm -f "$TT/crane-$s.tar"
+  done
+  {
+    echo "## Transfers against crane and skopeo (issue 27)"
+    echo
+    echo "Made by \`BENCH_ROWS=transfer bench/run.sh\` on $(date -u +%Y-%m-%d): $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM,"
+    echo "$(. /etc/os-release; echo "$PRETTY_NAME"); $(docker-registry --version 2>/dev/null | awk '{ print $1, $3 }'); $(skopeo --version);"
+    echo "${CRANE:+crane $("$CRANE" version) and }${SKOPEO118:+$("$SKOPEO118" --version) (Debian 13)}${PEERS_NOTE:+ (peers: $PEERS_NOTE)};"
+    echo "Ferry NativeAOT $("$FERRY" --version). The disk under ${BENCH_TRANSFER_TMP:-/tmp/bench-transfer} writes 1 GiB with a flush (dd conv=fsync) at $TDISK."
+    echo "Median of $RUNS runs; load average"
+    echo "$TLOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+    echo
+    echo "$THEADER"
+    printf '%s\n' "${TROWS[@]}"
+  } > "$WORK/transfer.md"
+  echo "bench: wrote $WORK/transfer.md"
+  transfer_cleanup; trap - EXIT
+  [ "${BENCH_ROWS:-all}" = transfer ] && exit 0
+fi
+
 {
   echo "# Benchmark results"
   echo
@@ -638,6 +865,7 @@ fi
   [ -f "$WORK/serve.md" ] && [ "${#SROWS[@]}" -gt 0 ] && { echo; cat "$WORK/serve.md"; }
   [ -f "$WORK/incremental.md" ] && [ "${#IROWS[@]}" -gt 0 ] && { echo; cat "$WORK/incremental.md"; }
   [ -f "$WORK/scale.md" ] && [ "${#CROWS[@]}" -gt 0 ] && { echo; cat "$WORK/scale.md"; }
+  [ -f "$WORK/transfer.md" ] && [ "${#TROWS[@]}" -gt 0 ] && { echo; cat "$WORK/transfer.md"; }
 } > "$REPO/bench/RESULTS.md.new"
 mv "$REPO/bench/RESULTS.md.new" "$REPO/bench/RESULTS.md"
 echo "bench: wrote bench/RESULTS.md"
